@@ -1,0 +1,581 @@
+// The only way keyturn talks to vendors: one undici-based client that enforces HTTPS, bounds every
+// attempt by a timeout and by the Lambda's remaining time, retries only what is safe to repeat, never
+// follows redirects, and turns every failure into a typed, redacted error (see ./errors.ts).
+
+import { isIPv4 } from "node:net";
+import { setTimeout as sleepFor } from "node:timers/promises";
+import { type Dispatcher, getGlobalDispatcher } from "undici";
+import {
+  ConfigurationError,
+  ConnectionError,
+  DeadlineError,
+  DeserializationError,
+  HttpError,
+  ResponseError,
+  TimeoutError,
+} from "./errors.ts";
+import { isSensitiveKey, redactText, rememberSecret } from "./redact.ts";
+
+export type HttpMethod = "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+
+/** What one attempt did; URL without query string, error already redacted. */
+export interface HttpAttempt {
+  method: HttpMethod;
+  url: string;
+  /** 1 for the first try, 2 for the first retry, … */
+  attempt: number;
+  status?: number;
+  error?: HttpError;
+  durationMs: number;
+}
+
+export interface HttpClientOptions {
+  /** Names the vendor in errors and diagnostics, e.g. "SoftwareOne". */
+  vendor: string;
+  /** Per attempt. Default 10 000 ms. */
+  timeoutMs?: number;
+  /** Default 3. */
+  maxRetries?: number;
+  /** Default 200 ms. */
+  retryBaseMs?: number;
+  /** Default 5 000 ms. */
+  retryMaxMs?: number;
+  /** Time left before the Lambda is killed, e.g. `context.getRemainingTimeInMillis`. */
+  remainingTimeMs?: () => number;
+  /** Time kept back from `remainingTimeMs` to record the outcome. Default 2 000 ms. */
+  safetyMarginMs?: number;
+  /** Loopback base URL of the vendor simulators. Default `process.env.KEYTURN_VENDOR_ENDPOINT`; "" for none. */
+  endpointOverride?: string;
+  dispatcher?: Dispatcher;
+  sleep?: (ms: number) => Promise<void>;
+  random?: () => number;
+  onAttempt?: (attempt: HttpAttempt) => void;
+}
+
+export interface HttpRequest {
+  method: HttpMethod;
+  /** Absolute canonical vendor URL (https, or http on loopback). */
+  url: string;
+  headers?: Record<string, string>;
+  query?: Record<string, string>;
+  /** Appended as is (only spaces and non-ASCII are percent-encoded), e.g. SoftwareOne RQL. */
+  rawQuery?: string;
+  /** Sent as JSON. */
+  body?: unknown;
+  /** Default true for GET, PUT and DELETE; false for POST and PATCH. */
+  idempotent?: boolean;
+  timeoutMs?: number;
+  /** Parse the answer as JSON. Default true; false returns the body as text. */
+  expectJson?: boolean;
+}
+
+export interface HttpResponse<T> {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  /** `undefined` when the answer has no body (204, content-length 0). */
+  body: T;
+}
+
+interface PreparedRequest {
+  method: HttpMethod;
+  /** Canonical URL without query string: the only URL errors and diagnostics show. */
+  url: string;
+  origin: string;
+  path: string;
+  headers: Record<string, string>;
+  body: string | undefined;
+  idempotent: boolean;
+  timeoutMs: number;
+  expectJson: boolean;
+}
+
+const DEFAULT_TIMEOUT_MS = 10_000;
+const DEFAULT_MAX_RETRIES = 3;
+const DEFAULT_RETRY_BASE_MS = 200;
+const DEFAULT_RETRY_MAX_MS = 5_000;
+const DEFAULT_SAFETY_MARGIN_MS = 2_000;
+const PROBLEM_EXCERPT_CHARS = 500;
+const SUMMARY_CHARS = 200;
+const IDEMPOTENT_METHODS = new Set<HttpMethod>(["GET", "PUT", "DELETE"]);
+
+// Codes of the abort reasons this client gives its own signal, so that they share the switch below
+// with undici's and Node's codes.
+const ATTEMPT_TIMEOUT = "KEYTURN_ATTEMPT_TIMEOUT";
+const DEADLINE_REACHED = "KEYTURN_DEADLINE_REACHED";
+
+class AttemptAborted extends Error {
+  readonly code: string;
+
+  constructor(code: string) {
+    super(code === DEADLINE_REACHED ? "the Lambda's deadline is near" : "the attempt timed out");
+    this.name = "AttemptAborted";
+    this.code = code;
+  }
+}
+
+export class HttpClient {
+  readonly #vendor: string;
+  readonly #timeoutMs: number;
+  readonly #maxRetries: number;
+  readonly #retryBaseMs: number;
+  readonly #retryMaxMs: number;
+  readonly #remainingTimeMs: (() => number) | undefined;
+  readonly #safetyMarginMs: number;
+  readonly #endpointOverride: EndpointOverride | undefined;
+  readonly #dispatcher: Dispatcher | undefined;
+  readonly #sleep: (ms: number) => Promise<void>;
+  readonly #random: () => number;
+  readonly #onAttempt: ((attempt: HttpAttempt) => void) | undefined;
+
+  constructor(options: HttpClientOptions) {
+    this.#vendor = options.vendor;
+    this.#timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+    this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
+    this.#retryBaseMs = options.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
+    this.#retryMaxMs = options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS;
+    this.#remainingTimeMs = options.remainingTimeMs;
+    this.#safetyMarginMs = options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS;
+    this.#dispatcher = options.dispatcher;
+    this.#sleep = options.sleep ?? ((ms) => sleepFor(ms));
+    this.#random = options.random ?? Math.random;
+    this.#onAttempt = options.onAttempt;
+    const override = options.endpointOverride ?? process.env.KEYTURN_VENDOR_ENDPOINT;
+    this.#endpointOverride = override ? parseEndpointOverride(override, options.vendor) : undefined;
+  }
+
+  async request<T = unknown>(req: HttpRequest): Promise<HttpResponse<T>> {
+    const prepared = this.#prepare(req);
+    let lastFailure: HttpError | undefined;
+    for (let attempt = 1; ; attempt++) {
+      const budgetMs = this.#budgetMs();
+      if (budgetMs <= 0) {
+        throw new DeadlineError(
+          `${this.#vendor}: not sending ${prepared.method} ${prepared.url}: the Lambda is within its ` +
+            `${this.#safetyMarginMs} ms safety margin of its timeout. Raise the function's timeout ` +
+            "or let the next invocation try again.",
+          { ...this.#context(prepared), cause: lastFailure },
+        );
+      }
+      const startedAt = performance.now();
+      let failure: HttpError;
+      try {
+        const response = await this.#attempt<T>(prepared, budgetMs);
+        this.#report({ ...this.#where(prepared, attempt, startedAt), status: response.status });
+        return response;
+      } catch (error) {
+        failure = error instanceof HttpError ? error : this.#transportError(error, prepared, budgetMs);
+        const status = failure instanceof ResponseError ? { status: failure.status } : {};
+        this.#report({ ...this.#where(prepared, attempt, startedAt), ...status, error: failure });
+      }
+      if (attempt > this.#maxRetries || !mayRetry(failure, prepared.idempotent)) throw failure;
+      const waitMs = this.#waitBeforeRetryMs(attempt, failure);
+      // Sleeping past the deadline would only turn a clear vendor error into a killed Lambda.
+      if (waitMs >= this.#budgetMs()) throw failure;
+      lastFailure = failure;
+      await this.#sleep(waitMs);
+    }
+  }
+
+  #budgetMs(): number {
+    return this.#remainingTimeMs === undefined
+      ? Number.POSITIVE_INFINITY
+      : this.#remainingTimeMs() - this.#safetyMarginMs;
+  }
+
+  #waitBeforeRetryMs(retry: number, failure: HttpError): number {
+    const backoffMs = this.#random() * Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** (retry - 1));
+    const retryAfterMs = failure instanceof ResponseError ? failure.retryAfterMs : undefined;
+    return retryAfterMs === undefined ? backoffMs : Math.max(retryAfterMs, backoffMs);
+  }
+
+  #context(prepared: PreparedRequest): { vendor: string; method: string; url: string } {
+    return { vendor: this.#vendor, method: prepared.method, url: prepared.url };
+  }
+
+  #where(prepared: PreparedRequest, attempt: number, startedAt: number): HttpAttempt {
+    return {
+      method: prepared.method,
+      url: prepared.url,
+      attempt,
+      durationMs: Math.round(performance.now() - startedAt),
+    };
+  }
+
+  #report(attempt: HttpAttempt): void {
+    if (this.#onAttempt === undefined) return;
+    try {
+      this.#onAttempt(attempt);
+    } catch {
+      // Diagnostics must never change the outcome of a vendor call.
+    }
+  }
+
+  #prepare(req: HttpRequest): PreparedRequest {
+    const canonical = this.#parseCanonicalUrl(req.url);
+    const path = `${canonical.pathname}${buildSearch(canonical, req.query, req.rawQuery)}`;
+    const expectJson = req.expectJson ?? true;
+    const headers: Record<string, string> = expectJson ? { accept: "application/json" } : {};
+    for (const [name, value] of Object.entries(req.headers ?? {})) {
+      headers[name.toLowerCase()] = value;
+      if (isSensitiveKey(name)) rememberCredential(value);
+    }
+    let body: string | undefined;
+    if (req.body !== undefined) {
+      body = JSON.stringify(req.body);
+      headers["content-type"] ??= "application/json";
+      rememberCredentialsIn(req.body);
+    }
+    const override = this.#endpointOverride;
+    return {
+      method: req.method,
+      // Redacted once every credential of this request is remembered: some vendors take keys in paths.
+      url: redactText(`${canonical.origin}${canonical.pathname}`),
+      // The simulators behind the override route by the vendor's host name, the first path segment.
+      origin: override === undefined ? canonical.origin : override.origin,
+      path: override === undefined ? path : `${override.pathPrefix}/${canonical.host}${path}`,
+      headers,
+      body,
+      idempotent: req.idempotent ?? IDEMPOTENT_METHODS.has(req.method),
+      timeoutMs: req.timeoutMs ?? this.#timeoutMs,
+      expectJson,
+    };
+  }
+
+  #parseCanonicalUrl(raw: string): URL {
+    let canonical: URL;
+    try {
+      canonical = new URL(raw);
+    } catch {
+      // Node's TypeError keeps the whole input, query string included, so it is not kept as the cause.
+      throw new ConfigurationError(
+        `${this.#vendor}: "${withoutQuery(raw)}" is not an absolute URL; check the configured base URL.`,
+        { vendor: this.#vendor, url: raw },
+      );
+    }
+    const shown = `${canonical.protocol}//${canonical.host}${canonical.pathname}`;
+    const secure =
+      canonical.protocol === "https:" || (canonical.protocol === "http:" && isLoopback(canonical.hostname));
+    if (!secure) {
+      throw new ConfigurationError(
+        `${this.#vendor}: refusing to send a request to ${shown}: credentials travel only over https:// ` +
+          "(plain http is allowed for loopback addresses alone). Fix the configured base URL.",
+        { vendor: this.#vendor, url: shown },
+      );
+    }
+    if (canonical.username !== "" || canonical.password !== "") {
+      throw new ConfigurationError(
+        `${this.#vendor}: the URL ${shown} carries a user name or password; pass credentials in headers.`,
+        { vendor: this.#vendor, url: shown },
+      );
+    }
+    for (const [name, value] of canonical.searchParams) {
+      if (isSensitiveKey(name)) rememberSecret(value);
+    }
+    return canonical;
+  }
+
+  async #attempt<T>(prepared: PreparedRequest, budgetMs: number): Promise<HttpResponse<T>> {
+    const limitedByDeadline = budgetMs < prepared.timeoutMs;
+    const controller = new AbortController();
+    const timer = setTimeout(
+      () => controller.abort(new AttemptAborted(limitedByDeadline ? DEADLINE_REACHED : ATTEMPT_TIMEOUT)),
+      Math.min(prepared.timeoutMs, budgetMs),
+    );
+    try {
+      const response = await (this.#dispatcher ?? getGlobalDispatcher()).request({
+        origin: prepared.origin,
+        path: prepared.path,
+        method: prepared.method,
+        headers: prepared.headers,
+        body: prepared.body ?? null,
+        signal: controller.signal,
+      });
+      // Reading every body to the end, even one that is thrown away, lets undici reuse the socket;
+      // the signal keeps covering a body that trickles in.
+      const text = await response.body.text();
+      return this.#interpret<T>(prepared, response.statusCode, response.headers, text);
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  #interpret<T>(
+    prepared: PreparedRequest,
+    status: number,
+    headers: Record<string, string | string[] | undefined>,
+    text: string,
+  ): HttpResponse<T> {
+    const context = this.#context(prepared);
+    if (status >= 200 && status < 300) {
+      if (text === "") return { status, headers, body: undefined as T };
+      if (!prepared.expectJson) return { status, headers, body: text as T };
+      let body: unknown;
+      try {
+        body = JSON.parse(text);
+      } catch (error) {
+        // The parser's message quotes the body, which may hold a credential nobody has seen yet
+        // (a mint answer cut short), so it is summarised instead of kept as the cause.
+        throw new DeserializationError(
+          `${this.#vendor} answered ${status} to ${prepared.method} ${prepared.url} with a body that is ` +
+            `not JSON (${describeJsonFailure(text, error)}; content-type ${firstHeader(headers["content-type"]) ?? "none"}, ` +
+            `${Buffer.byteLength(text)} bytes). Check that the base URL points at the vendor's API.`,
+          { ...context, status },
+        );
+      }
+      rememberCredentialsIn(body);
+      return { status, headers, body: body as T };
+    }
+    if (status >= 300 && status < 400) {
+      const location = firstHeader(headers.location);
+      throw new ConfigurationError(
+        `${this.#vendor} redirected ${prepared.method} ${prepared.url} (${status}) to ` +
+          `${location === undefined ? "no location" : withoutQuery(location)}; keyturn does not follow ` +
+          "redirects, so that credentials never reach another host. Point the base URL at the new address.",
+        context,
+      );
+    }
+    const problem = readProblem(text, firstHeader(headers["content-type"]));
+    const summary = summarizeProblem(problem);
+    throw new ResponseError(
+      `${this.#vendor} answered ${status} to ${prepared.method} ${prepared.url}` +
+        `${summary === "" ? "" : `: ${summary}`}. ${statusAdvice(status)}`,
+      {
+        ...context,
+        status,
+        problem,
+        retryAfterMs: parseRetryAfter(firstHeader(headers["retry-after"]), Date.now()),
+      },
+    );
+  }
+
+  #transportError(error: unknown, prepared: PreparedRequest, budgetMs: number): HttpError {
+    const context = { ...this.#context(prepared), cause: error };
+    const attemptMs = Math.min(prepared.timeoutMs, budgetMs);
+    const request = `${prepared.method} ${prepared.url}`;
+    const host = new URL(prepared.url).host;
+    const code = errorCode(error);
+    switch (code) {
+      case DEADLINE_REACHED:
+        return new DeadlineError(
+          `${this.#vendor}: stopped ${request} after ${attemptMs} ms to keep the Lambda's ` +
+            `${this.#safetyMarginMs} ms safety margin. Raise the function's timeout.`,
+          context,
+        );
+      case ATTEMPT_TIMEOUT:
+      case "UND_ERR_CONNECT_TIMEOUT":
+      case "UND_ERR_HEADERS_TIMEOUT":
+      case "UND_ERR_BODY_TIMEOUT":
+      case "ETIMEDOUT":
+        return new TimeoutError(
+          `${this.#vendor} did not answer ${request} within ${attemptMs} ms. ` +
+            "Check the vendor's status page, or raise timeoutMs if it is merely slow.",
+          context,
+        );
+      case "ENOTFOUND":
+      case "EAI_AGAIN":
+        return new ConnectionError(
+          `${this.#vendor}: the host name ${host} did not resolve (${code}) for ${request}. ` +
+            "Check the configured base URL and region.",
+          context,
+        );
+      case "ECONNREFUSED":
+      case "EHOSTUNREACH":
+      case "ENETUNREACH":
+        return new ConnectionError(
+          `${this.#vendor}: could not connect to ${host} (${code}) for ${request}. ` +
+            "Check the configured base URL and whether the vendor is up.",
+          context,
+        );
+      case "ECONNRESET":
+      case "EPIPE":
+      case "UND_ERR_SOCKET":
+      case "UND_ERR_CLOSED":
+      case "UND_ERR_RES_CONTENT_LENGTH_MISMATCH":
+        return new ConnectionError(
+          `${this.#vendor} closed the connection during ${request} before the answer was complete ` +
+            `(${code}). If it keeps happening, check the vendor's status page.`,
+          context,
+        );
+      case "CERT_HAS_EXPIRED":
+      case "DEPTH_ZERO_SELF_SIGNED_CERT":
+      case "SELF_SIGNED_CERT_IN_CHAIN":
+      case "UNABLE_TO_VERIFY_LEAF_SIGNATURE":
+      case "UNABLE_TO_GET_ISSUER_CERT_LOCALLY":
+      case "ERR_TLS_CERT_ALTNAME_INVALID":
+        return new ConfigurationError(
+          `${this.#vendor}: the TLS certificate of ${host} was rejected (${code}) for ${request}. ` +
+            "Check the base URL, or whether a proxy intercepts TLS.",
+          context,
+        );
+      case "UND_ERR_INVALID_ARG":
+        return new ConfigurationError(
+          `${this.#vendor}: ${request} cannot be sent as built (${errorMessage(error)}). ` +
+            "Check its headers and query.",
+          context,
+        );
+      default:
+        return new ConnectionError(
+          `${this.#vendor}: ${request} failed (${code ?? "no code"}: ${errorMessage(error)}).`,
+          context,
+        );
+    }
+  }
+}
+
+/**
+ * Whether a failed attempt may be repeated. Only idempotent requests are repeated after a transient
+ * failure: a POST that mints a key may have minted it before the connection dropped, the timer fired
+ * or a gateway answered 502/503/504, and a second POST would mint a second key whose twin nobody
+ * records. A 429 is the exception: rate limiting turns the request away before the vendor acts on it.
+ */
+function mayRetry(failure: HttpError, idempotent: boolean): boolean {
+  if (failure instanceof ResponseError && failure.status === 429) return true;
+  return idempotent && failure.retryable;
+}
+
+function isLoopback(hostname: string): boolean {
+  return (
+    hostname === "localhost" || hostname === "[::1]" || (isIPv4(hostname) && hostname.startsWith("127."))
+  );
+}
+
+interface EndpointOverride {
+  origin: string;
+  /** The override's path without a trailing slash, often "". */
+  pathPrefix: string;
+}
+
+function parseEndpointOverride(value: string, vendor: string): EndpointOverride {
+  let override: URL | undefined;
+  try {
+    override = new URL(value);
+  } catch {
+    override = undefined;
+  }
+  if (
+    override === undefined ||
+    (override.protocol !== "http:" && override.protocol !== "https:") ||
+    !isLoopback(override.hostname)
+  ) {
+    throw new ConfigurationError(
+      `${vendor}: the vendor endpoint override "${withoutQuery(value)}" (KEYTURN_VENDOR_ENDPOINT) must be ` +
+        "an http(s) URL on a loopback address: it exists only to reach the local vendor simulators.",
+      { vendor, url: value },
+    );
+  }
+  return { origin: override.origin, pathPrefix: override.pathname.replace(/\/+$/, "") };
+}
+
+function withoutQuery(url: string): string {
+  const end = url.search(/[?#]/);
+  return end === -1 ? url : url.slice(0, end);
+}
+
+function buildSearch(canonical: URL, query: Record<string, string> | undefined, rawQuery?: string): string {
+  const parts: string[] = [];
+  if (canonical.search !== "") parts.push(canonical.search.slice(1));
+  if (query !== undefined && Object.keys(query).length > 0) {
+    for (const [name, value] of Object.entries(query)) {
+      if (isSensitiveKey(name)) rememberSecret(value);
+    }
+    parts.push(new URLSearchParams(query).toString());
+  }
+  // HTTP forbids spaces and non-ASCII in a request line; everything else goes out as written.
+  if (rawQuery) parts.push(rawQuery.replace(/[^\x21-\x7e]/gu, (char) => encodeURIComponent(char)));
+  return parts.length === 0 ? "" : `?${parts.join("&")}`;
+}
+
+function rememberCredential(value: string): void {
+  rememberSecret(value);
+  // "Bearer <token>", "Basic <base64>": the credential alone also shows up in echoes.
+  const credential = /^[A-Za-z][\w-]*\s+(\S+)$/.exec(value)?.[1];
+  rememberSecret(credential);
+}
+
+function rememberCredentialsIn(value: unknown): void {
+  if (typeof value !== "object" || value === null) return;
+  for (const [key, item] of Object.entries(value)) {
+    if (typeof item === "string" && isSensitiveKey(key)) rememberCredential(item);
+    else rememberCredentialsIn(item);
+  }
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+function errorCode(error: unknown): string | undefined {
+  if (typeof error !== "object" || error === null) return undefined;
+  const { code, errors } = error as { code?: unknown; errors?: unknown };
+  if (typeof code === "string") return code;
+  // Node's happy-eyeballs connect reports one failure per address in an AggregateError.
+  if (Array.isArray(errors)) return errorCode(errors[0]);
+  return undefined;
+}
+
+function errorMessage(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
+}
+
+function describeJsonFailure(text: string, error: unknown): string {
+  if (text.trimStart().startsWith("<")) return "it looks like HTML";
+  if (error instanceof SyntaxError && /end of JSON input|Unterminated/i.test(error.message)) {
+    return "it ends early, as if cut short";
+  }
+  return "it is malformed";
+}
+
+function readProblem(text: string, contentType: string | undefined): unknown {
+  if (text === "") return undefined;
+  try {
+    return JSON.parse(text);
+  } catch {
+    const readable = contentType?.includes("html")
+      ? text.replace(/<(script|style)\b[\s\S]*?<\/\1>/gi, " ").replace(/<[^>]*>/g, " ")
+      : text;
+    // Redacted before it is cut, so that a cut cannot leave half a secret unrecognised.
+    return redactText(readable).replace(/\s+/g, " ").trim().slice(0, PROBLEM_EXCERPT_CHARS);
+  }
+}
+
+function summarizeProblem(problem: unknown): string {
+  if (typeof problem === "string") return problem.slice(0, SUMMARY_CHARS);
+  if (typeof problem !== "object" || problem === null) return "";
+  const fields = problem as Record<string, unknown>;
+  // RFC 7807 (title, detail), Immuta ({message, error}) and OAuth-style (error_description) bodies.
+  const texts = ["title", "error", "detail", "message", "error_description"]
+    .map((key) => fields[key])
+    .filter((text): text is string => typeof text === "string" && text !== "");
+  return [...new Set(texts)].join(": ").slice(0, SUMMARY_CHARS);
+}
+
+function statusAdvice(status: number): string {
+  switch (status) {
+    case 400:
+    case 422:
+      return "The vendor rejected the request as built; its problem details say which field.";
+    case 401:
+      return "Check that the credential is valid, not expired or revoked, and sent to the right region.";
+    case 403:
+      return "The credential lacks a permission this call needs.";
+    case 404:
+      return "Check the base URL and the id in the path; the resource may already be gone.";
+    case 409:
+      return "The request conflicts with the resource's current state at the vendor.";
+    case 429:
+      return "The vendor is rate limiting; try again after its Retry-After delay.";
+    default:
+      return status >= 500
+        ? "The vendor failed to handle the request; try again later and check its status page."
+        : "Check the request against the vendor's API reference.";
+  }
+}
+
+/** Retry-After as delta-seconds or an HTTP date, in milliseconds from `now`. */
+function parseRetryAfter(value: string | undefined, now: number): number | undefined {
+  if (value === undefined) return undefined;
+  const trimmed = value.trim();
+  if (/^\d+$/.test(trimmed)) return Number(trimmed) * 1000;
+  const at = Date.parse(trimmed);
+  return Number.isNaN(at) ? undefined : Math.max(0, at - now);
+}

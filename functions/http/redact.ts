@@ -1,0 +1,182 @@
+// Redaction shared by the HTTP layer and the logger: no credential value may reach an error message,
+// a diagnostic or a log line. Secrets are blanked three ways: by value (every credential the process
+// has handled is remembered), by key (fields such as `authorization` or `token`) and by shape
+// (`Bearer …`, SoftwareOne `idt:TKN-…:<secret>`).
+
+export const REDACTED = "[REDACTED]";
+
+// Values shorter than this would blank ordinary words in messages; no vendor issues keys that short.
+const MIN_SECRET_LENGTH = 8;
+// A warm Lambda keeps the registry between invocations; the oldest entries go first once it is full,
+// by which time those credentials have long been rotated.
+const MAX_REMEMBERED = 1_000;
+
+// Compared after lower-casing and dropping "-" and "_", so `api-key`, `API_KEY` and `apiKey` all match.
+const SENSITIVE_KEYS = new Set(
+  [
+    "authorization",
+    "proxy-authorization",
+    "x-eflow-api-key",
+    "x-api-key",
+    "cookie",
+    "set-cookie",
+    "token",
+    "accesstoken",
+    "refreshtoken",
+    "apikey",
+    "api_key",
+    "password",
+    "secret",
+    "secretstring",
+    "requesthash",
+    "clientsecret",
+  ].map(normalizeKey),
+);
+
+const BEARER = /\bBearer\s+[^\s"'`,\\]+/gi;
+const SOFTWAREONE_TOKEN = /\b(idt:TKN-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*:)[^\s"'`,\\]+/g;
+
+const remembered = new Set<string>();
+let rememberedPattern: RegExp | undefined;
+
+function normalizeKey(key: string): string {
+  return key.toLowerCase().replace(/[-_]/g, "");
+}
+
+export function isSensitiveKey(key: string): boolean {
+  return SENSITIVE_KEYS.has(normalizeKey(key));
+}
+
+function escapeRegExp(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+function add(value: string): void {
+  if (value.length < MIN_SECRET_LENGTH || remembered.has(value)) return;
+  if (remembered.size >= MAX_REMEMBERED) {
+    const oldest = remembered.values().next().value;
+    if (oldest !== undefined) remembered.delete(oldest);
+  }
+  remembered.add(value);
+  rememberedPattern = undefined;
+}
+
+export function rememberSecret(value: string | undefined): void {
+  if (value === undefined) return;
+  add(value);
+  // A secret sent in a query string shows up percent-encoded in echoes and URLs.
+  add(encodeURIComponent(value));
+}
+
+export function forgetSecrets(): void {
+  remembered.clear();
+  rememberedPattern = undefined;
+}
+
+function rememberedRegExp(): RegExp | undefined {
+  if (remembered.size === 0) return undefined;
+  if (rememberedPattern === undefined) {
+    // Longest first, so a secret that contains another is blanked whole.
+    const alternatives = [...remembered].sort((a, b) => b.length - a.length).map(escapeRegExp);
+    rememberedPattern = new RegExp(alternatives.join("|"), "g");
+  }
+  return rememberedPattern;
+}
+
+export function redactText(text: string): string {
+  const pattern = rememberedRegExp();
+  const byValue = pattern === undefined ? text : text.replace(pattern, REDACTED);
+  return byValue.replace(BEARER, `Bearer ${REDACTED}`).replace(SOFTWAREONE_TOKEN, `$1${REDACTED}`);
+}
+
+function isHeadersLike(value: object): value is { entries(): IterableIterator<[string, string]> } {
+  const candidate = value as Record<string, unknown>;
+  return (
+    typeof candidate.entries === "function" &&
+    typeof candidate.get === "function" &&
+    typeof candidate.has === "function" &&
+    typeof candidate.append === "function"
+  );
+}
+
+function redactEntry(key: unknown, value: unknown, seen: WeakMap<object, unknown>): unknown {
+  if (typeof key === "string" && isSensitiveKey(key) && value !== undefined && value !== null) {
+    return REDACTED;
+  }
+  return redactDeep(value, seen);
+}
+
+function redactError(error: Error, seen: WeakMap<object, unknown>): Error {
+  // Keeps the prototype so that `instanceof` and the logger's error formatting still apply.
+  const copy = Object.create(Object.getPrototypeOf(error)) as Error;
+  seen.set(error, copy);
+  for (const key of Reflect.ownKeys(error)) {
+    const descriptor = Object.getOwnPropertyDescriptor(error, key);
+    if (descriptor === undefined || !("value" in descriptor)) continue;
+    const value = typeof key === "string" ? redactEntry(key, descriptor.value, seen) : descriptor.value;
+    Object.defineProperty(copy, key, { ...descriptor, value });
+  }
+  for (const key of ["name", "message", "stack"] as const) {
+    if (!Object.hasOwn(copy, key) && typeof error[key] === "string") {
+      Object.defineProperty(copy, key, {
+        value: redactText(error[key]),
+        writable: true,
+        configurable: true,
+        enumerable: false,
+      });
+    }
+  }
+  return copy;
+}
+
+function redactDeep(value: unknown, seen: WeakMap<object, unknown>): unknown {
+  if (typeof value === "string") return redactText(value);
+  if (typeof value !== "object" || value === null) return value;
+  if (seen.has(value)) return seen.get(value);
+  if (value instanceof Error) return redactError(value, seen);
+  if (value instanceof Date) return new Date(value.getTime());
+  if (ArrayBuffer.isView(value) || value instanceof ArrayBuffer) return value;
+  if (Array.isArray(value)) {
+    const copy: unknown[] = [];
+    seen.set(value, copy);
+    for (const item of value) copy.push(redactDeep(item, seen));
+    return copy;
+  }
+  if (value instanceof Map) {
+    const copy = new Map<unknown, unknown>();
+    seen.set(value, copy);
+    for (const [key, item] of value) copy.set(key, redactEntry(key, item, seen));
+    return copy;
+  }
+  if (value instanceof Set) {
+    const copy = new Set<unknown>();
+    seen.set(value, copy);
+    for (const item of value) copy.add(redactDeep(item, seen));
+    return copy;
+  }
+  if (isHeadersLike(value)) {
+    const copy: Record<string, unknown> = {};
+    seen.set(value, copy);
+    for (const [key, item] of value.entries()) copy[key] = redactEntry(key, item, seen);
+    return copy;
+  }
+  const copy = Object.create(Object.getPrototypeOf(value)) as Record<string, unknown>;
+  seen.set(value, copy);
+  for (const [key, item] of Object.entries(value)) copy[key] = redactEntry(key, item, seen);
+  return copy;
+}
+
+export function redactValue<T>(value: T): T {
+  return redactDeep(value, new WeakMap()) as T;
+}
+
+export function jsonReplacer(key: string, value: unknown): unknown {
+  if (key !== "" && isSensitiveKey(key) && value !== undefined && value !== null) return REDACTED;
+  if (typeof value === "string") return redactText(value);
+  // JSON.stringify turns a Map or Headers into {}; as plain objects their keys get the rules above.
+  if (value instanceof Map) return Object.fromEntries(value);
+  if (typeof value === "object" && value !== null && !Array.isArray(value) && isHeadersLike(value)) {
+    return Object.fromEntries(value.entries());
+  }
+  return value;
+}
