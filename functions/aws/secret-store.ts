@@ -1,0 +1,132 @@
+// Secrets Manager as keyturn uses it: one secret per credential, versions moved between
+// the AWSCURRENT / AWSPENDING / AWSPREVIOUS staging labels, non-secret facts in tags.
+// The only module that calls Secrets Manager.
+
+import {
+  DescribeSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  type SecretsManagerClient,
+  TagResourceCommand,
+  UpdateSecretVersionStageCommand,
+} from "@aws-sdk/client-secrets-manager";
+
+export const CURRENT = "AWSCURRENT";
+export const PENDING = "AWSPENDING";
+
+export interface SecretDescription {
+  arn: string;
+  name: string;
+  /** versionId -> staging labels, as DescribeSecret reports them. */
+  versions: Record<string, string[]>;
+  tags: Record<string, string>;
+}
+
+export interface SecretVersion {
+  versionId: string;
+  stages: string[];
+  secretString: string;
+}
+
+export class SecretStore {
+  readonly #client: SecretsManagerClient;
+
+  constructor(client: SecretsManagerClient) {
+    this.#client = client;
+  }
+
+  async describe(secretId: string): Promise<SecretDescription> {
+    const answer = await this.#client.send(new DescribeSecretCommand({ SecretId: secretId }));
+    const tags: Record<string, string> = {};
+    for (const tag of answer.Tags ?? []) {
+      if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? "";
+    }
+    return {
+      arn: answer.ARN ?? secretId,
+      name: answer.Name ?? secretId,
+      versions: answer.VersionIdsToStages ?? {},
+      tags,
+    };
+  }
+
+  /** The version with that id or label, or `undefined` when it does not exist (or has no value yet). */
+  async read(
+    secretId: string,
+    which: { versionId: string } | { stage: string },
+  ): Promise<SecretVersion | undefined> {
+    try {
+      const answer = await this.#client.send(
+        new GetSecretValueCommand({
+          SecretId: secretId,
+          ...("versionId" in which ? { VersionId: which.versionId } : { VersionStage: which.stage }),
+        }),
+      );
+      if (answer.SecretString === undefined || answer.VersionId === undefined) return undefined;
+      return {
+        versionId: answer.VersionId,
+        stages: answer.VersionStages ?? [],
+        secretString: answer.SecretString,
+      };
+    } catch (error) {
+      if (error instanceof ResourceNotFoundException) return undefined;
+      throw error;
+    }
+  }
+
+  /** Stores a value under `versionId` labelled AWSPENDING. Same token and same value again is a no-op. */
+  async putPending(secretId: string, versionId: string, secretString: string): Promise<void> {
+    await this.#client.send(
+      new PutSecretValueCommand({
+        SecretId: secretId,
+        ClientRequestToken: versionId,
+        SecretString: secretString,
+        VersionStages: [PENDING],
+      }),
+    );
+  }
+
+  /** Moves a label to `toVersionId`, taking it off `fromVersionId` (required by Secrets Manager when it is attached there). */
+  async moveStage(
+    secretId: string,
+    stage: string,
+    toVersionId: string,
+    fromVersionId?: string,
+  ): Promise<void> {
+    await this.#client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: stage,
+        MoveToVersionId: toVersionId,
+        ...(fromVersionId ? { RemoveFromVersionId: fromVersionId } : {}),
+      }),
+    );
+  }
+
+  async removeStage(secretId: string, stage: string, fromVersionId: string): Promise<void> {
+    await this.#client.send(
+      new UpdateSecretVersionStageCommand({
+        SecretId: secretId,
+        VersionStage: stage,
+        RemoveFromVersionId: fromVersionId,
+      }),
+    );
+  }
+
+  async tag(secretId: string, tags: Record<string, string>): Promise<void> {
+    await this.#client.send(
+      new TagResourceCommand({
+        SecretId: secretId,
+        Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+      }),
+    );
+  }
+}
+
+/** The version currently carrying `stage`, from a description's versionId -> labels map. */
+export function versionWithStage(versions: Record<string, string[]>, stage: string): string | undefined {
+  for (const [versionId, stages] of Object.entries(versions)) {
+    if (stages.includes(stage)) return versionId;
+  }
+  return undefined;
+}

@@ -1,0 +1,265 @@
+// The Secrets Manager rotation protocol for credentials a vendor lets us mint by API
+// (shared/DESIGN.md "Rotation protocol"). Secrets Manager calls the four steps with one
+// ClientRequestToken (the new version's id) and retries the whole rotation after any
+// failure, so every step is idempotent and safe to re-run in any order:
+//
+// - createSecret: a version for this token already holds a value -> nothing to do. Else mint
+//   the successor with a marker naming the credential and the token, and store it as
+//   AWSPENDING under the token. A key already marked for this token at the vendor was minted
+//   by an attempt that died before storing it: its value is lost, so it is revoked first.
+// - setSecret: nothing; the vendors we mint at activate keys on creation.
+// - testSecret: the pending key must authenticate at the vendor.
+// - finishSecret: AWSCURRENT moves to the token's version, AWSPENDING is removed (or the
+//   next rotation fails with "a previous rotation isn't complete"), the old key and its
+//   revokeAfter are recorded in tags, and "Credential Rotated" is published. The event goes
+//   out before the final bookkeeping tag, so a crash between them repeats the event rather
+//   than losing it.
+
+import type { EventPublisher } from "#aws/event-publisher.ts";
+import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
+import type { HttpClient } from "#http/client.ts";
+import { redactText } from "#http/redact.ts";
+import { providerFor } from "#providers/registry.ts";
+import { parseSecretJson } from "#providers/schema.ts";
+import {
+  type AutomaticProvider,
+  type CredentialValue,
+  isAutomatic,
+  type ProviderContext,
+} from "#providers/types.ts";
+import { asKeyturnError, InvalidSettingsError, RotationStateError } from "./errors.ts";
+import {
+  type CredentialRef,
+  credentialRotated,
+  credentialRotationFailed,
+  type RotationStepName,
+} from "./events.ts";
+import { logger } from "./logger.ts";
+import { type CredentialSettings, settingsFromTags, Tag } from "./settings.ts";
+
+export interface RotationDeps {
+  store: SecretStore;
+  publisher: EventPublisher;
+  /** An HTTP client for one vendor, for the current invocation (its deadline comes from the Lambda context). */
+  http: (vendor: string) => HttpClient;
+  now: () => Date;
+}
+
+export function rotationMarker(credential: string, versionId: string): string {
+  return `keyturn:${credential}:${versionId}`;
+}
+
+interface RotationTarget {
+  secretId: string;
+  arn: string;
+  versionId: string;
+  versions: Record<string, string[]>;
+  tags: Record<string, string>;
+  settings: CredentialSettings;
+  provider: AutomaticProvider<CredentialValue>;
+  ctx: ProviderContext;
+}
+
+export class RotationEngine {
+  readonly #deps: RotationDeps;
+
+  constructor(deps: RotationDeps) {
+    this.#deps = deps;
+  }
+
+  /**
+   * Runs one step. A failure is published as "Credential Rotation Failed" and thrown again
+   * as a KeyturnError, so that Secrets Manager records it and retries the rotation.
+   */
+  async run(step: RotationStepName, secretId: string, versionId: string): Promise<void> {
+    const ref: CredentialRef = { credential: secretId, provider: "unknown", secretArn: secretId };
+    try {
+      const target = await this.#target(secretId, versionId, ref);
+      logger.appendKeys({ credential: target.settings.credential, provider: target.provider.id, step });
+      switch (step) {
+        case "createSecret":
+          return await this.#create(target);
+        case "setSecret":
+          logger.info("setSecret: nothing to do, the vendor activates keys on creation");
+          return;
+        case "testSecret":
+          return await this.#test(target);
+        case "finishSecret":
+          return await this.#finish(target);
+      }
+    } catch (error) {
+      const failure = asKeyturnError(error, ref.credential, `Rotation step ${step}`);
+      logger.error(`${step} failed`, { error: failure });
+      const details = {
+        name: failure.name,
+        message: redactText(failure.message).slice(0, 2000),
+        retryable: failure.retryable,
+      };
+      try {
+        await this.#deps.publisher.publish([
+          credentialRotationFailed(ref, { step, versionId, error: details }),
+        ]);
+      } catch (publishError) {
+        logger.error("could not publish Credential Rotation Failed", { error: publishError });
+      }
+      throw failure;
+    }
+  }
+
+  /** Reads what the step needs, filling in `ref` as facts become known (for the failure event). */
+  async #target(secretId: string, versionId: string, ref: CredentialRef): Promise<RotationTarget> {
+    const description = await this.#deps.store.describe(secretId);
+    ref.secretArn = description.arn;
+    ref.credential = description.tags[Tag.credential] || description.name;
+    const settings = settingsFromTags(description.name, description.tags);
+    ref.provider = settings.provider;
+    const provider = providerFor(settings.provider);
+    if (!isAutomatic(provider)) {
+      throw new InvalidSettingsError(
+        `Credential "${settings.credential}" uses ${provider.vendor} (${provider.mode}), which keyturn cannot rotate by API. ` +
+          "Turn off Secrets Manager rotation for it; keyturn reminds operators when a manual rotation is due.",
+        { credential: settings.credential },
+      );
+    }
+    const stages = description.versions[versionId];
+    if (stages && !stages.includes(PENDING) && !stages.includes(CURRENT)) {
+      throw new RotationStateError(
+        `Credential "${settings.credential}": version ${versionId} is neither AWSPENDING nor AWSCURRENT ` +
+          `(it is ${stages.join(", ") || "unlabelled"}), so it is not part of a rotation in progress.`,
+        { credential: settings.credential },
+      );
+    }
+    return {
+      secretId,
+      arn: description.arn,
+      versionId,
+      versions: description.versions,
+      tags: description.tags,
+      settings,
+      provider,
+      ctx: { credential: settings.credential, http: this.#deps.http(provider.vendor), now: this.#deps.now },
+    };
+  }
+
+  async #readParsed(
+    target: RotationTarget,
+    secretId: string,
+    which: { versionId: string } | { stage: string },
+  ) {
+    const version = await this.#deps.store.read(secretId, which);
+    if (!version) return undefined;
+    const credential = secretId === target.secretId ? target.settings.credential : secretId;
+    return target.provider.parse(parseSecretJson(version.secretString, credential), credential);
+  }
+
+  async #current(target: RotationTarget): Promise<CredentialValue> {
+    const current = await this.#readParsed(target, target.secretId, { stage: CURRENT });
+    if (!current) {
+      throw new RotationStateError(
+        `Credential "${target.settings.credential}" has no AWSCURRENT value to rotate from. Store the first key with keyturn put.`,
+        { credential: target.settings.credential },
+      );
+    }
+    return current;
+  }
+
+  /** The credential that mints the successor: the issuer named in the tags, or the current key itself. */
+  async #authority(target: RotationTarget, current: CredentialValue): Promise<CredentialValue> {
+    const issuer = target.settings.issuer;
+    if (!issuer) return current;
+    const authority = await this.#readParsed(target, issuer, { stage: CURRENT });
+    if (!authority) {
+      throw new InvalidSettingsError(
+        `Credential "${target.settings.credential}" names issuer "${issuer}", which has no AWSCURRENT value. ` +
+          "Create the issuer credential first, or remove the keyturn:issuer tag to let the credential mint its own successor.",
+        { credential: target.settings.credential },
+      );
+    }
+    return authority;
+  }
+
+  async #create(target: RotationTarget): Promise<void> {
+    const { settings, provider, ctx, versionId } = target;
+    if (target.versions[versionId]?.includes(CURRENT)) {
+      logger.info("createSecret: version is already AWSCURRENT");
+      return;
+    }
+    if (target.versions[versionId] && (await this.#deps.store.read(target.secretId, { versionId }))) {
+      logger.info("createSecret: a value is already stored for this version");
+      return;
+    }
+    const current = await this.#current(target);
+    const authority = await this.#authority(target, current);
+    const marker = rotationMarker(settings.credential, versionId);
+    for await (const key of provider.listIssued(authority, ctx)) {
+      if (key.marker !== marker || !key.active) continue;
+      const outcome = await provider.revoke(key.keyId, authority, "hard", ctx);
+      logger.warn("createSecret: revoked a key minted for this version by an attempt that did not store it", {
+        keyId: key.keyId,
+        outcome,
+      });
+    }
+    const expiresAt =
+      settings.keyLifetimeMs === undefined
+        ? undefined
+        : new Date(this.#deps.now().getTime() + settings.keyLifetimeMs);
+    const successor = await provider.issue(authority, current, { marker, expiresAt }, ctx);
+    await this.#deps.store.putPending(target.secretId, versionId, JSON.stringify(successor));
+    logger.info("createSecret: successor minted and stored as AWSPENDING", { keyId: successor.keyId });
+  }
+
+  async #pending(target: RotationTarget): Promise<CredentialValue> {
+    const pending = await this.#readParsed(target, target.secretId, { versionId: target.versionId });
+    if (!pending) {
+      throw new RotationStateError(
+        `Credential "${target.settings.credential}": version ${target.versionId} has no value; createSecret has not stored one yet.`,
+        { credential: target.settings.credential, retryable: true },
+      );
+    }
+    return pending;
+  }
+
+  async #test(target: RotationTarget): Promise<void> {
+    const pending = await this.#pending(target);
+    await target.provider.verify(pending, target.ctx);
+    logger.info("testSecret: the pending key authenticates at the vendor", { keyId: pending.keyId });
+  }
+
+  async #finish(target: RotationTarget): Promise<void> {
+    const { secretId, versionId, versions, settings } = target;
+    const stages = versions[versionId] ?? [];
+    if (
+      stages.includes(CURRENT) &&
+      !stages.includes(PENDING) &&
+      target.tags[Tag.rotatedVersion] === versionId
+    ) {
+      logger.info("finishSecret: already finished");
+      return;
+    }
+    const pending = await this.#pending(target);
+    const previousVersion = versionWithStage(versions, CURRENT);
+    if (previousVersion !== versionId) {
+      await this.#deps.store.moveStage(secretId, CURRENT, versionId, previousVersion);
+    }
+    if (stages.includes(PENDING)) await this.#deps.store.removeStage(secretId, PENDING, versionId);
+
+    const now = this.#deps.now();
+    const revokeAfter = new Date(now.getTime() + settings.gracePeriodMs).toISOString();
+    const expiresAt = target.provider.expiresAt(pending)?.toISOString() ?? null;
+    const previousKeyId = pending.previous?.keyId;
+    await this.#deps.publisher.publish([
+      credentialRotated(
+        { credential: settings.credential, provider: settings.provider, secretArn: target.arn },
+        { versionId, keyId: pending.keyId, previousKeyId, expiresAt, revokeAfter },
+      ),
+    ]);
+    await this.#deps.store.tag(secretId, {
+      [Tag.keyId]: pending.keyId,
+      [Tag.expiresAt]: expiresAt ?? "none",
+      [Tag.rotatedAt]: now.toISOString(),
+      [Tag.rotatedVersion]: versionId,
+      ...(previousKeyId ? { [Tag.previousKeyId]: previousKeyId, [Tag.revokeAfter]: revokeAfter } : {}),
+    });
+    logger.info("finishSecret: new key is AWSCURRENT", { keyId: pending.keyId, previousKeyId, revokeAfter });
+  }
+}

@@ -1,0 +1,68 @@
+// A credential's policy and bookkeeping as `keyturn:*` tags on its secret. The stack writes
+// the policy tags from the config; the engine mirrors non-secret facts (key id, expiry,
+// revocation time) so that the monitor can decide from ListSecrets pages alone.
+
+import { isProviderId } from "#providers/registry.ts";
+import type { ProviderId } from "#providers/types.ts";
+import { parseDuration } from "./duration.ts";
+import { InvalidSettingsError } from "./errors.ts";
+
+export const Tag = {
+  credential: "keyturn:credential",
+  provider: "keyturn:provider",
+  issuer: "keyturn:issuer",
+  gracePeriod: "keyturn:grace-period",
+  keyLifetime: "keyturn:key-lifetime",
+  keyId: "keyturn:key-id",
+  expiresAt: "keyturn:expires-at",
+  rotatedAt: "keyturn:rotated-at",
+  rotatedVersion: "keyturn:rotated-version",
+  previousKeyId: "keyturn:previous-key-id",
+  revokeAfter: "keyturn:revoke-after",
+} as const;
+
+export const DEFAULT_GRACE_PERIOD = "24h";
+export const DEFAULT_KEY_LIFETIME = "90d";
+
+export interface CredentialSettings {
+  credential: string;
+  provider: ProviderId;
+  /** Secret id of the credential that mints this one's successors; undefined when it mints its own. */
+  issuer: string | undefined;
+  gracePeriodMs: number;
+  /** How long a minted key lives at the vendor; undefined for no expiry. */
+  keyLifetimeMs: number | undefined;
+}
+
+function duration(tags: Record<string, string>, tag: string, fallback: string, credential: string): number {
+  const text = tags[tag] ?? fallback;
+  const ms = parseDuration(text);
+  if (ms === undefined || ms <= 0) {
+    throw new InvalidSettingsError(
+      `Credential "${credential}": tag ${tag} is "${text}", expected a duration such as 30m, 24h or 90d.`,
+      { credential },
+    );
+  }
+  return ms;
+}
+
+export function settingsFromTags(secretName: string, tags: Record<string, string>): CredentialSettings {
+  const credential = tags[Tag.credential] || secretName;
+  const provider = tags[Tag.provider];
+  if (!provider || !isProviderId(provider)) {
+    throw new InvalidSettingsError(
+      `Credential "${credential}": tag ${Tag.provider} is ${provider ? `"${provider}", not a known provider` : "missing"}. ` +
+        "Secrets managed by keyturn carry the provider id the stack wrote from the config.",
+      { credential },
+    );
+  }
+  const lifetime = tags[Tag.keyLifetime];
+  return {
+    credential,
+    provider,
+    issuer: tags[Tag.issuer] || undefined,
+    gracePeriodMs: duration(tags, Tag.gracePeriod, DEFAULT_GRACE_PERIOD, credential),
+    keyLifetimeMs:
+      lifetime === "none" ? undefined : duration(tags, Tag.keyLifetime, DEFAULT_KEY_LIFETIME, credential),
+  };
+}

@@ -1,0 +1,32 @@
+// Each handler's environment as a schema. The handler reads it once at module load, so a
+// missing variable fails the cold start rather than a rotation halfway; the CDK construct
+// that creates the function is typed by the same schema, so infra cannot forget one.
+
+import * as v from "valibot";
+
+const name = v.pipe(v.string(), v.minLength(1));
+
+export const RotateEnvironment = v.object({
+  /** The EventBridge bus keyturn publishes to. */
+  KEYTURN_EVENT_BUS_NAME: name,
+});
+export type RotateEnvironment = v.InferOutput<typeof RotateEnvironment>;
+
+export class EnvironmentError extends Error {
+  override readonly name = "EnvironmentError";
+  readonly retryable = false;
+}
+
+export function readEnvironment<S extends v.GenericSchema>(
+  schema: S,
+  env: Record<string, string | undefined>,
+  handler: string,
+): v.InferOutput<S> {
+  const result = v.safeParse(schema, env);
+  if (result.success) return result.output;
+  const names = result.issues.map((issue) => v.getDotPath(issue) ?? "?").join(", ");
+  throw new EnvironmentError(
+    `The ${handler} function's environment is incomplete: ${names} must be set (non-empty). ` +
+      "It is set by the keyturn stack; redeploy it rather than editing the function by hand.",
+  );
+}

@@ -1,0 +1,68 @@
+// The Secrets Manager rotation function: parses the rotation event and runs one step of the
+// protocol (functions/engine/rotation.ts). Secrets Manager's own schedule calls it, and so
+// does RotateSecret (console, CLI, `keyturn rotate`).
+
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { Context } from "aws-lambda";
+import * as v from "valibot";
+import { EventPublisher } from "#aws/event-publisher.ts";
+import { SecretStore } from "#aws/secret-store.ts";
+import { logger } from "#engine/logger.ts";
+import { RotationEngine } from "#engine/rotation.ts";
+import { HttpClient, type HttpClientOptions } from "#http/client.ts";
+import { RotateEnvironment, readEnvironment } from "./environment.ts";
+
+const RotationEvent = v.object({
+  Step: v.picklist(["createSecret", "setSecret", "testSecret", "finishSecret"]),
+  SecretId: v.pipe(v.string(), v.minLength(1)),
+  ClientRequestToken: v.pipe(v.string(), v.minLength(1)),
+});
+
+export class InvalidRotationEventError extends Error {
+  override readonly name = "InvalidRotationEventError";
+  readonly retryable = false;
+}
+
+export interface RotateHandlerDeps {
+  store: SecretStore;
+  publisher: EventPublisher;
+  now?: () => Date;
+  /** Overrides for the vendor HTTP client (tests shorten timeouts and backoff). */
+  http?: Partial<HttpClientOptions>;
+}
+
+export type RotationContext = Pick<Context, "getRemainingTimeInMillis" | "awsRequestId">;
+
+export function createRotateHandler(deps: RotateHandlerDeps) {
+  return async (event: unknown, context: RotationContext): Promise<void> => {
+    const parsed = v.safeParse(RotationEvent, event);
+    if (!parsed.success) {
+      throw new InvalidRotationEventError(
+        `Not a Secrets Manager rotation event: ${parsed.issues.map((i) => v.getDotPath(i) ?? "event").join(", ")} ` +
+          "missing or invalid. The rotate function expects {Step, SecretId, ClientRequestToken}.",
+      );
+    }
+    const { Step, SecretId, ClientRequestToken } = parsed.output;
+    const engine = new RotationEngine({
+      store: deps.store,
+      publisher: deps.publisher,
+      now: deps.now ?? (() => new Date()),
+      http: (vendor) =>
+        new HttpClient({ vendor, remainingTimeMs: () => context.getRemainingTimeInMillis(), ...deps.http }),
+    });
+    logger.appendKeys({ requestId: context.awsRequestId, secretId: SecretId, versionId: ClientRequestToken });
+    try {
+      await engine.run(Step, SecretId, ClientRequestToken);
+    } finally {
+      logger.resetKeys();
+    }
+  };
+}
+
+const environment = readEnvironment(RotateEnvironment, process.env, "rotate");
+
+export const handler = createRotateHandler({
+  store: new SecretStore(new SecretsManagerClient({})),
+  publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
+});

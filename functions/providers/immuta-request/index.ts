@@ -1,0 +1,248 @@
+// Immuta Request app (formerly "Marketplace app") personal access tokens (shared/VENDORS.md §1).
+//
+// - Base URL per region (global segment): https://{na|eu|ap}.api.immutacloud.com/marketplace.
+//   Data lives only in the region of the customer's Govern app; any other region answers a
+//   plain 401, so the region is required in the secret and a 401 is diagnosed (below).
+// - Mint: POST /api/auth/tokens {description, expirationDate?}; keyturn's tracking marker
+//   goes into `description`. The value is shown once.
+// - Verify: GET /api/auth/user. Revoke: DELETE /api/auth/tokens/{id}; 404 = already gone.
+//   Immuta has no reversible "disable", so a soft revoke deletes too.
+// - Unconfirmed by Immuta's documents, and therefore settings rather than assumptions:
+//   whether a PAT may mint its own successor (a credential may name an issuer credential
+//   instead, see the `keyturn:issuer` tag), and whether omitting expirationDate means
+//   "never" (keyturn always sends one unless the policy says "none").
+
+import * as v from "valibot";
+import {
+  CredentialRejectedError,
+  InvalidSecretError,
+  InvalidSettingsError,
+  VendorError,
+} from "#engine/errors.ts";
+import { ResponseError } from "#http/errors.ts";
+import { rememberSecret } from "#http/redact.ts";
+import { isoDateTime, parseSecretValue } from "../schema.ts";
+import type { AutomaticProvider, IssuedKey, ProviderContext } from "../types.ts";
+import { vendorFailure } from "../vendor-errors.ts";
+
+export const IMMUTA_REGIONS = ["na", "eu", "ap"] as const;
+export type ImmutaRegion = (typeof IMMUTA_REGIONS)[number];
+
+export function immutaBaseUrl(region: ImmutaRegion): string {
+  return `https://${region}.api.immutacloud.com/marketplace`;
+}
+
+const VENDOR = "Immuta";
+const MARKER_PREFIX = "keyturn:";
+
+const ImmutaValue = v.looseObject({
+  provider: v.literal("immuta-request"),
+  region: v.picklist(IMMUTA_REGIONS),
+  baseUrl: v.optional(v.string()),
+  token: v.pipe(v.string(), v.minLength(16)),
+  keyId: v.pipe(v.string(), v.minLength(1)),
+  issuedAt: v.optional(isoDateTime),
+  expiresAt: v.optional(v.nullable(isoDateTime)),
+  previous: v.optional(v.object({ keyId: v.string() })),
+});
+
+export type ImmutaCredential = v.InferOutput<typeof ImmutaValue>;
+
+const MintAnswer = v.object({
+  tokenId: v.pipe(v.string(), v.minLength(1)),
+  token: v.pipe(v.string(), v.minLength(1)),
+});
+
+const TokenList = v.array(
+  v.looseObject({
+    tokenId: v.string(),
+    description: v.optional(v.nullable(v.string())),
+    active: v.optional(v.boolean()),
+    expirationDate: v.optional(v.nullable(v.string())),
+  }),
+);
+
+function auth(credential: ImmutaCredential): Record<string, string> {
+  return { authorization: `Bearer ${credential.token}` };
+}
+
+function url(credential: ImmutaCredential, path: string): string {
+  return `${immutaBaseUrl(credential.region)}${path}`;
+}
+
+function answerShape<S extends v.GenericSchema>(
+  schema: S,
+  body: unknown,
+  credential: string,
+  action: string,
+) {
+  const result = v.safeParse(schema, body);
+  if (!result.success) {
+    throw new VendorError(
+      `${VENDOR} ${action} for credential "${credential}" answered with an unexpected body ` +
+        `(${v.getDotPath(result.issues[0]) ?? "top level"}: ${result.issues[0].expected ?? "invalid"}).`,
+      { credential, retryable: false },
+    );
+  }
+  return result.output;
+}
+
+/**
+ * A 401 from Immuta is the same body for a deleted, expired or wrong-region token. Tell
+ * them apart where we can: an expiry in the past, or the token working in another region.
+ */
+async function diagnoseRejection(
+  candidate: ImmutaCredential,
+  ctx: ProviderContext,
+  cause: ResponseError,
+): Promise<CredentialRejectedError> {
+  const where = `region "${candidate.region}" (${immutaBaseUrl(candidate.region)})`;
+  const expiresAt = candidate.expiresAt ? new Date(candidate.expiresAt) : undefined;
+  if (expiresAt && expiresAt.getTime() <= ctx.now().getTime()) {
+    return new CredentialRejectedError(
+      `Immuta rejected the token of credential "${ctx.credential}" in ${where}: it expired at ${expiresAt.toISOString()}. ` +
+        "An expired token cannot mint its successor: generate a new PAT in the Request app and store it with keyturn put.",
+      { credential: ctx.credential, cause },
+    );
+  }
+  for (const region of IMMUTA_REGIONS) {
+    if (region === candidate.region) continue;
+    const probe = { ...candidate, region };
+    try {
+      await ctx.http.request({ method: "GET", url: url(probe, "/api/auth/user"), headers: auth(probe) });
+      return new CredentialRejectedError(
+        `Immuta rejected the token of credential "${ctx.credential}" in ${where}, but it authenticates in region "${region}": ` +
+          `wrong region? Set the credential's region to "${region}" (the global segment of your Govern app).`,
+        { credential: ctx.credential, cause },
+      );
+    } catch {
+      // not valid there either
+    }
+  }
+  return new CredentialRejectedError(
+    `Immuta rejected the token of credential "${ctx.credential}" in ${where} (401 Not authenticated.): ` +
+      "it was deleted, has expired, or belongs to another region (wrong region?). Check the region matches your " +
+      "Govern app's global segment, or generate a new PAT and store it with keyturn put.",
+    { credential: ctx.credential, cause },
+  );
+}
+
+/** One authenticated call; a 401 is diagnosed, any other failure named with the action. */
+async function call(
+  as: ImmutaCredential,
+  ctx: ProviderContext,
+  action: string,
+  request: { method: "GET" | "POST" | "DELETE"; path: string; body?: unknown },
+): Promise<unknown> {
+  try {
+    const answer = await ctx.http.request({
+      method: request.method,
+      url: url(as, request.path),
+      headers: auth(as),
+      ...(request.body === undefined ? {} : { body: request.body }),
+    });
+    return answer.body;
+  } catch (error) {
+    if (error instanceof ResponseError && error.status === 401) throw await diagnoseRejection(as, ctx, error);
+    throw vendorFailure(
+      error,
+      { credential: ctx.credential, vendor: VENDOR },
+      `${action} (${request.method} ${request.path})`,
+    );
+  }
+}
+
+export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
+  id: "immuta-request",
+  vendor: VENDOR,
+  mode: "automatic",
+
+  parse(value, credential) {
+    const parsed = parseSecretValue(ImmutaValue, value, {
+      credential,
+      vendor: VENDOR,
+      publicFields: ["provider", "region", "baseUrl", "keyId", "issuedAt", "expiresAt"],
+    });
+    rememberSecret(parsed.token);
+    if (parsed.baseUrl !== undefined && parsed.baseUrl.replace(/\/+$/, "") !== immutaBaseUrl(parsed.region)) {
+      throw new InvalidSecretError(
+        `Secret value of credential "${credential}": baseUrl ${parsed.baseUrl} does not match region "${parsed.region}" ` +
+          `(${immutaBaseUrl(parsed.region)}). The region decides the URL: fix or remove baseUrl.`,
+        { credential },
+      );
+    }
+    return parsed;
+  },
+
+  secretsOf(value) {
+    return [value.token];
+  },
+
+  expiresAt(value) {
+    return value.expiresAt ? new Date(value.expiresAt) : undefined;
+  },
+
+  async verify(candidate, ctx) {
+    await call(candidate, ctx, "token check", { method: "GET", path: "/api/auth/user" });
+  },
+
+  async issue(authority, template, request, ctx) {
+    if (authority.region !== template.region) {
+      throw new InvalidSettingsError(
+        `Credential "${ctx.credential}" is in region "${template.region}" but its issuer is in "${authority.region}": ` +
+          "Immuta tokens only work in the region that minted them. Use an issuer in the same region.",
+        { credential: ctx.credential },
+      );
+    }
+    const body = await call(authority, ctx, "token creation", {
+      method: "POST",
+      path: "/api/auth/tokens",
+      body: {
+        description: request.marker,
+        ...(request.expiresAt ? { expirationDate: request.expiresAt.toISOString() } : {}),
+      },
+    });
+    const minted = answerShape(MintAnswer, body, ctx.credential, "token creation");
+    rememberSecret(minted.token);
+    return {
+      ...template,
+      baseUrl: immutaBaseUrl(template.region),
+      token: minted.token,
+      keyId: minted.tokenId,
+      issuedAt: ctx.now().toISOString(),
+      expiresAt: request.expiresAt ? request.expiresAt.toISOString() : null,
+      previous: { keyId: template.keyId },
+    };
+  },
+
+  async revoke(keyId, authority, _how, ctx) {
+    try {
+      await call(authority, ctx, `revocation of token ${keyId}`, {
+        method: "DELETE",
+        path: `/api/auth/tokens/${encodeURIComponent(keyId)}`,
+      });
+      return "revoked";
+    } catch (error) {
+      if (
+        error instanceof VendorError &&
+        error.cause instanceof ResponseError &&
+        error.cause.status === 404
+      ) {
+        return "already-gone";
+      }
+      throw error;
+    }
+  },
+
+  async *listIssued(authority, ctx): AsyncIterable<IssuedKey> {
+    const body = await call(authority, ctx, "token listing", { method: "GET", path: "/api/auth/tokens" });
+    for (const token of answerShape(TokenList, body, ctx.credential, "token listing")) {
+      yield {
+        keyId: token.tokenId,
+        marker: token.description?.startsWith(MARKER_PREFIX) ? token.description : undefined,
+        active: token.active !== false,
+        expiresAt: token.expirationDate ? new Date(token.expirationDate) : undefined,
+      };
+    }
+  },
+};

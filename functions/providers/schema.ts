@@ -1,0 +1,51 @@
+// Validation of secret values with valibot (small and tree-shakable: a Lambda bundle only
+// carries the validators it uses), turned into messages a person can act on. A message
+// names the credential and the field and shows a received value only for fields that are
+// not secret.
+
+import * as v from "valibot";
+import { InvalidSecretError } from "#engine/errors.ts";
+
+/** An ISO 8601 date-time string. */
+export const isoDateTime = v.pipe(
+  v.string(),
+  v.check((text) => !Number.isNaN(Date.parse(text)), "an ISO 8601 date-time"),
+);
+
+const MAX_SHOWN = 3;
+
+export function parseSecretValue<S extends v.GenericSchema>(
+  schema: S,
+  value: unknown,
+  context: { credential: string; vendor: string; publicFields: readonly string[] },
+): v.InferOutput<S> {
+  const result = v.safeParse(schema, value);
+  if (result.success) return result.output;
+  const problems = result.issues.slice(0, MAX_SHOWN).map((issue) => {
+    const field = v.getDotPath(issue) ?? "(the value)";
+    const expected = issue.expected ?? issue.message;
+    const shown = context.publicFields.includes(field) ? issue.received : `a ${typeof issue.input}`;
+    return issue.input === undefined
+      ? `"${field}" is missing (expected ${expected})`
+      : `"${field}" must be ${expected}, got ${shown}`;
+  });
+  const more = result.issues.length > MAX_SHOWN ? ` (and ${result.issues.length - MAX_SHOWN} more)` : "";
+  throw new InvalidSecretError(
+    `Secret value of credential "${context.credential}" (${context.vendor}) is invalid: ${problems.join("; ")}${more}. ` +
+      "Fix the secret's JSON (keyturn put, or the console) and try again; the current version was left as it is.",
+    { credential: context.credential },
+  );
+}
+
+/** Parses a secret string as JSON, with an error that names the credential (and never echoes the text). */
+export function parseSecretJson(secretString: string, credential: string): unknown {
+  try {
+    return JSON.parse(secretString);
+  } catch {
+    throw new InvalidSecretError(
+      `Secret value of credential "${credential}" is not JSON (${secretString.length} characters). ` +
+        'keyturn stores each credential as a JSON object such as {"provider": "...", "token": "...", "keyId": "..."}.',
+      { credential },
+    );
+  }
+}

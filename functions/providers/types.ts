@@ -1,0 +1,89 @@
+// The contract between the engine and a vendor. A provider builds vendor requests and
+// parses answers; it never touches AWS, and the engine never knows a vendor's URL.
+
+import type { HttpClient } from "#http/client.ts";
+
+/** Every vendor keyturn knows. Adding one here without a registry entry does not compile. */
+export type ProviderId = "immuta-request";
+
+export type ProviderMode = "automatic" | "manual" | "refresh";
+
+/** What every credential's secret JSON has, whatever the vendor. */
+export interface CredentialValue {
+  provider: ProviderId;
+  /** The vendor's id of the key (never the key itself). */
+  keyId: string;
+  /** When keyturn (or the operator) obtained the key, ISO 8601. */
+  issuedAt?: string | undefined;
+  /** When the vendor stops accepting the key, ISO 8601; absent or null for no expiry. */
+  expiresAt?: string | null | undefined;
+  /** The key this one replaced; revoked by the sweep once its grace period has passed. */
+  previous?: { keyId: string } | undefined;
+}
+
+export interface ProviderContext {
+  /** The credential's name, for messages and markers. */
+  credential: string;
+  http: HttpClient;
+  now(): Date;
+}
+
+export interface IssueRequest {
+  /** Tracking marker to store with the key at the vendor, so an orphan can be found by listing. */
+  marker: string;
+  /** When the new key should expire at the vendor, from the credential's policy; undefined for none. */
+  expiresAt: Date | undefined;
+}
+
+export interface IssuedKey {
+  keyId: string;
+  marker?: string | undefined;
+  active: boolean;
+  lastUsedAt?: Date | undefined;
+  expiresAt?: Date | undefined;
+}
+
+export type RevokeStrength = "soft" | "hard";
+
+export interface Provider<S extends CredentialValue = CredentialValue> {
+  readonly id: ProviderId;
+  /** The vendor's name as people know it, for messages. */
+  readonly vendor: string;
+  readonly mode: ProviderMode;
+  /** Validates a secret's JSON value; throws InvalidSecretError naming the field and the fix. */
+  parse(value: unknown, credential: string): S;
+  /** Every secret string inside a value, so that redaction can blank it wherever it shows up. */
+  secretsOf(value: S): string[];
+  /** Checks that a key works with one cheap authenticated call that changes nothing. */
+  verify(candidate: S, ctx: ProviderContext): Promise<void>;
+  expiresAt(value: S): Date | undefined;
+  /**
+   * Mints a successor of `template` at the vendor, authenticated as `authority` (the
+   * credential itself when it issues its own successor, or its issuer credential).
+   */
+  issue?(authority: S, template: S, request: IssueRequest, ctx: ProviderContext): Promise<S>;
+  /** Revokes a key; a key the vendor no longer knows is "already-gone", not an error. */
+  revoke?(
+    keyId: string,
+    authority: S,
+    how: RevokeStrength,
+    ctx: ProviderContext,
+  ): Promise<"revoked" | "already-gone">;
+  /** The keys `authority` can see at the vendor, with the markers keyturn stored on them. */
+  listIssued?(authority: S, ctx: ProviderContext): AsyncIterable<IssuedKey>;
+}
+
+/** A provider that can mint and revoke by API: what the rotation protocol needs. */
+export type AutomaticProvider<S extends CredentialValue = CredentialValue> = Provider<S> &
+  Required<Pick<Provider<S>, "issue" | "revoke" | "listIssued">>;
+
+export function isAutomatic<S extends CredentialValue>(
+  provider: Provider<S>,
+): provider is AutomaticProvider<S> {
+  return (
+    provider.mode === "automatic" &&
+    provider.issue !== undefined &&
+    provider.revoke !== undefined &&
+    provider.listIssued !== undefined
+  );
+}
