@@ -199,11 +199,14 @@ export class RotationEngine {
         outcome,
       });
     }
+    const now = this.#deps.now().getTime();
     const expiresAt =
-      settings.keyLifetimeMs === undefined
-        ? undefined
-        : new Date(this.#deps.now().getTime() + settings.keyLifetimeMs);
-    const successor = await provider.issue(authority, current, { marker, expiresAt }, ctx);
+      settings.keyLifetimeMs === undefined ? undefined : new Date(now + settings.keyLifetimeMs);
+    const minted = await provider.issue(authority, current, { marker, expiresAt }, ctx);
+    const successor: CredentialValue = {
+      ...minted,
+      previous: { keyId: current.keyId, revokeAfter: new Date(now + settings.gracePeriodMs).toISOString() },
+    };
     await this.#deps.store.putPending(target.secretId, versionId, JSON.stringify(successor));
     logger.info("createSecret: successor minted and stored as AWSPENDING", { keyId: successor.keyId });
   }

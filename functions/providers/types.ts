@@ -17,8 +17,12 @@ export interface CredentialValue {
   issuedAt?: string | undefined;
   /** When the vendor stops accepting the key, ISO 8601; absent or null for no expiry. */
   expiresAt?: string | null | undefined;
-  /** The key this one replaced; revoked by the sweep once its grace period has passed. */
-  previous?: { keyId: string } | undefined;
+  /**
+   * The key this one replaced, revoked by the sweep once its grace period has passed. The
+   * `keyturn:revoke-after` tag, written when the rotation finishes, is authoritative;
+   * this copy, written when the successor was minted, is the earliest it may happen.
+   */
+  previous?: { keyId: string; revokeAfter?: string | undefined } | undefined;
 }
 
 export interface ProviderContext {
@@ -59,7 +63,8 @@ export interface Provider<S extends CredentialValue = CredentialValue> {
   expiresAt(value: S): Date | undefined;
   /**
    * Mints a successor of `template` at the vendor, authenticated as `authority` (the
-   * credential itself when it issues its own successor, or its issuer credential).
+   * credential itself when it issues its own successor, or its issuer credential). The
+   * engine, not the provider, records what the successor replaces (`previous`).
    */
   issue?(authority: S, template: S, request: IssueRequest, ctx: ProviderContext): Promise<S>;
   /** Revokes a key; a key the vendor no longer knows is "already-gone", not an error. */

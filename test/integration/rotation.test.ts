@@ -54,7 +54,10 @@ describe("a self-issued rotation", () => {
     expect(rotation).toMatchObject({ succeeded: true, attempts: 1 });
     const current = await fx.current(secretId);
     expect(current.keyId).not.toBe(firstKeyId);
-    expect(current.previous).toEqual({ keyId: firstKeyId });
+    expect(current.previous).toEqual({
+      keyId: firstKeyId,
+      revokeAfter: new Date(fx.clock.now() + DAY).toISOString(),
+    });
     expect(current.expiresAt).toBe(new Date(fx.clock.now() + 90 * DAY).toISOString());
     expect(fx.sim.tokens().find((t) => t.tokenId === current.keyId)?.description).toBe(
       `keyturn:${secretId}:${rotation.token}`,
@@ -62,6 +65,7 @@ describe("a self-issued rotation", () => {
     expect(await fx.invariantViolations([secretId], { rotationFinished: true })).toEqual([]);
     const events = await receivedEvents();
     expect(countByType(events)).toEqual({ "Credential Rotated": 1 });
+    expect(output.text()).toContain('"step":"finishSecret"');
     expect(events[0]?.detail).toMatchObject({
       credential: secretId,
       provider: "immuta-request",
@@ -105,7 +109,7 @@ describe("a self-issued rotation", () => {
     await fx.rotate(secretId);
     const afterSecond = await fx.current(secretId);
 
-    expect(afterSecond.previous).toEqual({ keyId: afterFirst.keyId });
+    expect(afterSecond.previous).toMatchObject({ keyId: afterFirst.keyId });
     expect(countByType(await receivedEvents())).toEqual({ "Credential Rotated": 2 });
   });
 
@@ -129,7 +133,7 @@ describe("a rotation issued by a separate issuer credential", () => {
     const rotation = await fx.rotate(secretId);
 
     expect(rotation.succeeded).toBe(true);
-    expect((await fx.current(secretId)).previous).toEqual({ keyId: firstKeyId });
+    expect((await fx.current(secretId)).previous).toMatchObject({ keyId: firstKeyId });
     expect((await fx.current(issuer.secretId)).keyId).toBe(issuer.keyId);
     expect(await fx.invariantViolations([secretId, issuer.secretId], { rotationFinished: true })).toEqual([]);
   });
@@ -239,7 +243,7 @@ describe("vendor failures during a rotation", () => {
         const rotation = await fx.rotate(secretId);
 
         expect(rotation.succeeded).toBe(true);
-        expect((await fx.current(secretId)).previous).toEqual({ keyId: firstKeyId });
+        expect((await fx.current(secretId)).previous).toMatchObject({ keyId: firstKeyId });
         expect(rotation.failures.every((f) => f.step === call.step)).toBe(true);
         expect(await fx.invariantViolations([secretId], { rotationFinished: true })).toEqual([]);
         const events = await receivedEvents();

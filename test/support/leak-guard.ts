@@ -1,5 +1,6 @@
 // Captures everything a test makes keyturn print (stdout, stderr: Powertools logs go there)
-// and finds any secret value in it or in events and errors.
+// and finds any secret value in it or in events and errors. Captured output is kept, not
+// echoed, so that the test run's own output stays readable.
 
 export interface CapturedOutput {
   text(): string;
@@ -9,13 +10,14 @@ export interface CapturedOutput {
 export function captureOutput(): CapturedOutput {
   const chunks: string[] = [];
   const originals = { out: process.stdout.write, err: process.stderr.write };
-  const tap = (stream: NodeJS.WriteStream, original: typeof process.stdout.write) =>
-    ((chunk: unknown, ...rest: unknown[]) => {
-      chunks.push(typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8"));
-      return (original as (...args: unknown[]) => boolean).call(stream, chunk, ...rest);
-    }) as typeof process.stdout.write;
-  process.stdout.write = tap(process.stdout, originals.out);
-  process.stderr.write = tap(process.stderr, originals.err);
+  const tap = ((chunk: unknown, ...rest: unknown[]) => {
+    chunks.push(typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8"));
+    const callback = rest.find((arg) => typeof arg === "function") as (() => void) | undefined;
+    callback?.();
+    return true;
+  }) as typeof process.stdout.write;
+  process.stdout.write = tap;
+  process.stderr.write = tap;
   return {
     text: () => chunks.join(""),
     restore() {

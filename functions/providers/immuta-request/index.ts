@@ -43,7 +43,7 @@ const ImmutaValue = v.looseObject({
   keyId: v.pipe(v.string(), v.minLength(1)),
   issuedAt: v.optional(isoDateTime),
   expiresAt: v.optional(v.nullable(isoDateTime)),
-  previous: v.optional(v.object({ keyId: v.string() })),
+  previous: v.optional(v.object({ keyId: v.string(), revokeAfter: v.optional(isoDateTime) })),
 });
 
 export type ImmutaCredential = v.InferOutput<typeof ImmutaValue>;
@@ -211,7 +211,6 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
       keyId: minted.tokenId,
       issuedAt: ctx.now().toISOString(),
       expiresAt: request.expiresAt ? request.expiresAt.toISOString() : null,
-      previous: { keyId: template.keyId },
     };
   },
 
