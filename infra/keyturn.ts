@@ -6,12 +6,12 @@ import { EventBus } from "aws-cdk-lib/aws-events";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { Construct } from "constructs";
+import { Tag } from "#engine/settings.ts";
 import type { RotateEnvironment } from "#handlers/environment.ts";
 import { RotateFunction } from "./rotate-function.ts";
 
 export const DEFAULT_BUS_NAME = "keyturn";
 export const DEFAULT_SECRET_NAME_PREFIX = "keyturn/";
-export const PROVIDER_TAG = "keyturn:provider";
 
 /** Secrets Manager name characters, ending in "/" so that the prefix names a folder, not a stem. */
 const SECRET_NAME_PREFIX = /^[A-Za-z0-9/_+=.@-]*\/$/;
@@ -69,7 +69,7 @@ export class Keyturn extends Construct {
     // deny reading an issuer credential that is not rotated by this function.)
     // No KMS statement: secrets under the AWS managed key aws/secretsmanager need none.
     // Customer managed keys come with the config-driven stack, which knows the keys.
-    const managedSecret = { Null: { [`aws:ResourceTag/${PROVIDER_TAG}`]: "false" } };
+    const managedSecret = { Null: { [`aws:ResourceTag/${Tag.provider}`]: "false" } };
     this.rotateFunction.addToRolePolicy(
       new PolicyStatement({
         sid: "RotateKeyturnSecrets",

@@ -45,6 +45,24 @@ function expectNoLeaks(events: ReceivedEvent[], errors: unknown[] = []) {
   expect(findLeaks(texts, fx.sim.issuedValues)).toEqual([]);
 }
 
+/**
+ * Makes the next call of one Secrets Manager command fail, before it is sent or after it took
+ * effect (the answer lost). Stands in for the Lambda dying or AWS throttling mid-step: moto
+ * cannot kill our process or throttle on demand, so the SDK call is cut in a middleware.
+ */
+function failAwsCall(command: string, phase: "before" | "after") {
+  let armed = true;
+  fx.aws.secretsManager.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (!armed || context.commandName !== command) return next(args);
+      armed = false;
+      if (phase === "after") await next(args);
+      throw Object.assign(new Error(`injected failure ${phase} ${command}`), { name: "ThrottlingException" });
+    },
+    { step: "initialize" },
+  );
+}
+
 describe("a self-issued rotation", () => {
   test("makes a newly minted token current and records the old one for revocation", async () => {
     const { secretId, keyId: firstKeyId } = await fx.createCredential();
@@ -201,17 +219,7 @@ describe("a crash between minting and storing", () => {
 
   test("revokes the lost token when storing it in Secrets Manager failed", async () => {
     const { secretId } = await fx.createCredential();
-    let failPuts = 1;
-    fx.aws.secretsManager.middlewareStack.add(
-      (next, context) => async (args) => {
-        // Stands in for the Lambda dying between the vendor call and PutSecretValue: moto
-        // cannot kill our process mid-step, so the SDK call is refused before it is sent.
-        if (context.commandName === "PutSecretValueCommand" && failPuts-- > 0)
-          throw new Error("Lambda timed out");
-        return next(args);
-      },
-      { step: "initialize", name: "crashBeforeStore" },
-    );
+    failAwsCall("PutSecretValueCommand", "before");
 
     const rotation = await fx.rotate(secretId);
 
@@ -220,6 +228,28 @@ describe("a crash between minting and storing", () => {
     expect(minted.map((t) => t.deleted)).toEqual([true, false]);
     expect(await fx.invariantViolations([secretId], { rotationFinished: true })).toEqual([]);
   });
+});
+
+describe("AWS failures while finishing a rotation", () => {
+  for (const command of ["UpdateSecretVersionStageCommand", "TagResourceCommand"]) {
+    for (const phase of ["before", "after"] as const) {
+      test(`a rotation completes when ${command} fails ${phase} taking effect`, async () => {
+        const { secretId, keyId: firstKeyId } = await fx.createCredential();
+        failAwsCall(command, phase);
+
+        const rotation = await fx.rotate(secretId);
+
+        expect(rotation).toMatchObject({ succeeded: true, attempts: 2 });
+        expect(rotation.failures.map((f) => f.step)).toEqual(["finishSecret"]);
+        expect((await fx.current(secretId)).previous).toMatchObject({ keyId: firstKeyId });
+        expect(await fx.invariantViolations([secretId], { rotationFinished: true })).toEqual([]);
+        expect(fx.sim.tokens().filter((t) => t.description.startsWith("keyturn:"))).toHaveLength(1);
+        const events = await receivedEvents();
+        expect(countByType(events)["Credential Rotation Failed"]).toBe(1);
+        expect(countByType(events)["Credential Rotated"]).toBeGreaterThanOrEqual(1);
+      });
+    }
+  }
 });
 
 describe("vendor failures during a rotation", () => {
