@@ -19,14 +19,19 @@ import type { EventPublisher } from "#aws/event-publisher.ts";
 import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
-import { providerFor } from "#providers/registry.ts";
-import { parseSecretJson } from "#providers/schema.ts";
 import {
   type AutomaticProvider,
   type CredentialValue,
   isAutomatic,
   type ProviderContext,
 } from "#providers/types.ts";
+import {
+  type ManagedCredential,
+  managedCredential,
+  readAuthority,
+  readCurrent,
+  readValue,
+} from "./credentials.ts";
 import { asKeyturnError, InvalidSettingsError, RotationStateError } from "./errors.ts";
 import {
   type CredentialRef,
@@ -35,7 +40,7 @@ import {
   type RotationStepName,
 } from "./events.ts";
 import { logger } from "./logger.ts";
-import { type CredentialSettings, settingsFromTags, Tag } from "./settings.ts";
+import { type CredentialSettings, Tag } from "./settings.ts";
 
 export interface RotationDeps {
   store: SecretStore;
@@ -55,6 +60,7 @@ interface RotationTarget {
   versionId: string;
   versions: Record<string, string[]>;
   tags: Record<string, string>;
+  credential: ManagedCredential;
   settings: CredentialSettings;
   provider: AutomaticProvider<CredentialValue>;
   ctx: ProviderContext;
@@ -111,9 +117,9 @@ export class RotationEngine {
     const description = await this.#deps.store.describe(secretId);
     ref.secretArn = description.arn;
     ref.credential = description.tags[Tag.credential] || description.name;
-    const settings = settingsFromTags(description.name, description.tags);
+    const credential = managedCredential(description);
+    const { settings, provider } = credential;
     ref.provider = settings.provider;
-    const provider = providerFor(settings.provider);
     if (!isAutomatic(provider)) {
       throw new InvalidSettingsError(
         `Credential "${settings.credential}" uses ${provider.vendor} (${provider.mode}), which keyturn cannot rotate by API. ` +
@@ -135,47 +141,11 @@ export class RotationEngine {
       versionId,
       versions: description.versions,
       tags: description.tags,
+      credential,
       settings,
       provider,
       ctx: { credential: settings.credential, http: this.#deps.http(provider.vendor), now: this.#deps.now },
     };
-  }
-
-  async #readParsed(
-    target: RotationTarget,
-    secretId: string,
-    which: { versionId: string } | { stage: string },
-  ) {
-    const version = await this.#deps.store.read(secretId, which);
-    if (!version) return undefined;
-    const credential = secretId === target.secretId ? target.settings.credential : secretId;
-    return target.provider.parse(parseSecretJson(version.secretString, credential), credential);
-  }
-
-  async #current(target: RotationTarget): Promise<CredentialValue> {
-    const current = await this.#readParsed(target, target.secretId, { stage: CURRENT });
-    if (!current) {
-      throw new RotationStateError(
-        `Credential "${target.settings.credential}" has no AWSCURRENT value to rotate from. Store the first key with keyturn put.`,
-        { credential: target.settings.credential },
-      );
-    }
-    return current;
-  }
-
-  /** The credential that mints the successor: the issuer named in the tags, or the current key itself. */
-  async #authority(target: RotationTarget, current: CredentialValue): Promise<CredentialValue> {
-    const issuer = target.settings.issuer;
-    if (!issuer) return current;
-    const authority = await this.#readParsed(target, issuer, { stage: CURRENT });
-    if (!authority) {
-      throw new InvalidSettingsError(
-        `Credential "${target.settings.credential}" names issuer "${issuer}", which has no AWSCURRENT value. ` +
-          "Create the issuer credential first, or remove the keyturn:issuer tag to let the credential mint its own successor.",
-        { credential: target.settings.credential },
-      );
-    }
-    return authority;
   }
 
   async #create(target: RotationTarget): Promise<void> {
@@ -188,8 +158,8 @@ export class RotationEngine {
       logger.info("createSecret: a value is already stored for this version");
       return;
     }
-    const current = await this.#current(target);
-    const authority = await this.#authority(target, current);
+    const current = await readCurrent(this.#deps.store, target.credential);
+    const authority = await readAuthority(this.#deps.store, target.credential, current);
     const marker = rotationMarker(settings.credential, versionId);
     for await (const key of provider.listIssued(authority, ctx)) {
       if (key.marker !== marker || !key.active) continue;
@@ -212,7 +182,7 @@ export class RotationEngine {
   }
 
   async #pending(target: RotationTarget): Promise<CredentialValue> {
-    const pending = await this.#readParsed(target, target.secretId, { versionId: target.versionId });
+    const pending = await readValue(this.#deps.store, target.credential, { versionId: target.versionId });
     if (!pending) {
       throw new RotationStateError(
         `Credential "${target.settings.credential}": version ${target.versionId} has no value; createSecret has not stored one yet.`,

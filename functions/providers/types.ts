@@ -42,7 +42,9 @@ export interface IssueRequest {
 export interface IssuedKey {
   keyId: string;
   marker?: string | undefined;
+  /** Accepted by the vendor now (a disabled key is not active, but is not gone either). */
   active: boolean;
+  createdAt?: Date | undefined;
   lastUsedAt?: Date | undefined;
   expiresAt?: Date | undefined;
 }
@@ -54,6 +56,11 @@ export interface Provider<S extends CredentialValue = CredentialValue> {
   /** The vendor's name as people know it, for messages. */
   readonly vendor: string;
   readonly mode: ProviderMode;
+  /**
+   * "soft-then-hard": the vendor can disable a key reversibly before deleting it, and the
+   * sweep does so in two periods. "hard-only": a soft revoke deletes too.
+   */
+  readonly revocation: "soft-then-hard" | "hard-only";
   /** Validates a secret's JSON value; throws InvalidSecretError naming the field and the fix. */
   parse(value: unknown, credential: string): S;
   /** Every secret string inside a value, so that redaction can blank it wherever it shows up. */
@@ -76,6 +83,12 @@ export interface Provider<S extends CredentialValue = CredentialValue> {
   ): Promise<"revoked" | "already-gone">;
   /** The keys `authority` can see at the vendor, with the markers keyturn stored on them. */
   listIssued?(authority: S, ctx: ProviderContext): AsyncIterable<IssuedKey>;
+  /**
+   * When the vendor last saw the key used (null: never), or "gone" when it no longer knows
+   * the key. Only for vendors that report last use; the sweep then postpones revoking a
+   * key still in use.
+   */
+  lastUsed?(keyId: string, authority: S, ctx: ProviderContext): Promise<Date | null | "gone">;
 }
 
 /** A provider that can mint and revoke by API: what the rotation protocol needs. */

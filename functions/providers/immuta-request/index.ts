@@ -59,6 +59,7 @@ const TokenList = v.array(
     description: v.optional(v.nullable(v.string())),
     active: v.optional(v.boolean()),
     expirationDate: v.optional(v.nullable(v.string())),
+    creationDate: v.optional(v.nullable(v.string())),
   }),
 );
 
@@ -156,6 +157,7 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
   id: "immuta-request",
   vendor: VENDOR,
   mode: "automatic",
+  revocation: "hard-only",
 
   parse(value, credential) {
     const parsed = parseSecretValue(ImmutaValue, value, {
@@ -240,6 +242,7 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
         keyId: token.tokenId,
         marker: token.description?.startsWith(MARKER_PREFIX) ? token.description : undefined,
         active: token.active !== false,
+        createdAt: token.creationDate ? new Date(token.creationDate) : undefined,
         expiresAt: token.expirationDate ? new Date(token.expirationDate) : undefined,
       };
     }
