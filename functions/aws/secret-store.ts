@@ -5,9 +5,12 @@
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
+  ListSecretsCommand,
   PutSecretValueCommand,
   ResourceNotFoundException,
+  RotateSecretCommand,
   type SecretsManagerClient,
+  type Tag as SecretTag,
   TagResourceCommand,
   UpdateSecretVersionStageCommand,
 } from "@aws-sdk/client-secrets-manager";
@@ -38,16 +41,44 @@ export class SecretStore {
 
   async describe(secretId: string): Promise<SecretDescription> {
     const answer = await this.#client.send(new DescribeSecretCommand({ SecretId: secretId }));
-    const tags: Record<string, string> = {};
-    for (const tag of answer.Tags ?? []) {
-      if (tag.Key !== undefined) tags[tag.Key] = tag.Value ?? "";
-    }
     return {
       arn: answer.ARN ?? secretId,
       name: answer.Name ?? secretId,
       versions: answer.VersionIdsToStages ?? {},
-      tags,
+      tags: tagMap(answer.Tags),
     };
+  }
+
+  /**
+   * Every secret carrying `tagKey`, a page (up to 100 secrets) at a time, with tags and
+   * staging labels: enough to decide what is due without reading a single value.
+   */
+  async *listTagged(tagKey: string): AsyncIterable<SecretDescription[]> {
+    let nextToken: string | undefined;
+    do {
+      const page = await this.#client.send(
+        new ListSecretsCommand({
+          Filters: [{ Key: "tag-key", Values: [tagKey] }],
+          MaxResults: 100,
+          ...(nextToken ? { NextToken: nextToken } : {}),
+        }),
+      );
+      yield (page.SecretList ?? []).map((entry) => ({
+        arn: entry.ARN ?? "",
+        name: entry.Name ?? "",
+        versions: entry.SecretVersionsToStages ?? {},
+        tags: tagMap(entry.Tags),
+      }));
+      nextToken = page.NextToken;
+    } while (nextToken);
+  }
+
+  /** Asks Secrets Manager to run the secret's rotation function now; answers the new version's id. */
+  async rotateNow(secretId: string): Promise<string> {
+    const answer = await this.#client.send(
+      new RotateSecretCommand({ SecretId: secretId, RotateImmediately: true }),
+    );
+    return answer.VersionId ?? "";
   }
 
   /** The version with that id or label, or `undefined` when it does not exist (or has no value yet). */
@@ -129,4 +160,12 @@ export function versionWithStage(versions: Record<string, string[]>, stage: stri
     if (stages.includes(stage)) return versionId;
   }
   return undefined;
+}
+
+function tagMap(tags: SecretTag[] | undefined): Record<string, string> {
+  const map: Record<string, string> = {};
+  for (const tag of tags ?? []) {
+    if (tag.Key !== undefined) map[tag.Key] = tag.Value ?? "";
+  }
+  return map;
 }

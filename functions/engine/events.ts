@@ -8,6 +8,10 @@ import type { ProviderId } from "#providers/types.ts";
 export const DetailType = {
   credentialRotated: "Credential Rotated",
   credentialRotationFailed: "Credential Rotation Failed",
+  credentialRevoked: "Credential Revoked",
+  previousStillInUse: "Previous Credential Still In Use",
+  /** Not published by keyturn: the request another system (a leak scanner, a person) puts on the bus. */
+  revokeRequested: "Revoke Requested",
 } as const;
 
 export type Severity = "info" | "warning" | "critical";
@@ -49,9 +53,11 @@ export function credentialRotated(
 export function credentialRotationFailed(
   ref: CredentialRef,
   facts: {
-    step: RotationStepName;
+    /** A step of the protocol, or "emergency" when the rotation of an emergency revoke failed. */
+    step: RotationStepName | "emergency";
     versionId: string;
     error: { name: string; message: string; retryable: boolean };
+    severity?: Severity;
   },
 ): OutgoingEvent {
   return {
@@ -60,10 +66,56 @@ export function credentialRotationFailed(
     detail: {
       ...ref,
       // Secrets Manager retries a failed rotation by itself; a failure it cannot get past needs a person now.
-      severity: (facts.error.retryable ? "warning" : "critical") satisfies Severity,
+      severity: facts.severity ?? ((facts.error.retryable ? "warning" : "critical") satisfies Severity),
       step: facts.step,
       versionId: facts.versionId,
       error: facts.error,
     },
+  };
+}
+
+export type RevocationReason = "grace-period-ended" | "in-use-limit-reached" | "orphan" | "compromised";
+
+const REVOCATION_SEVERITY: Record<RevocationReason, Severity> = {
+  "grace-period-ended": "info",
+  // Revoked although a consumer still used it, or minted and lost: someone should look.
+  "in-use-limit-reached": "warning",
+  orphan: "warning",
+  compromised: "warning",
+};
+
+export function credentialRevoked(
+  ref: CredentialRef,
+  facts: {
+    keyId: string;
+    reason: RevocationReason;
+    strength: "soft" | "hard";
+    outcome: "revoked" | "already-gone";
+    lastUsedAt?: string | null | undefined;
+  },
+): OutgoingEvent {
+  return {
+    detailType: DetailType.credentialRevoked,
+    resources: [ref.secretArn],
+    detail: {
+      ...ref,
+      severity: REVOCATION_SEVERITY[facts.reason],
+      keyId: facts.keyId,
+      reason: facts.reason,
+      strength: facts.strength,
+      outcome: facts.outcome,
+      ...(facts.lastUsedAt === undefined ? {} : { lastUsedAt: facts.lastUsedAt }),
+    },
+  };
+}
+
+export function previousStillInUse(
+  ref: CredentialRef,
+  facts: { keyId: string; lastUsedAt: string; postponements: number; limit: number; revokeAfter: string },
+): OutgoingEvent {
+  return {
+    detailType: DetailType.previousStillInUse,
+    resources: [ref.secretArn],
+    detail: { ...ref, severity: "warning" satisfies Severity, ...facts },
   };
 }

@@ -19,10 +19,21 @@ export const Tag = {
   rotatedVersion: "keyturn:rotated-version",
   previousKeyId: "keyturn:previous-key-id",
   revokeAfter: "keyturn:revoke-after",
+  /** "active" (or absent), "disabled" (soft-revoked, to be deleted at delete-after) or "revoked". */
+  previousState: "keyturn:previous-state",
+  deleteAfter: "keyturn:delete-after",
+  postponements: "keyturn:postponements",
+  inUseWindow: "keyturn:in-use-window",
+  inUseLimit: "keyturn:in-use-limit",
+  hardRevokeDelay: "keyturn:hard-revoke-delay",
+  reconciledAt: "keyturn:reconciled-at",
 } as const;
 
 export const DEFAULT_GRACE_PERIOD = "24h";
 export const DEFAULT_KEY_LIFETIME = "90d";
+export const DEFAULT_IN_USE_WINDOW = "1h";
+export const DEFAULT_IN_USE_LIMIT = 24;
+export const DEFAULT_HARD_REVOKE_DELAY = "7d";
 
 export interface CredentialSettings {
   credential: string;
@@ -32,6 +43,12 @@ export interface CredentialSettings {
   gracePeriodMs: number;
   /** How long a minted key lives at the vendor; undefined for no expiry. */
   keyLifetimeMs: number | undefined;
+  /** A previous key the vendor saw used this recently is not revoked yet. */
+  inUseWindowMs: number;
+  /** How many sweeps may postpone a revocation because the key is in use, before it is revoked anyway. */
+  inUseLimit: number;
+  /** For vendors that can disable a key: how long it stays disabled before it is deleted. */
+  hardRevokeDelayMs: number;
 }
 
 function duration(tags: Record<string, string>, tag: string, fallback: string, credential: string): number {
@@ -57,6 +74,13 @@ export function settingsFromTags(secretName: string, tags: Record<string, string
     );
   }
   const lifetime = tags[Tag.keyLifetime];
+  const limitText = tags[Tag.inUseLimit] ?? String(DEFAULT_IN_USE_LIMIT);
+  if (!/^\d+$/.test(limitText)) {
+    throw new InvalidSettingsError(
+      `Credential "${credential}": tag ${Tag.inUseLimit} is "${limitText}", expected a whole number of sweeps such as 24.`,
+      { credential },
+    );
+  }
   return {
     credential,
     provider,
@@ -64,5 +88,8 @@ export function settingsFromTags(secretName: string, tags: Record<string, string
     gracePeriodMs: duration(tags, Tag.gracePeriod, DEFAULT_GRACE_PERIOD, credential),
     keyLifetimeMs:
       lifetime === "none" ? undefined : duration(tags, Tag.keyLifetime, DEFAULT_KEY_LIFETIME, credential),
+    inUseWindowMs: duration(tags, Tag.inUseWindow, DEFAULT_IN_USE_WINDOW, credential),
+    inUseLimit: Number(limitText),
+    hardRevokeDelayMs: duration(tags, Tag.hardRevokeDelay, DEFAULT_HARD_REVOKE_DELAY, credential),
   };
 }

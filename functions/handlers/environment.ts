@@ -3,14 +3,37 @@
 // that creates the function is typed by the same schema, so infra cannot forget one.
 
 import * as v from "valibot";
+import { parseDuration } from "#engine/duration.ts";
 
 const name = v.pipe(v.string(), v.minLength(1));
+
+/** A duration such as "30m", "6h" or "0s", as milliseconds. */
+const duration = (fallback: string) =>
+  v.pipe(
+    v.optional(v.string(), fallback),
+    v.check((text) => parseDuration(text) !== undefined, "a duration such as 30m, 6h or 7d"),
+    v.transform((text) => parseDuration(text) ?? 0),
+  );
 
 export const RotateEnvironment = v.object({
   /** The EventBridge bus keyturn publishes to. */
   KEYTURN_EVENT_BUS_NAME: name,
 });
 export type RotateEnvironment = v.InferOutput<typeof RotateEnvironment>;
+
+export const MonitorEnvironment = v.object({
+  KEYTURN_EVENT_BUS_NAME: name,
+  /** A marked vendor key younger than this is never taken for an orphan (its rotation may be storing it). */
+  KEYTURN_ORPHAN_SAFETY_MARGIN: duration("1h"),
+  /** How often each credential's keys are reconciled against the vendor's listing. */
+  KEYTURN_RECONCILE_INTERVAL: duration("6h"),
+});
+export type MonitorEnvironment = v.InferInput<typeof MonitorEnvironment>;
+
+export const RevokeEnvironment = v.object({
+  KEYTURN_EVENT_BUS_NAME: name,
+});
+export type RevokeEnvironment = v.InferOutput<typeof RevokeEnvironment>;
 
 export class EnvironmentError extends Error {
   override readonly name = "EnvironmentError";

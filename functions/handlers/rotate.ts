@@ -4,14 +4,14 @@
 
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
-import type { Context } from "aws-lambda";
 import * as v from "valibot";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { logger } from "#engine/logger.ts";
 import { RotationEngine } from "#engine/rotation.ts";
-import { HttpClient, type HttpClientOptions } from "#http/client.ts";
+import type { HttpClientOptions } from "#http/client.ts";
 import { RotateEnvironment, readEnvironment } from "./environment.ts";
+import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
 
 const RotationEvent = v.object({
   Step: v.picklist(["createSecret", "setSecret", "testSecret", "finishSecret"]),
@@ -32,10 +32,8 @@ export interface RotateHandlerDeps {
   http?: Partial<HttpClientOptions>;
 }
 
-export type RotationContext = Pick<Context, "getRemainingTimeInMillis" | "awsRequestId">;
-
 export function createRotateHandler(deps: RotateHandlerDeps) {
-  return async (event: unknown, context: RotationContext): Promise<void> => {
+  return async (event: unknown, context: InvocationContext): Promise<void> => {
     const parsed = v.safeParse(RotationEvent, event);
     if (!parsed.success) {
       throw new InvalidRotationEventError(
@@ -48,8 +46,7 @@ export function createRotateHandler(deps: RotateHandlerDeps) {
       store: deps.store,
       publisher: deps.publisher,
       now: deps.now ?? (() => new Date()),
-      http: (vendor) =>
-        new HttpClient({ vendor, remainingTimeMs: () => context.getRemainingTimeInMillis(), ...deps.http }),
+      http: vendorHttp(context, deps.http),
     });
     logger.appendKeys({ requestId: context.awsRequestId, secretId: SecretId, versionId: ClientRequestToken });
     try {

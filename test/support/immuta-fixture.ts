@@ -1,24 +1,17 @@
-// One isolated world for a rotation test: an AWS account of its own in moto, an Immuta
-// simulator, a subscriber queue on the keyturn bus, the real rotate handler, and the
-// invariant checks of shared/DESIGN.md.
+// The world of test/support/world.ts with an Immuta simulator, Immuta credentials, and the
+// invariant checks of shared/DESIGN.md "Rotation protocol".
 
-import {
-  CreateSecretCommand,
-  GetSecretValueCommand,
-  ListSecretVersionIdsCommand,
-} from "@aws-sdk/client-secrets-manager";
-import { EventPublisher } from "#aws/event-publisher.ts";
-import { SecretStore } from "#aws/secret-store.ts";
 import { Tag } from "#engine/settings.ts";
-import { createRotateHandler } from "#handlers/rotate.ts";
-import { type EventSubscriber, subscribeToBus } from "#sandbox/event-subscriber.ts";
-import { type RotationInvoker, rotateLikeSecretsManager } from "#sandbox/rotation-driver.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
-import { type ImmutaRegion, type ImmutaSimulator, startImmutaSimulator } from "#sandbox/simulators/immuta.ts";
-import { type IsolatedAws, isolatedAws } from "./aws.ts";
+import {
+  IMMUTA_REGIONS,
+  type ImmutaRegion,
+  type ImmutaSimulator,
+  startImmutaSimulator,
+} from "#sandbox/simulators/immuta.ts";
+import { DAY, startWorld, TEST_START, type World, type WorldOptions } from "./world.ts";
 
-export const BUS_NAME = "keyturn";
-const DAY = 86_400_000;
+export { BUS_NAME, DAY, HOUR, MINUTE } from "./world.ts";
 
 export interface ImmutaCredentialOptions {
   name?: string;
@@ -31,49 +24,28 @@ export interface ImmutaCredentialOptions {
   rawValue?: string;
 }
 
-export interface ImmutaFixture {
-  aws: IsolatedAws;
+export interface ImmutaFixture extends World {
   sim: ImmutaSimulator;
-  clock: ManualClock;
-  subscriber: EventSubscriber;
-  invoke: RotationInvoker;
   userId: string;
   createCredential(
     options?: ImmutaCredentialOptions,
   ): Promise<{ secretId: string; token: string; keyId: string }>;
-  rotate(
-    secretId: string,
-    options?: Parameters<typeof rotateLikeSecretsManager>[2],
-  ): ReturnType<typeof rotateLikeSecretsManager>;
-  current(secretId: string): Promise<Record<string, unknown> & { token: string; keyId: string }>;
-  stages(secretId: string): Promise<Record<string, string[]>>;
+  current(secretId: string): ReturnType<World["read"]>;
   /** The invariants of DESIGN.md "Rotation protocol", as failures (empty when all hold). */
   invariantViolations(secretIds: string[], options?: { rotationFinished?: boolean }): Promise<string[]>;
-  close(): Promise<void>;
 }
 
-export async function immutaFixture(options: { selfIssue?: boolean } = {}): Promise<ImmutaFixture> {
-  const aws = isolatedAws();
-  const clock = new ManualClock(new Date("2026-11-22T10:00:00Z"));
-  const sim = await startImmutaSimulator({
+export async function immutaFixture(
+  options: { selfIssue?: boolean } & Omit<WorldOptions, "vendors" | "clock"> = {},
+): Promise<ImmutaFixture> {
+  const { selfIssue, ...worldOptions } = options;
+  const clock = new ManualClock(TEST_START);
+  const sim = await startImmutaSimulator({ clock, ...(selfIssue === undefined ? {} : { selfIssue }) });
+  const world = await startWorld({
+    ...worldOptions,
     clock,
-    ...(options.selfIssue === undefined ? {} : { selfIssue: options.selfIssue }),
+    vendors: Object.fromEntries(IMMUTA_REGIONS.map((region) => [`${region}.api.immutacloud.com`, sim.url])),
   });
-  const subscriber = await subscribeToBus(aws, BUS_NAME);
-  const handler = createRotateHandler({
-    store: new SecretStore(aws.secretsManager),
-    publisher: new EventPublisher(aws.eventBridge, BUS_NAME),
-    now: () => new Date(clock.now()),
-    http: {
-      endpointOverride: sim.url,
-      timeoutMs: 1_000,
-      retryBaseMs: 1,
-      retryMaxMs: 10,
-      sleep: async () => {},
-    },
-  });
-  const context = { getRemainingTimeInMillis: () => 60_000, awsRequestId: "test-request" };
-  const invoke: RotationInvoker = (event) => handler(event, context);
   const users = new Map<ImmutaRegion, string>();
   const userIn = (region: ImmutaRegion) => {
     let userId = users.get(region);
@@ -83,81 +55,46 @@ export async function immutaFixture(options: { selfIssue?: boolean } = {}): Prom
     }
     return userId;
   };
-  const userId = userIn("na");
-
-  // Always name the stage: moto answers a GetSecretValue without one from the version the
-  // secret was created with, not from AWSCURRENT as Secrets Manager does.
-  const read = async (secretId: string, versionId?: string) => {
-    const answer = await aws.secretsManager.send(
-      new GetSecretValueCommand({
-        SecretId: secretId,
-        ...(versionId ? { VersionId: versionId } : { VersionStage: "AWSCURRENT" }),
-      }),
-    );
-    return JSON.parse(answer.SecretString ?? "{}") as Record<string, unknown> & {
-      token: string;
-      keyId: string;
-    };
-  };
-  const stages = async (secretId: string) => {
-    const answer = await aws.secretsManager.send(
-      new ListSecretVersionIdsCommand({ SecretId: secretId, IncludeDeprecated: true }),
-    );
-    return Object.fromEntries(
-      (answer.Versions ?? []).map((version) => [version.VersionId ?? "", version.VersionStages ?? []]),
-    );
-  };
 
   return {
-    aws,
+    ...world,
     sim,
-    clock,
-    subscriber,
-    invoke,
-    userId,
+    userId: userIn("na"),
     async createCredential(credential = {}) {
       const region = credential.region ?? "na";
       const name = credential.name ?? `immuta/${region}-integration`;
+      const expiresAt = new Date(world.clock.now() + (credential.tokenExpiresInMs ?? 90 * DAY));
       const seeded = sim.seedToken(region, userIn(region), {
         description: `created by hand in the Request app for ${name}`,
-        expirationDate: new Date(clock.now() + (credential.tokenExpiresInMs ?? 90 * DAY)),
+        expirationDate: expiresAt,
       });
-      const value =
-        credential.rawValue ??
-        JSON.stringify({
+      await world.createSecret(
+        name,
+        credential.rawValue ?? {
           provider: "immuta-request",
           region,
           token: seeded.token,
           keyId: seeded.tokenId,
-          expiresAt: new Date(clock.now() + (credential.tokenExpiresInMs ?? 90 * DAY)).toISOString(),
-        });
-      const tags = {
-        [Tag.provider]: "immuta-request",
-        [Tag.credential]: name,
-        ...(credential.issuer ? { [Tag.issuer]: credential.issuer } : {}),
-        ...credential.tags,
-      };
-      await aws.secretsManager.send(
-        new CreateSecretCommand({
-          Name: name,
-          SecretString: value,
-          Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
-        }),
+          expiresAt: expiresAt.toISOString(),
+        },
+        {
+          [Tag.provider]: "immuta-request",
+          [Tag.credential]: name,
+          ...(credential.issuer ? { [Tag.issuer]: credential.issuer } : {}),
+          ...credential.tags,
+        },
       );
       return { secretId: name, token: seeded.token, keyId: seeded.tokenId };
     },
-    rotate: (secretId, driverOptions) => rotateLikeSecretsManager(invoke, secretId, driverOptions),
-    current: (secretId) => read(secretId),
-    stages,
+    current: (secretId) => world.read(secretId),
     async invariantViolations(secretIds, checks = {}) {
       const violations: string[] = [];
       const referenced = new Set<string>();
       for (const secretId of secretIds) {
-        const versions = await stages(secretId);
-        for (const versionId of Object.keys(versions)) {
-          referenced.add((await read(secretId, versionId)).keyId);
-        }
-        const current = await read(secretId);
+        const versions = await world.stages(secretId);
+        for (const versionId of Object.keys(versions))
+          referenced.add((await world.read(secretId, versionId)).keyId);
+        const current = await world.read(secretId);
         if (!sim.isLive(current.token))
           violations.push(`${secretId}: AWSCURRENT does not authenticate at the vendor`);
         const pending = Object.entries(versions).find(([, labels]) => labels.includes("AWSPENDING"));
@@ -166,8 +103,6 @@ export async function immutaFixture(options: { selfIssue?: boolean } = {}): Prom
             `${secretId}: AWSPENDING left on version ${pending[0]} after the rotation finished`,
           );
         }
-      }
-      for (const secretId of secretIds) {
         const live = sim.liveTokens().filter((token) => token.description.includes(secretId));
         if (live.length > 2)
           violations.push(`${secretId}: ${live.length} live keys (at most two outside a rotation)`);
@@ -181,6 +116,9 @@ export async function immutaFixture(options: { selfIssue?: boolean } = {}): Prom
       }
       return violations;
     },
-    close: () => sim.close(),
+    close: async () => {
+      await world.close();
+      await sim.close();
+    },
   };
 }

@@ -1,0 +1,155 @@
+// Emergency revoke: "kill this key now and issue a new one". For the current key: rotate at
+// once through Secrets Manager, then revoke the compromised key hard, with no grace period
+// and no in-use wait. If the rotation fails the compromised key is revoked all the same (an
+// outage beats a leak) and a critical "Credential Rotation Failed" says that consumers are
+// left without a working key. For the previous key: revoke it, nothing else.
+
+import type { EventPublisher } from "#aws/event-publisher.ts";
+import type { SecretStore } from "#aws/secret-store.ts";
+import type { HttpClient } from "#http/client.ts";
+import { redactText } from "#http/redact.ts";
+import { isAutomatic } from "#providers/types.ts";
+import { managedCredential, readAuthority, readCurrent } from "./credentials.ts";
+import { asKeyturnError, InvalidSettingsError } from "./errors.ts";
+import { credentialRevoked, credentialRotationFailed } from "./events.ts";
+import { logger } from "./logger.ts";
+import { refOf } from "./revocation.ts";
+import { Tag } from "./settings.ts";
+
+export interface EmergencyDeps {
+  store: SecretStore;
+  publisher: EventPublisher;
+  http: (vendor: string) => HttpClient;
+  now: () => Date;
+  /** Rotates the secret now and resolves once the new key is AWSCURRENT; rejects if the rotation failed. */
+  rotate: (secretId: string) => Promise<void>;
+}
+
+export interface EmergencyRequest {
+  credential: string;
+  reason: string;
+  target?: "current" | "previous";
+}
+
+export interface EmergencyOutcome {
+  credential: string;
+  keyId: string | undefined;
+  target: "current" | "previous";
+  /** For the current key: whether a successor became AWSCURRENT before the revocation. */
+  rotated: boolean;
+  revocation: "revoked" | "already-gone" | "nothing-to-revoke";
+}
+
+export async function emergencyRevoke(
+  deps: EmergencyDeps,
+  request: EmergencyRequest,
+): Promise<EmergencyOutcome> {
+  const target = request.target ?? "current";
+  const credential = managedCredential(await deps.store.describe(request.credential));
+  const { settings, provider } = credential;
+  const name = settings.credential;
+  logger.appendKeys({ credential: name, provider: provider.id });
+  if (!isAutomatic(provider)) {
+    throw new InvalidSettingsError(
+      `Credential "${name}" (${provider.vendor}) cannot be revoked by API: revoke the key in the vendor's web UI now, ` +
+        "then store its replacement with keyturn put.",
+      { credential: name },
+    );
+  }
+  const ctx = { credential: name, http: deps.http(provider.vendor), now: deps.now };
+  logger.warn("emergency revoke requested", { target, reason: request.reason });
+
+  if (target === "previous") {
+    const keyId = credential.tags[Tag.previousKeyId];
+    if (!keyId || credential.tags[Tag.previousState] === "revoked") {
+      return { credential: name, keyId, target, rotated: false, revocation: "nothing-to-revoke" };
+    }
+    const outcome = await provider.revoke(keyId, await readAuthority(deps.store, credential), "hard", ctx);
+    await deps.publisher.publish([
+      credentialRevoked(refOf(credential), { keyId, reason: "compromised", strength: "hard", outcome }),
+    ]);
+    await deps.store.tag(credential.arn, { [Tag.previousState]: "revoked" });
+    return { credential: name, keyId, target, rotated: false, revocation: outcome };
+  }
+
+  const compromised = await readCurrent(deps.store, credential);
+  let rotationError: unknown;
+  try {
+    await deps.rotate(credential.arn);
+  } catch (error) {
+    rotationError = error;
+  }
+  const after = managedCredential(await deps.store.describe(credential.arn));
+  const rotated =
+    rotationError === undefined &&
+    after.tags[Tag.keyId] !== undefined &&
+    after.tags[Tag.keyId] !== compromised.keyId;
+  // After a rotation the successor (or the issuer) has the authority; without one, the
+  // compromised key itself (or its issuer) must revoke it: vendors let a key delete itself.
+  const authority = rotated
+    ? await readAuthority(deps.store, after)
+    : await readAuthority(deps.store, credential, compromised);
+  const outcome = await provider.revoke(compromised.keyId, authority, "hard", ctx);
+  await deps.publisher.publish([
+    credentialRevoked(refOf(credential), {
+      keyId: compromised.keyId,
+      reason: "compromised",
+      strength: "hard",
+      outcome,
+    }),
+  ]);
+  if (rotated) {
+    await deps.store.tag(credential.arn, { [Tag.previousState]: "revoked" });
+  } else {
+    const failure = asKeyturnError(
+      rotationError ?? new Error("the rotation did not replace the key"),
+      name,
+      "Emergency rotation",
+    );
+    await deps.publisher.publish([
+      credentialRotationFailed(refOf(credential), {
+        step: "emergency",
+        versionId: "none",
+        error: {
+          name: failure.name,
+          message: redactText(
+            `Emergency revoke of "${name}": the rotation failed (${failure.message}), and the compromised key ` +
+              `${compromised.keyId} was revoked anyway. Consumers are now without a working key: mint one at ` +
+              "the vendor and store it with keyturn put.",
+          ).slice(0, 2000),
+          retryable: false,
+        },
+        severity: "critical",
+      }),
+    ]);
+    logger.error("emergency revoke: rotation failed, compromised key revoked anyway", { error: failure });
+  }
+  return { credential: name, keyId: compromised.keyId, target, rotated, revocation: outcome };
+}
+
+/**
+ * The production `rotate`: RotateSecret, then wait until the rotation function has made the
+ * new version current (keyturn's finishSecret tags it) or the time runs out.
+ */
+export function rotateThroughSecretsManager(
+  store: SecretStore,
+  options: { timeoutMs: number; pollMs?: number; sleep?: (ms: number) => Promise<void> },
+): (secretId: string) => Promise<void> {
+  const sleep = options.sleep ?? ((ms: number) => new Promise<void>((resolve) => setTimeout(resolve, ms)));
+  return async (secretId) => {
+    const versionId = await store.rotateNow(secretId);
+    const deadline = Date.now() + options.timeoutMs;
+    while (Date.now() < deadline) {
+      await sleep(options.pollMs ?? 2_000);
+      const description = await store.describe(secretId);
+      if (description.tags[Tag.rotatedVersion] === versionId) return;
+      if (
+        !description.versions[versionId]?.includes("AWSPENDING") &&
+        !description.versions[versionId]?.includes("AWSCURRENT")
+      ) {
+        throw new Error(`rotation ${versionId} was abandoned by Secrets Manager`);
+      }
+    }
+    throw new Error(`rotation ${versionId} did not finish within ${Math.round(options.timeoutMs / 1000)} s`);
+  };
+}

@@ -1,0 +1,319 @@
+// The revocation half of the lifecycle (shared/DESIGN.md "Rotation protocol"): the monitor's
+// sweep revokes each previous key once its grace period has passed, and reconciles what the
+// vendors hold against what the secrets reference, revoking orphans.
+//
+// - Decided from ListSecrets pages (tags and staging labels): a credential with nothing due
+//   costs no value read and no vendor call.
+// - Never the key that is AWSCURRENT or AWSPENDING.
+// - Where the vendor reports last use, a key used within the in-use window waits ("Previous
+//   Credential Still In Use"), up to the postponement limit; then it is revoked anyway.
+// - Vendors that can disable a key (soft, reversible) get it disabled first and deleted after
+//   the hard-revoke delay; others are deleted at once.
+// - Orphans: keys carrying keyturn's marker for a credential of this sweep that no current,
+//   previous or pending version references, older than a safety margin so that a rotation
+//   in flight (minted, not yet stored) is left alone.
+//
+// Each action is done at the vendor first, then published, then recorded in tags: a crash in
+// between repeats the action next sweep (revoking twice answers "already-gone") rather than
+// forgetting it.
+
+import type { EventPublisher } from "#aws/event-publisher.ts";
+import { CURRENT, PENDING, type SecretStore } from "#aws/secret-store.ts";
+import type { HttpClient } from "#http/client.ts";
+import {
+  type AutomaticProvider,
+  type CredentialValue,
+  isAutomatic,
+  type ProviderContext,
+  type RevokeStrength,
+} from "#providers/types.ts";
+import { type ManagedCredential, managedCredential, readAuthority, readValue } from "./credentials.ts";
+import { asKeyturnError } from "./errors.ts";
+import {
+  type CredentialRef,
+  credentialRevoked,
+  previousStillInUse,
+  type RevocationReason,
+} from "./events.ts";
+import { logger } from "./logger.ts";
+import { Tag } from "./settings.ts";
+
+export interface RevocationDeps {
+  store: SecretStore;
+  publisher: EventPublisher;
+  http: (vendor: string) => HttpClient;
+  now: () => Date;
+  /** A marked key younger than this is never taken for an orphan: its rotation may still be storing it. */
+  orphanSafetyMarginMs: number;
+  /** How often each credential's vendor keys are reconciled (a listing at the vendor per issuer). */
+  reconcileIntervalMs: number;
+}
+
+export interface RevocationRecord {
+  credential: string;
+  keyId: string;
+  reason: RevocationReason;
+  strength: RevokeStrength;
+  outcome: "revoked" | "already-gone";
+}
+
+export interface SweepReport {
+  credentials: number;
+  revoked: RevocationRecord[];
+  postponed: { credential: string; keyId: string; postponements: number }[];
+  failures: { credential: string; error: string }[];
+}
+
+type AutomaticCredential = ManagedCredential & { provider: AutomaticProvider<CredentialValue> };
+
+export function refOf(credential: ManagedCredential): CredentialRef {
+  return {
+    credential: credential.settings.credential,
+    provider: credential.settings.provider,
+    secretArn: credential.arn,
+  };
+}
+
+/** Splits `keyturn:<credential>:<versionId>`; credential names may contain colons, version ids do not. */
+export function parseMarker(marker: string): { credential: string; versionId: string } | undefined {
+  if (!marker.startsWith("keyturn:")) return undefined;
+  const rest = marker.slice("keyturn:".length);
+  const cut = rest.lastIndexOf(":");
+  if (cut <= 0) return undefined;
+  return { credential: rest.slice(0, cut), versionId: rest.slice(cut + 1) };
+}
+
+export class RevocationSweep {
+  readonly #deps: RevocationDeps;
+
+  constructor(deps: RevocationDeps) {
+    this.#deps = deps;
+  }
+
+  async run(): Promise<SweepReport> {
+    const report: SweepReport = { credentials: 0, revoked: [], postponed: [], failures: [] };
+    const automatic: AutomaticCredential[] = [];
+    for await (const page of this.#deps.store.listTagged(Tag.provider)) {
+      for (const description of page) {
+        report.credentials++;
+        try {
+          const credential = managedCredential(description);
+          if (isAutomatic(credential.provider)) automatic.push(credential as AutomaticCredential);
+        } catch (error) {
+          this.#failed(report, description.tags[Tag.credential] || description.name, error);
+        }
+      }
+    }
+    for (const credential of automatic) {
+      try {
+        await this.#previousKey(credential, report);
+      } catch (error) {
+        this.#failed(report, credential.settings.credential, error);
+      }
+    }
+    await this.#reconcile(automatic, report);
+    logger.info("revocation sweep finished", {
+      credentials: report.credentials,
+      revoked: report.revoked.length,
+      postponed: report.postponed.length,
+      failures: report.failures.length,
+    });
+    return report;
+  }
+
+  #failed(report: SweepReport, credential: string, error: unknown): void {
+    const failure = asKeyturnError(error, credential, "Revocation sweep");
+    logger.error("revocation sweep: credential skipped", { credential, error: failure });
+    report.failures.push({ credential, error: failure.message });
+  }
+
+  #context(credential: ManagedCredential): ProviderContext {
+    return {
+      credential: credential.settings.credential,
+      http: this.#deps.http(credential.provider.vendor),
+      now: this.#deps.now,
+    };
+  }
+
+  /** The key id of an AWSPENDING version that is not AWSCURRENT (a rotation in progress), if any. */
+  async #pendingKeyId(credential: ManagedCredential): Promise<string | undefined> {
+    const pending = Object.entries(credential.versions).find(
+      ([, stages]) => stages.includes(PENDING) && !stages.includes(CURRENT),
+    );
+    if (!pending) return undefined;
+    return (await readValue(this.#deps.store, credential, { versionId: pending[0] }))?.keyId;
+  }
+
+  async #previousKey(credential: AutomaticCredential, report: SweepReport): Promise<void> {
+    const { tags, settings, provider } = credential;
+    const keyId = tags[Tag.previousKeyId];
+    const state = tags[Tag.previousState] ?? "active";
+    if (!keyId || state === "revoked") return;
+    const now = this.#deps.now();
+    const dueAt = Date.parse((state === "disabled" ? tags[Tag.deleteAfter] : tags[Tag.revokeAfter]) ?? "");
+    if (Number.isNaN(dueAt) || now.getTime() < dueAt) return;
+    if (keyId === tags[Tag.keyId] || keyId === (await this.#pendingKeyId(credential))) {
+      logger.warn("revocation sweep: previous key is AWSCURRENT or AWSPENDING, not revoking it", {
+        credential: settings.credential,
+        keyId,
+      });
+      return;
+    }
+    const ctx = this.#context(credential);
+    const authority = await readAuthority(this.#deps.store, credential);
+
+    if (state === "disabled") {
+      const outcome = await provider.revoke(keyId, authority, "hard", ctx);
+      await this.#record(
+        credential,
+        report,
+        { keyId, reason: "grace-period-ended", strength: "hard", outcome },
+        {
+          [Tag.previousState]: "revoked",
+        },
+      );
+      return;
+    }
+
+    let reason: RevocationReason = "grace-period-ended";
+    let lastUsedAt: string | null | undefined;
+    if (provider.lastUsed) {
+      const lastUsed = await provider.lastUsed(keyId, authority, ctx);
+      if (lastUsed === "gone") {
+        await this.#record(
+          credential,
+          report,
+          { keyId, reason, strength: "hard", outcome: "already-gone" },
+          { [Tag.previousState]: "revoked" },
+        );
+        return;
+      }
+      lastUsedAt = lastUsed?.toISOString() ?? null;
+      if (lastUsed && now.getTime() - lastUsed.getTime() < settings.inUseWindowMs) {
+        const postponements = Number(tags[Tag.postponements] ?? "0");
+        if (postponements < settings.inUseLimit) {
+          await this.#deps.publisher.publish([
+            previousStillInUse(refOf(credential), {
+              keyId,
+              lastUsedAt: lastUsed.toISOString(),
+              postponements: postponements + 1,
+              limit: settings.inUseLimit,
+              revokeAfter: tags[Tag.revokeAfter] ?? "",
+            }),
+          ]);
+          await this.#deps.store.tag(credential.arn, { [Tag.postponements]: String(postponements + 1) });
+          report.postponed.push({ credential: settings.credential, keyId, postponements: postponements + 1 });
+          logger.warn("revocation postponed: the previous key is still in use", {
+            credential: settings.credential,
+            keyId,
+          });
+          return;
+        }
+        reason = "in-use-limit-reached";
+      }
+    }
+    const strength: RevokeStrength = provider.revocation === "soft-then-hard" ? "soft" : "hard";
+    const outcome = await provider.revoke(keyId, authority, strength, ctx);
+    const disabled = strength === "soft" && outcome === "revoked";
+    await this.#record(
+      credential,
+      report,
+      { keyId, reason, strength, outcome },
+      disabled
+        ? {
+            [Tag.previousState]: "disabled",
+            [Tag.deleteAfter]: new Date(now.getTime() + settings.hardRevokeDelayMs).toISOString(),
+          }
+        : { [Tag.previousState]: "revoked" },
+      lastUsedAt,
+    );
+  }
+
+  /** Publishes "Credential Revoked", then writes the tags that record it (see the header on order). */
+  async #record(
+    credential: ManagedCredential,
+    report: SweepReport,
+    revocation: Omit<RevocationRecord, "credential">,
+    tags: Record<string, string>,
+    lastUsedAt?: string | null,
+  ): Promise<void> {
+    await this.#deps.publisher.publish([credentialRevoked(refOf(credential), { ...revocation, lastUsedAt })]);
+    if (Object.keys(tags).length > 0) await this.#deps.store.tag(credential.arn, tags);
+    report.revoked.push({ credential: credential.settings.credential, ...revocation });
+    logger.info("key revoked", { credential: credential.settings.credential, ...revocation });
+  }
+
+  async #reconcile(credentials: AutomaticCredential[], report: SweepReport): Promise<void> {
+    const now = this.#deps.now().getTime();
+    const due = credentials.filter(
+      (c) => !(now - Date.parse(c.tags[Tag.reconciledAt] ?? "") < this.#deps.reconcileIntervalMs),
+    );
+    // One listing per authority: every credential an issuer mints for is seen in its listing.
+    const groups = new Map<string, AutomaticCredential[]>();
+    for (const credential of due) {
+      const key = `${credential.provider.id}\u0000${credential.settings.issuer ?? credential.name}`;
+      groups.set(key, [...(groups.get(key) ?? []), credential]);
+    }
+    for (const group of groups.values()) {
+      const first = group[0];
+      if (!first) continue;
+      try {
+        await this.#reconcileGroup(group, first, report);
+      } catch (error) {
+        for (const credential of group) this.#failed(report, credential.settings.credential, error);
+      }
+    }
+  }
+
+  async #reconcileGroup(
+    group: AutomaticCredential[],
+    first: AutomaticCredential,
+    report: SweepReport,
+  ): Promise<void> {
+    const byName = new Map<string, { credential: AutomaticCredential; referenced: Set<string> }>();
+    for (const credential of group) {
+      const { tags } = credential;
+      const referenced = new Set<string>();
+      const currentKeyId = tags[Tag.keyId];
+      const previousKeyId = tags[Tag.previousKeyId];
+      if (currentKeyId) referenced.add(currentKeyId);
+      if (previousKeyId && tags[Tag.previousState] !== "revoked") referenced.add(previousKeyId);
+      const pending = await this.#pendingKeyId(credential);
+      if (pending) referenced.add(pending);
+      // Before the first rotation finishes there are no key tags: the current value is the reference.
+      if (!currentKeyId) {
+        const current = await readValue(this.#deps.store, credential, { stage: CURRENT });
+        if (current) referenced.add(current.keyId);
+      }
+      byName.set(credential.settings.credential, { credential, referenced });
+    }
+    const authority = await readAuthority(this.#deps.store, first);
+    const ctx = this.#context(first);
+    const now = this.#deps.now().getTime();
+    const orphans: { credential: AutomaticCredential; keyId: string }[] = [];
+    for await (const key of first.provider.listIssued(authority, ctx)) {
+      const marker = key.marker ? parseMarker(key.marker) : undefined;
+      const owner = marker ? byName.get(marker.credential) : undefined;
+      if (!owner || owner.referenced.has(key.keyId)) continue;
+      if (!key.createdAt || now - key.createdAt.getTime() < this.#deps.orphanSafetyMarginMs) continue;
+      orphans.push({ credential: owner.credential, keyId: key.keyId });
+    }
+    for (const orphan of orphans) {
+      const outcome = await first.provider.revoke(
+        orphan.keyId,
+        authority,
+        "hard",
+        this.#context(orphan.credential),
+      );
+      await this.#record(
+        orphan.credential,
+        report,
+        { keyId: orphan.keyId, reason: "orphan", strength: "hard", outcome },
+        {},
+      );
+    }
+    const reconciledAt = new Date(now).toISOString();
+    for (const credential of group)
+      await this.#deps.store.tag(credential.arn, { [Tag.reconciledAt]: reconciledAt });
+  }
+}

@@ -1,0 +1,86 @@
+// Emergency revoke: "kill this key now". Invoked directly (`keyturn revoke`, the console) with
+// {credential, reason, target?}, or by an EventBridge rule on a "Revoke Requested" event on
+// the keyturn bus (a leak scanner, a person). See functions/engine/emergency.ts.
+
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import * as v from "valibot";
+import { EventPublisher } from "#aws/event-publisher.ts";
+import { SecretStore } from "#aws/secret-store.ts";
+import { type EmergencyOutcome, emergencyRevoke, rotateThroughSecretsManager } from "#engine/emergency.ts";
+import { DetailType } from "#engine/events.ts";
+import { logger } from "#engine/logger.ts";
+import type { HttpClientOptions } from "#http/client.ts";
+import { RevokeEnvironment, readEnvironment } from "./environment.ts";
+import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
+
+const RevokeRequest = v.object({
+  credential: v.pipe(v.string(), v.minLength(1)),
+  reason: v.pipe(v.string(), v.minLength(1), v.maxLength(500)),
+  target: v.optional(v.picklist(["current", "previous"])),
+});
+
+export class InvalidRevokeRequestError extends Error {
+  override readonly name = "InvalidRevokeRequestError";
+  readonly retryable = false;
+}
+
+export interface RevokeHandlerDeps {
+  store: SecretStore;
+  publisher: EventPublisher;
+  /** Rotates a secret now and waits for it; the default goes through Secrets Manager's RotateSecret. */
+  rotate?: (secretId: string) => Promise<void>;
+  now?: () => Date;
+  http?: Partial<HttpClientOptions>;
+}
+
+function requestOf(event: unknown) {
+  const body =
+    typeof event === "object" &&
+    event !== null &&
+    (event as { "detail-type"?: unknown })["detail-type"] === DetailType.revokeRequested
+      ? (event as { detail?: unknown }).detail
+      : event;
+  const parsed = v.safeParse(RevokeRequest, body);
+  if (!parsed.success) {
+    throw new InvalidRevokeRequestError(
+      `Not a revoke request: ${parsed.issues.map((i) => v.getDotPath(i) ?? "request").join(", ")} missing or invalid. ` +
+        'Send {"credential": "<secret name>", "reason": "<why>", "target": "current" | "previous"}, directly or as ' +
+        'the detail of a "Revoke Requested" event on the keyturn bus.',
+    );
+  }
+  return parsed.output;
+}
+
+export function createRevokeHandler(deps: RevokeHandlerDeps) {
+  return async (event: unknown, context: InvocationContext): Promise<EmergencyOutcome> => {
+    const request = requestOf(event);
+    logger.appendKeys({ requestId: context.awsRequestId });
+    try {
+      return await emergencyRevoke(
+        {
+          store: deps.store,
+          publisher: deps.publisher,
+          now: deps.now ?? (() => new Date()),
+          http: vendorHttp(context, deps.http),
+          rotate:
+            deps.rotate ??
+            rotateThroughSecretsManager(deps.store, {
+              // Leave a minute to revoke and publish after waiting for the rotation.
+              timeoutMs: Math.max(0, context.getRemainingTimeInMillis() - 60_000),
+            }),
+        },
+        request,
+      );
+    } finally {
+      logger.resetKeys();
+    }
+  };
+}
+
+const environment = readEnvironment(RevokeEnvironment, process.env, "revoke");
+
+export const handler = createRevokeHandler({
+  store: new SecretStore(new SecretsManagerClient({})),
+  publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
+});
