@@ -2,10 +2,12 @@
 // error: an id in ProviderId without an entry here, or an entry whose id is another's.
 
 import { immutaRequest } from "./immuta-request/index.ts";
+import { softwareone } from "./softwareone/index.ts";
 import type { CredentialValue, Provider, ProviderId, ProviderMode } from "./types.ts";
 
 const providers = {
   "immuta-request": immutaRequest,
+  softwareone,
 } as const satisfies {
   [K in ProviderId]: {
     id: K;

@@ -4,7 +4,7 @@
 import type { HttpClient } from "#http/client.ts";
 
 /** Every vendor keyturn knows. Adding one here without a registry entry does not compile. */
-export type ProviderId = "immuta-request";
+export type ProviderId = "immuta-request" | "softwareone";
 
 export type ProviderMode = "automatic" | "manual" | "refresh";
 
@@ -52,7 +52,8 @@ export interface IssuedKey {
 export type RevokeStrength = "soft" | "hard";
 
 export interface Provider<S extends CredentialValue = CredentialValue> {
-  readonly id: ProviderId;
+  /** The `provider` field of its secrets, so that the registry can check each entry is keyed by its own id. */
+  readonly id: S["provider"];
   /** The vendor's name as people know it, for messages. */
   readonly vendor: string;
   readonly mode: ProviderMode;
