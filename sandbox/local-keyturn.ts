@@ -1,0 +1,124 @@
+// keyturn wired for a local run, as the stack wires it in AWS: the real rotate, monitor and
+// revoke handlers, on the AWS clients given (moto) and the vendor hub, with an injected
+// clock. Used by the demo and the tests, so that both drive the same thing.
+
+import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  ListSecretVersionIdsCommand,
+  type SecretsManagerClient,
+} from "@aws-sdk/client-secrets-manager";
+import type { SQSClient } from "@aws-sdk/client-sqs";
+import { EventPublisher } from "#aws/event-publisher.ts";
+import { SecretStore } from "#aws/secret-store.ts";
+import type { EmergencyOutcome } from "#engine/emergency.ts";
+import type { SweepReport } from "#engine/revocation.ts";
+import { createMonitorHandler } from "#handlers/monitor.ts";
+import { createRevokeHandler } from "#handlers/revoke.ts";
+import { createRotateHandler } from "#handlers/rotate.ts";
+import type { HttpClientOptions } from "#http/client.ts";
+import { type EventSubscriber, subscribeToBus } from "./event-subscriber.ts";
+import { type DrivenRotation, type RotationInvoker, rotateLikeSecretsManager } from "./rotation-driver.ts";
+import type { Clock } from "./simulators/clock.ts";
+
+export type StoredValue = Record<string, unknown> & { token: string; keyId: string };
+
+export interface LocalKeyturnOptions {
+  clients: { secretsManager: SecretsManagerClient; eventBridge: EventBridgeClient; sqs: SQSClient };
+  busName: string;
+  clock: Clock;
+  /** The vendor hub's URL: every vendor call goes there. */
+  vendorEndpoint: string;
+  orphanSafetyMarginMs: number;
+  reconcileIntervalMs: number;
+  /** HTTP client settings for the handlers (tests shorten timeouts and backoff). */
+  http?: Partial<HttpClientOptions>;
+}
+
+export interface LocalKeyturn {
+  store: SecretStore;
+  subscriber: EventSubscriber;
+  invoke: RotationInvoker;
+  rotate(secretId: string, options?: Parameters<typeof rotateLikeSecretsManager>[2]): Promise<DrivenRotation>;
+  sweep(): Promise<SweepReport>;
+  revoke(request: unknown): Promise<EmergencyOutcome>;
+  createSecret(name: string, value: string | object, tags: Record<string, string>): Promise<void>;
+  /** AWSCURRENT, or the version named. */
+  read(secretId: string, versionId?: string): Promise<StoredValue>;
+  stages(secretId: string): Promise<Record<string, string[]>>;
+  tags(secretId: string): Promise<Record<string, string>>;
+}
+
+export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<LocalKeyturn> {
+  const { clients, clock } = options;
+  const subscriber = await subscribeToBus(clients, options.busName);
+  const store = new SecretStore(clients.secretsManager);
+  const publisher = new EventPublisher(clients.eventBridge, options.busName);
+  const now = () => new Date(clock.now());
+  const http = { endpointOverride: options.vendorEndpoint, ...options.http };
+  const context = { getRemainingTimeInMillis: () => 120_000, awsRequestId: "local" };
+
+  const rotateHandler = createRotateHandler({ store, publisher, now, http });
+  const invoke: RotationInvoker = (event) => rotateHandler(event, context);
+  const monitor = createMonitorHandler({
+    store,
+    publisher,
+    now,
+    http,
+    orphanSafetyMarginMs: options.orphanSafetyMarginMs,
+    reconcileIntervalMs: options.reconcileIntervalMs,
+  });
+  // moto cannot run a rotation Lambda, so "rotate now" plays Secrets Manager's part with the
+  // real rotate handler (sandbox/rotation-driver.ts).
+  const revokeHandler = createRevokeHandler({
+    store,
+    publisher,
+    now,
+    http,
+    rotate: async (secretId) => {
+      const rotation = await rotateLikeSecretsManager(invoke, secretId);
+      if (!rotation.succeeded) throw rotation.failures.at(-1)?.error;
+    },
+  });
+
+  // Always name the stage: moto answers a GetSecretValue without one from the version the
+  // secret was created with, not from AWSCURRENT as Secrets Manager does.
+  const read = async (secretId: string, versionId?: string) => {
+    const answer = await clients.secretsManager.send(
+      new GetSecretValueCommand({
+        SecretId: secretId,
+        ...(versionId ? { VersionId: versionId } : { VersionStage: "AWSCURRENT" }),
+      }),
+    );
+    return JSON.parse(answer.SecretString ?? "{}") as StoredValue;
+  };
+
+  return {
+    store,
+    subscriber,
+    invoke,
+    rotate: (secretId, driverOptions) => rotateLikeSecretsManager(invoke, secretId, driverOptions),
+    sweep: () => monitor({}, context),
+    revoke: (request) => revokeHandler(request, context),
+    async createSecret(name, value, tags) {
+      await clients.secretsManager.send(
+        new CreateSecretCommand({
+          Name: name,
+          SecretString: typeof value === "string" ? value : JSON.stringify(value),
+          Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+    },
+    read,
+    async stages(secretId) {
+      const answer = await clients.secretsManager.send(
+        new ListSecretVersionIdsCommand({ SecretId: secretId, IncludeDeprecated: true }),
+      );
+      return Object.fromEntries(
+        (answer.Versions ?? []).map((version) => [version.VersionId ?? "", version.VersionStages ?? []]),
+      );
+    },
+    tags: async (secretId) => (await store.describe(secretId)).tags,
+  };
+}
