@@ -1,29 +1,44 @@
 // `npm run demo`: keyturn's main job on the local sandbox. Starts moto server (local AWS)
-// and the Immuta simulator, stores one Immuta Request-app credential in Secrets Manager,
-// rotates it twice with the real rotate handler (this script plays Secrets Manager, which
-// moto cannot), and prints a timeline of what happened: key ids, never key values.
-// `npm run demo -- --json` prints only the summary object.
+// and the vendor simulators behind one hub, stores an Immuta Request-app credential and a
+// SoftwareOne credential with its administrator (issuer) credential, and plays a month with
+// an injected clock through the real rotate, monitor and revoke handlers: rotations, a
+// grace-period revocation, a revocation postponed because a consumer still uses the old
+// key, disable-then-delete, and an emergency revoke of a leaked key. This script plays
+// Secrets Manager's part in a rotation (moto cannot run rotation Lambdas).
+// It prints a timeline (key ids, never key values); `npm run demo -- --json` prints only
+// the summary object.
 
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
-import { CreateSecretCommand, SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { startLocalAws } from "./local-aws.ts";
 import { ManualClock } from "./simulators/clock.ts";
-import { startImmutaSimulator } from "./simulators/immuta.ts";
+import { startVendorHub } from "./simulators/hub.ts";
+import { IMMUTA_REGIONS, startImmutaSimulator } from "./simulators/immuta.ts";
+import {
+  SOFTWAREONE_ADMIN_MODULE,
+  SOFTWAREONE_HOST,
+  startSoftwareOneSimulator,
+} from "./simulators/softwareone.ts";
 
 const BUS_NAME = "keyturn";
-const DAY = 86_400_000;
-const CREDENTIAL = "keyturn/immuta-request-app";
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+const IMMUTA = "keyturn/immuta-request-app";
+const S1_ADMIN = "keyturn/softwareone-admin";
+const S1_CATALOG = "keyturn/softwareone-catalog";
+
+interface CredentialSummary {
+  name: string;
+  provider: string;
+  rotations: number;
+  revoked: number;
+  refreshes: number;
+  state: string;
+}
 
 interface Summary {
-  credentials: {
-    name: string;
-    provider: string;
-    rotations: number;
-    revoked: number;
-    refreshes: number;
-    state: string;
-  }[];
+  credentials: CredentialSummary[];
   events: Record<string, number>;
   failures: number;
 }
@@ -43,100 +58,187 @@ async function main(): Promise<void> {
   });
   const clock = new ManualClock(new Date("2026-11-22T09:00:00Z"));
   const immuta = await startImmutaSimulator({ clock });
+  const softwareone = await startSoftwareOneSimulator({ clock });
+  const hub = await startVendorHub({
+    ...Object.fromEntries(IMMUTA_REGIONS.map((region) => [`${region}.api.immutacloud.com`, immuta.url])),
+    [SOFTWAREONE_HOST]: softwareone.url,
+  });
   try {
-    const { createRotateHandler } = await import("#handlers/rotate.ts");
-    const { SecretStore } = await import("#aws/secret-store.ts");
-    const { EventPublisher } = await import("#aws/event-publisher.ts");
+    const { startLocalKeyturn } = await import("./local-keyturn.ts");
     const { Tag } = await import("#engine/settings.ts");
-    const { subscribeToBus } = await import("./event-subscriber.ts");
-    const { rotateLikeSecretsManager } = await import("./rotation-driver.ts");
-
-    const secretsManager = new SecretsManagerClient({});
-    const subscriber = await subscribeToBus(
-      { eventBridge: new EventBridgeClient({}), sqs: new SQSClient({}) },
-      BUS_NAME,
-    );
-    const store = new SecretStore(secretsManager);
-    const handler = createRotateHandler({
-      store,
-      publisher: new EventPublisher(new EventBridgeClient({}), BUS_NAME),
-      now: () => new Date(clock.now()),
-      http: { endpointOverride: immuta.url },
+    const keyturn = await startLocalKeyturn({
+      clients: {
+        secretsManager: new SecretsManagerClient({}),
+        eventBridge: new EventBridgeClient({}),
+        sqs: new SQSClient({}),
+      },
+      busName: BUS_NAME,
+      clock,
+      vendorEndpoint: hub.url,
+      orphanSafetyMarginMs: HOUR,
+      reconcileIntervalMs: 6 * HOUR,
     });
-    const context = { getRemainingTimeInMillis: () => 120_000, awsRequestId: "demo" };
-    const at = () => new Date(clock.now()).toISOString().replace(".000Z", "Z");
-    const short = (id: unknown) => `${String(id).slice(0, 8)}…`;
 
-    say(`keyturn demo: moto at ${aws.endpoint}, Immuta simulator at ${immuta.url}\n`);
+    const at = () => new Date(clock.now()).toISOString().replace(":00.000Z", "Z");
+    const short = (id: unknown) => `${String(id).slice(0, 13)}`;
+    const line = (what: string, detail = "") => say(`${at()}  ${what.padEnd(10)}${detail}`);
+    const rotations = new Map<string, number>();
+    let failures = 0;
 
+    say(`keyturn demo: moto at ${aws.endpoint}, vendor simulators at ${hub.url}\n`);
+
+    // Keys created by hand at the vendors, then stored in Secrets Manager (as `keyturn put` will).
     const user = immuta.createUser("na", { name: "integration-bot" });
-    const first = immuta.seedToken("na", user.userId, {
+    const immutaKey = immuta.seedToken("na", user.userId, {
       description: "generated by hand in the Request app",
       expirationDate: new Date(clock.now() + 90 * DAY),
     });
-    await secretsManager.send(
-      new CreateSecretCommand({
-        Name: CREDENTIAL,
-        SecretString: JSON.stringify({
-          provider: "immuta-request",
-          region: "na",
-          baseUrl: "https://na.api.immutacloud.com/marketplace",
-          token: first.token,
-          keyId: first.tokenId,
-          issuedAt: new Date(clock.now()).toISOString(),
-          expiresAt: new Date(clock.now() + 90 * DAY).toISOString(),
-        }),
-        Tags: [
-          { Key: Tag.credential, Value: CREDENTIAL },
-          { Key: Tag.provider, Value: "immuta-request" },
-          { Key: Tag.gracePeriod, Value: "24h" },
-          { Key: Tag.keyLifetime, Value: "90d" },
-        ],
-      }),
+    await keyturn.createSecret(
+      IMMUTA,
+      {
+        provider: "immuta-request",
+        region: "na",
+        token: immutaKey.token,
+        keyId: immutaKey.tokenId,
+        expiresAt: new Date(clock.now() + 90 * DAY).toISOString(),
+      },
+      {
+        [Tag.provider]: "immuta-request",
+        [Tag.credential]: IMMUTA,
+        [Tag.gracePeriod]: "24h",
+        [Tag.keyLifetime]: "90d",
+      },
     );
-    say(`${at()}  stored    ${CREDENTIAL} (immuta-request, region na), key ${short(first.tokenId)}`);
+    line("stored", `${IMMUTA} (immuta-request, region na), key ${short(immutaKey.tokenId)}`);
 
-    let rotations = 0;
-    let failures = 0;
-    for (const [label, advance] of [
-      ["rotate now (as `keyturn rotate` would)", 0],
-      ["scheduled rotation, 30 days later", 30 * DAY],
-    ] as const) {
-      clock.advance(advance);
-      const before = JSON.parse(
-        (await store.read(CREDENTIAL, { stage: "AWSCURRENT" }))?.secretString ?? "{}",
-      );
-      const rotation = await rotateLikeSecretsManager((event) => handler(event, context), CREDENTIAL);
-      failures += rotation.failures.length;
+    const { accountId } = softwareone.createAccount({ name: "Example Corp" });
+    const adminKey = softwareone.seedToken(accountId, {
+      name: "keyturn administrator",
+      modules: [SOFTWAREONE_ADMIN_MODULE],
+      admin: true,
+    });
+    await keyturn.createSecret(
+      S1_ADMIN,
+      {
+        provider: "softwareone",
+        token: adminKey.token,
+        keyId: adminKey.id,
+        accountId,
+        name: "keyturn administrator",
+        modules: [SOFTWAREONE_ADMIN_MODULE],
+      },
+      { [Tag.provider]: "softwareone", [Tag.credential]: S1_ADMIN },
+    );
+    line("stored", `${S1_ADMIN} (softwareone, account ${accountId}), key ${adminKey.id}: the issuer`);
+    const catalogKey = softwareone.seedToken(accountId, { name: "catalog sync", modules: ["MOD-CATALOG"] });
+    await keyturn.createSecret(
+      S1_CATALOG,
+      {
+        provider: "softwareone",
+        token: catalogKey.token,
+        keyId: catalogKey.id,
+        accountId,
+        name: "catalog sync",
+        modules: ["MOD-CATALOG"],
+      },
+      {
+        [Tag.provider]: "softwareone",
+        [Tag.credential]: S1_CATALOG,
+        [Tag.issuer]: S1_ADMIN,
+        [Tag.gracePeriod]: "24h",
+        [Tag.inUseWindow]: "1h",
+        [Tag.inUseLimit]: "3",
+        [Tag.hardRevokeDelay]: "7d",
+      },
+    );
+    line("stored", `${S1_CATALOG} (softwareone), key ${catalogKey.id}, issued by ${S1_ADMIN}`);
+
+    const rotate = async (name: string, why: string) => {
+      const before = (await keyturn.read(name)).keyId;
+      const rotation = await keyturn.rotate(name);
       if (!rotation.succeeded) {
-        say(`${at()}  FAILED    ${label}: ${rotation.failures.map((f) => String(f.error)).join("; ")}`);
-        continue;
+        failures++;
+        line("FAILED", `${name} ${why}: ${rotation.failures.map((f) => String(f.error)).join("; ")}`);
+        return;
       }
-      rotations++;
-      const { tags } = await store.describe(CREDENTIAL);
-      say(`${at()}  rotated   ${label}`);
-      say(
-        `            key ${short(before.keyId)} -> ${short(tags[Tag.keyId])}, version ${short(rotation.token)} is AWSCURRENT`,
+      rotations.set(name, (rotations.get(name) ?? 0) + 1);
+      const tags = await keyturn.tags(name);
+      const retried = rotation.attempts > 1 ? ` (after ${rotation.attempts - 1} retried attempt(s))` : "";
+      line(
+        "rotated",
+        `${name} ${why}: key ${short(before)} -> ${short(tags[Tag.keyId])}${retried}; old key valid until ${tags[Tag.revokeAfter]}`,
       );
-      say(
-        `            new key expires ${tags[Tag.expiresAt]}; old key stays valid until ${tags[Tag.revokeAfter]}`,
-      );
-    }
+    };
+    const sweep = async (why: string) => {
+      const report = await keyturn.sweep();
+      failures += report.failures.length;
+      for (const failure of report.failures) line("FAILED", `sweep: ${failure.credential}: ${failure.error}`);
+      for (const r of report.revoked)
+        line("revoked", `${r.credential} key ${short(r.keyId)}: ${r.strength} (${r.reason}, ${r.outcome})`);
+      for (const p of report.postponed) {
+        line(
+          "postponed",
+          `${p.credential} key ${short(p.keyId)} still in use (${p.postponements} of at most 3 postponements)`,
+        );
+      }
+      if (report.revoked.length + report.postponed.length === 0) line("sweep", `${why}: nothing due`);
+    };
 
-    const current = JSON.parse((await store.read(CREDENTIAL, { stage: "AWSCURRENT" }))?.secretString ?? "{}");
+    say("");
+    await rotate(IMMUTA, "now (as `keyturn rotate` would)");
+    await rotate(S1_CATALOG, "now");
+
+    clock.advance(23 * HOUR + 30 * 60_000);
+    softwareone.touch(catalogKey.id);
+    line("used", `a consumer still calls SoftwareOne with the old ${S1_CATALOG} key ${catalogKey.id}`);
+    clock.advance(30 * 60_000);
+    await sweep("grace periods end");
+    clock.advance(2 * HOUR);
+    await sweep("two hours later, the consumer has switched");
+
+    clock.advance(2 * DAY);
+    const leaked = (await keyturn.read(IMMUTA)).keyId;
+    line("LEAK", `${IMMUTA} key ${short(leaked)} found in a public repository: emergency revoke`);
+    const outcome = await keyturn.revoke({ credential: IMMUTA, reason: "found in a public repository" });
+    if (outcome.rotated) rotations.set(IMMUTA, (rotations.get(IMMUTA) ?? 0) + 1);
+    else failures++;
+    line(
+      "revoked",
+      `${IMMUTA} key ${short(outcome.keyId)}: hard (compromised, ${outcome.revocation}); new key ${short((await keyturn.read(IMMUTA)).keyId)} is current`,
+    );
+
+    clock.advance(5 * DAY);
+    await sweep("disabled keys past their hard-revoke delay");
+
+    clock.advance(22 * DAY);
+    await rotate(S1_ADMIN, "on schedule (the issuer mints its own successor)");
+    await rotate(S1_CATALOG, "on schedule");
+    await rotate(IMMUTA, "on schedule");
+    clock.advance(DAY);
+    await sweep("grace periods end");
+
     const events: Record<string, number> = {};
-    for (const event of await subscriber.drain())
+    const revokedBy = new Map<string, number>();
+    for (const event of await keyturn.subscriber.drain()) {
       events[event["detail-type"]] = (events[event["detail-type"]] ?? 0) + 1;
+      if (event["detail-type"] === "Credential Revoked") {
+        const name = String(event.detail.credential);
+        revokedBy.set(name, (revokedBy.get(name) ?? 0) + 1);
+      }
+    }
+    const credentialSummary = async (name: string, provider: string, live: (token: string) => boolean) => ({
+      name,
+      provider,
+      rotations: rotations.get(name) ?? 0,
+      revoked: revokedBy.get(name) ?? 0,
+      refreshes: 0,
+      state: live((await keyturn.read(name)).token) ? "healthy" : "broken",
+    });
     const summary: Summary = {
       credentials: [
-        {
-          name: CREDENTIAL,
-          provider: "immuta-request",
-          rotations,
-          revoked: 0,
-          refreshes: 0,
-          state: immuta.isLive(current.token) ? "healthy" : "broken",
-        },
+        await credentialSummary(IMMUTA, "immuta-request", (t) => immuta.isLive(t)),
+        await credentialSummary(S1_ADMIN, "softwareone", (t) => softwareone.isLive(t)),
+        await credentialSummary(S1_CATALOG, "softwareone", (t) => softwareone.isLive(t)),
       ],
       events,
       failures,
@@ -145,12 +247,14 @@ async function main(): Promise<void> {
       console.log(JSON.stringify(summary));
     } else {
       say(`\nevents received by the subscriber queue: ${JSON.stringify(events)}`);
-      say(`Immuta calls: ${immuta.requests.map((r) => `${r.method} ${r.path} ${r.status}`).join(", ")}`);
+      say(`vendor calls: Immuta ${immuta.requests.length}, SoftwareOne ${softwareone.requests.length}`);
       say(`\nsummary: ${JSON.stringify(summary, null, 2)}`);
     }
     if (failures > 0 || summary.credentials.some((c) => c.state !== "healthy")) process.exitCode = 1;
   } finally {
+    await hub.close();
     await immuta.close();
+    await softwareone.close();
     await aws.stop();
   }
 }

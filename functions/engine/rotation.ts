@@ -231,7 +231,17 @@ export class RotationEngine {
       [Tag.expiresAt]: expiresAt ?? "none",
       [Tag.rotatedAt]: now.toISOString(),
       [Tag.rotatedVersion]: versionId,
-      ...(previousKeyId ? { [Tag.previousKeyId]: previousKeyId, [Tag.revokeAfter]: revokeAfter } : {}),
+      // A new previous key starts its revocation afresh: whatever the sweep recorded about
+      // the key before it (revoked, disabled, postponed) is history.
+      ...(previousKeyId
+        ? {
+            [Tag.previousKeyId]: previousKeyId,
+            [Tag.revokeAfter]: revokeAfter,
+            [Tag.previousState]: "active",
+            [Tag.postponements]: "0",
+            [Tag.deleteAfter]: "",
+          }
+        : {}),
     });
     logger.info("finishSecret: new key is AWSCURRENT", { keyId: pending.keyId, previousKeyId, revokeAfter });
   }

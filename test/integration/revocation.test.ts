@@ -70,6 +70,25 @@ describe("the grace period", () => {
     ]);
   });
 
+  test("the next rotation's previous token gets its own grace period, not an orphan's fate", async () => {
+    const { secretId } = await fx.createCredential();
+    await fx.rotate(secretId);
+    fx.clock.advance(DAY);
+    await fx.sweep();
+    await fx.rotate(secretId);
+    const secondPrevious = (await fx.tags(secretId))[Tag.previousKeyId];
+
+    fx.clock.advance(DAY - MINUTE);
+    const early = await fx.sweep();
+    fx.clock.advance(MINUTE);
+    const onTime = await fx.sweep();
+
+    expect(early.revoked).toEqual([]);
+    expect(onTime.revoked).toEqual([
+      expect.objectContaining({ keyId: secondPrevious, reason: "grace-period-ended", outcome: "revoked" }),
+    ]);
+  });
+
   test("a revoked previous token is not revoked again by later sweeps", async () => {
     const { secretId } = await fx.createCredential();
     await fx.rotate(secretId);
