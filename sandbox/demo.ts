@@ -40,6 +40,8 @@ interface CredentialSummary {
 interface Summary {
   credentials: CredentialSummary[];
   events: Record<string, number>;
+  /** "Credential Revoked" events received, by reason. */
+  revocations: Record<string, number>;
   failures: number;
 }
 
@@ -54,7 +56,9 @@ async function main(): Promise<void> {
   // Before the handler modules load: they read their environment once, as in Lambda.
   Object.assign(process.env, aws.env, {
     KEYTURN_EVENT_BUS_NAME: BUS_NAME,
-    POWERTOOLS_LOG_LEVEL: process.env.POWERTOOLS_LOG_LEVEL ?? "SILENT",
+    // The handlers' JSON logs would interleave with the timeline; POWERTOOLS_LOG_LEVEL=INFO
+    // shows them. With --json, stdout carries the summary alone.
+    POWERTOOLS_LOG_LEVEL: json ? "SILENT" : (process.env.POWERTOOLS_LOG_LEVEL ?? "SILENT"),
   });
   const clock = new ManualClock(new Date("2026-11-22T09:00:00Z"));
   const immuta = await startImmutaSimulator({ clock });
@@ -218,12 +222,15 @@ async function main(): Promise<void> {
     await sweep("grace periods end");
 
     const events: Record<string, number> = {};
+    const revocations: Record<string, number> = {};
     const revokedBy = new Map<string, number>();
     for (const event of await keyturn.subscriber.drain()) {
       events[event["detail-type"]] = (events[event["detail-type"]] ?? 0) + 1;
       if (event["detail-type"] === "Credential Revoked") {
         const name = String(event.detail.credential);
         revokedBy.set(name, (revokedBy.get(name) ?? 0) + 1);
+        const reason = String(event.detail.reason);
+        revocations[reason] = (revocations[reason] ?? 0) + 1;
       }
     }
     const credentialSummary = async (name: string, provider: string, live: (token: string) => boolean) => ({
@@ -241,6 +248,7 @@ async function main(): Promise<void> {
         await credentialSummary(S1_CATALOG, "softwareone", (t) => softwareone.isLive(t)),
       ],
       events,
+      revocations,
       failures,
     };
     if (json) {

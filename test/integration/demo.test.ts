@@ -1,0 +1,44 @@
+// `npm run demo -- --json` as a user runs it: a subprocess with its own moto server.
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { expect, test } from "vitest";
+
+const run = promisify(execFile);
+// A SoftwareOne token value: its id, then the secret. Immuta's random values have no shape to
+// look for from outside the process; the in-process leak guards cover them.
+const SOFTWAREONE_TOKEN = /idt:TKN-\d{4}-\d{4}:[A-Za-z0-9_-]{8,}/;
+
+test("the demo rotates and revokes for both automatic vendors, with an emergency revoke and no failures", async () => {
+  const { stdout, stderr } = await run(process.execPath, ["sandbox/demo.ts", "--json"], {
+    env: { ...process.env, AWS_ENDPOINT_URL: "" },
+    timeout: 120_000,
+  });
+
+  const summary = JSON.parse(stdout);
+  const byName = Object.fromEntries(summary.credentials.map((c: { name: string }) => [c.name, c]));
+  expect(summary.failures).toBe(0);
+  expect(byName["keyturn/immuta-request-app"]).toMatchObject({
+    provider: "immuta-request",
+    state: "healthy",
+  });
+  expect(byName["keyturn/immuta-request-app"].rotations).toBeGreaterThanOrEqual(2);
+  expect(byName["keyturn/immuta-request-app"].revoked).toBeGreaterThanOrEqual(1);
+  expect(byName["keyturn/softwareone-catalog"]).toMatchObject({ provider: "softwareone", state: "healthy" });
+  expect(byName["keyturn/softwareone-catalog"].rotations).toBeGreaterThanOrEqual(1);
+  expect(byName["keyturn/softwareone-catalog"].revoked).toBeGreaterThanOrEqual(1);
+  expect(summary.revocations.compromised).toBeGreaterThanOrEqual(1);
+  expect(summary.events["Previous Credential Still In Use"]).toBeGreaterThanOrEqual(1);
+  expect(stdout.trim().split("\n")).toHaveLength(1);
+  expect(`${stdout}${stderr}`).not.toMatch(SOFTWAREONE_TOKEN);
+}, 180_000);
+
+test("the demo's timeline and the handlers' logs show key ids, never a SoftwareOne token value", async () => {
+  const { stdout, stderr } = await run(process.execPath, ["sandbox/demo.ts"], {
+    env: { ...process.env, AWS_ENDPOINT_URL: "", POWERTOOLS_LOG_LEVEL: "INFO" },
+    timeout: 120_000,
+  });
+
+  expect(stdout).toMatch(/"level":"INFO"/);
+  expect(stdout).toMatch(/revoked +keyturn\/softwareone-catalog key TKN-\d{4}-\d{4}/);
+  expect(`${stdout}${stderr}`).not.toMatch(SOFTWAREONE_TOKEN);
+}, 180_000);
