@@ -15,6 +15,9 @@ export class KeyturnStack extends Stack {
     this.keyturn = new Keyturn(this, "Keyturn", {
       busName: props.busName,
       secretNamePrefix: props.secretNamePrefix,
+      monitorSchedule: props.monitorSchedule,
+      orphanSafetyMargin: props.orphanSafetyMargin,
+      reconcileInterval: props.reconcileInterval,
     });
   }
 }

@@ -1,0 +1,111 @@
+// One keyturn Lambda as deployed: a handler from functions/handlers bundled by the local
+// esbuild into one ES module, its log group, and an environment typed by that handler's own
+// schema, so that a variable the handler reads cannot be forgotten here without `tsc` failing.
+
+import { fileURLToPath } from "node:url";
+import type { Duration } from "aws-cdk-lib";
+import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
+import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
+import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
+import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
+import type { IQueue } from "aws-cdk-lib/aws-sqs";
+import { Construct } from "constructs";
+import type { MonitorEnvironment, RevokeEnvironment, RotateEnvironment } from "#handlers/environment.ts";
+
+const projectRoot = fileURLToPath(new URL("..", import.meta.url));
+
+/** Each handler in functions/handlers, with the environment its schema reads. */
+export interface HandlerEnvironments {
+  rotate: RotateEnvironment;
+  monitor: MonitorEnvironment;
+  revoke: RevokeEnvironment;
+}
+
+export type HandlerName = keyof HandlerEnvironments;
+
+export interface AsyncInvocationProps {
+  /** How often Lambda retries a failed asynchronous invocation (0 to 2). */
+  readonly retryAttempts: number;
+  /** How long an event may wait in Lambda's queue (throttled) before it is given up. */
+  readonly maxEventAge: Duration;
+  /** Receives every invocation that failed for good. */
+  readonly deadLetterQueue: IQueue;
+}
+
+export interface KeyturnFunctionProps<H extends HandlerName> {
+  /** The handler module, `functions/handlers/<handler>.ts`. */
+  readonly handler: H;
+  readonly description: string;
+  readonly timeout: Duration;
+  readonly environment: HandlerEnvironments[H];
+  /** Default 256 MB. */
+  readonly memorySize?: number;
+  /** Default: none, the function shares the account's unreserved concurrency. */
+  readonly reservedConcurrentExecutions?: number;
+  /** For functions invoked asynchronously (schedules, rules). Default: Lambda's defaults, no queue. */
+  readonly asyncInvocation?: AsyncInvocationProps;
+}
+
+export class KeyturnFunction<H extends HandlerName> extends Construct {
+  readonly function: NodejsFunction;
+  readonly logGroup: LogGroup;
+
+  constructor(scope: Construct, id: string, props: KeyturnFunctionProps<H>) {
+    super(scope, id);
+
+    // These logs are the audit trail that shows when each key was minted, verified, replaced
+    // and revoked; one year covers the usual audit window (SOC 2, PCI DSS 10.5.1). The group is
+    // retained when the stack is deleted, for the same reason.
+    this.logGroup = new LogGroup(this, "Logs", { retention: RetentionDays.ONE_YEAR });
+
+    const asyncInvocation = props.asyncInvocation;
+    this.function = new NodejsFunction(this, "Function", {
+      description: props.description,
+      entry: fileURLToPath(new URL(`../functions/handlers/${props.handler}.ts`, import.meta.url)),
+      handler: "handler",
+      projectRoot,
+      depsLockFilePath: fileURLToPath(new URL("../package-lock.json", import.meta.url)),
+      runtime: Runtime.NODEJS_24_X,
+      architecture: Architecture.ARM_64,
+      memorySize: props.memorySize ?? 256,
+      timeout: props.timeout,
+      reservedConcurrentExecutions: props.reservedConcurrentExecutions,
+      tracing: Tracing.ACTIVE,
+      logGroup: this.logGroup,
+      environment: { ...definedVariables(props.environment), NODE_OPTIONS: "--enable-source-maps" },
+      // An on-failure destination rather than the older function DLQ: its record carries the
+      // error, the attempt count and why the event was given up, not just the payload.
+      ...(asyncInvocation
+        ? {
+            retryAttempts: asyncInvocation.retryAttempts,
+            maxEventAge: asyncInvocation.maxEventAge,
+            onFailure: new SqsDestination(asyncInvocation.deadLetterQueue),
+          }
+        : {}),
+      bundling: {
+        // No Docker here or in CI: the esbuild from devDependencies bundles on the host.
+        forceDockerBundling: false,
+        format: OutputFormat.ESM,
+        mainFields: ["module", "main"],
+        target: "node24",
+        minify: true,
+        sourceMap: true,
+        sourcesContent: false,
+        // Ship the SDK version the tests ran against rather than whichever the runtime carries.
+        bundleAwsSDK: true,
+        // CommonJS dependencies bundled into an ES module still call require() for Node
+        // built-ins (undici, parts of the AWS SDK); ESM has no require, so give it one.
+        banner:
+          'import { createRequire as keyturnCreateRequire } from "node:module"; ' +
+          "const require = keyturnCreateRequire(import.meta.url);",
+      },
+    });
+  }
+}
+
+/** Optional variables left unset fall back to the schema's default in the handler. */
+function definedVariables(environment: object): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(environment).filter((entry): entry is [string, string] => typeof entry[1] === "string"),
+  );
+}
