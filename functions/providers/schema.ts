@@ -4,7 +4,7 @@
 // not secret.
 
 import * as v from "valibot";
-import { InvalidSecretError } from "#engine/errors.ts";
+import { InvalidSecretError, VendorError } from "#engine/errors.ts";
 
 /** An ISO 8601 date-time string. */
 export const isoDateTime = v.pipe(
@@ -48,4 +48,21 @@ export function parseSecretJson(secretString: string, credential: string): unkno
       { credential },
     );
   }
+}
+
+/** A vendor's answer checked against the shape the provider relies on; a surprise is a VendorError naming the action. */
+export function parseVendorAnswer<S extends v.GenericSchema>(
+  schema: S,
+  body: unknown,
+  context: { credential: string; vendor: string; action: string },
+): v.InferOutput<S> {
+  const result = v.safeParse(schema, body);
+  if (!result.success) {
+    throw new VendorError(
+      `${context.vendor} ${context.action} for credential "${context.credential}" answered with an unexpected body ` +
+        `(${v.getDotPath(result.issues[0]) ?? "top level"}: ${result.issues[0].expected ?? "invalid"}).`,
+      { credential: context.credential, retryable: false },
+    );
+  }
+  return result.output;
 }

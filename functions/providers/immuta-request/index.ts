@@ -21,7 +21,7 @@ import {
 } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
 import { rememberSecret } from "#http/redact.ts";
-import { isoDateTime, parseSecretValue } from "../schema.ts";
+import { isoDateTime, parseSecretValue, parseVendorAnswer } from "../schema.ts";
 import type { AutomaticProvider, IssuedKey, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
 
@@ -69,23 +69,6 @@ function auth(credential: ImmutaCredential): Record<string, string> {
 
 function url(credential: ImmutaCredential, path: string): string {
   return `${immutaBaseUrl(credential.region)}${path}`;
-}
-
-function answerShape<S extends v.GenericSchema>(
-  schema: S,
-  body: unknown,
-  credential: string,
-  action: string,
-) {
-  const result = v.safeParse(schema, body);
-  if (!result.success) {
-    throw new VendorError(
-      `${VENDOR} ${action} for credential "${credential}" answered with an unexpected body ` +
-        `(${v.getDotPath(result.issues[0]) ?? "top level"}: ${result.issues[0].expected ?? "invalid"}).`,
-      { credential, retryable: false },
-    );
-  }
-  return result.output;
 }
 
 /**
@@ -204,7 +187,11 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
         ...(request.expiresAt ? { expirationDate: request.expiresAt.toISOString() } : {}),
       },
     });
-    const minted = answerShape(MintAnswer, body, ctx.credential, "token creation");
+    const minted = parseVendorAnswer(MintAnswer, body, {
+      credential: ctx.credential,
+      vendor: VENDOR,
+      action: "token creation",
+    });
     rememberSecret(minted.token);
     return {
       ...template,
@@ -237,7 +224,11 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
 
   async *listIssued(authority, ctx): AsyncIterable<IssuedKey> {
     const body = await call(authority, ctx, "token listing", { method: "GET", path: "/api/auth/tokens" });
-    for (const token of answerShape(TokenList, body, ctx.credential, "token listing")) {
+    for (const token of parseVendorAnswer(TokenList, body, {
+      credential: ctx.credential,
+      vendor: VENDOR,
+      action: "token listing",
+    })) {
       yield {
         keyId: token.tokenId,
         marker: token.description?.startsWith(MARKER_PREFIX) ? token.description : undefined,

@@ -32,7 +32,7 @@ import {
 } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
 import { rememberSecret } from "#http/redact.ts";
-import { isoDateTime, parseSecretValue } from "../schema.ts";
+import { isoDateTime, parseSecretValue, parseVendorAnswer } from "../schema.ts";
 import type { AutomaticProvider, IssuedKey, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
 
@@ -135,23 +135,6 @@ function baseUrl(credential: SoftwareOneCredential): string {
 
 function tokenPath(keyId: string, suffix = ""): string {
   return `/accounts/api-tokens/${encodeURIComponent(keyId)}${suffix}`;
-}
-
-function answerShape<S extends v.GenericSchema>(
-  schema: S,
-  body: unknown,
-  credential: string,
-  action: string,
-): v.InferOutput<S> {
-  const result = v.safeParse(schema, body);
-  if (!result.success) {
-    throw new VendorError(
-      `${VENDOR} ${action} for credential "${credential}" answered with an unexpected body ` +
-        `(${v.getDotPath(result.issues[0]) ?? "top level"}: ${result.issues[0].expected ?? "invalid"}).`,
-      { credential, retryable: false },
-    );
-  }
-  return result.output;
 }
 
 /** The problem details' `detail`, field `errors` and `traceId`, as far as the message lacks them. */
@@ -269,7 +252,11 @@ async function readToken(
 ): Promise<ApiTokenRecord | "gone"> {
   try {
     const body = await call(authority, "issuer", ctx, action, { method: "GET", path: tokenPath(keyId) });
-    const record = answerShape(ApiTokenRecord, body, ctx.credential, action);
+    const record = parseVendorAnswer(ApiTokenRecord, body, {
+      credential: ctx.credential,
+      vendor: VENDOR,
+      action: action,
+    });
     return record.status === "Deleted" ? "gone" : record;
   } catch (error) {
     if (statusOf(error) === 404) return "gone";
@@ -338,7 +325,11 @@ export const softwareone: AutomaticProvider<SoftwareOneCredential> = {
       method: "GET",
       path: tokenPath(candidate.keyId),
     });
-    const record = answerShape(ApiTokenRecord, body, ctx.credential, action);
+    const record = parseVendorAnswer(ApiTokenRecord, body, {
+      credential: ctx.credential,
+      vendor: VENDOR,
+      action: action,
+    });
     if (record.id !== candidate.keyId) {
       throw new VendorError(
         `${VENDOR} ${action} for credential "${ctx.credential}" answered with token ${record.id} instead of ` +
@@ -390,7 +381,11 @@ export const softwareone: AutomaticProvider<SoftwareOneCredential> = {
         modules: modules.map((id) => ({ id })),
       },
     });
-    const minted = answerShape(MintAnswer, body, ctx.credential, action);
+    const minted = parseVendorAnswer(MintAnswer, body, {
+      credential: ctx.credential,
+      vendor: VENDOR,
+      action: action,
+    });
     rememberSecret(minted.token);
     if (TOKEN_VALUE.exec(minted.token)?.[1] !== minted.id) {
       throw new VendorError(
@@ -459,7 +454,11 @@ export const softwareone: AutomaticProvider<SoftwareOneCredential> = {
         path: "/accounts/api-tokens",
         rawQuery: `${filter}&select=+description,+lastAccessAt&limit=${PAGE_SIZE}&offset=${offset}`,
       });
-      const page = answerShape(TokenPage, body, ctx.credential, action);
+      const page = parseVendorAnswer(TokenPage, body, {
+        credential: ctx.credential,
+        vendor: VENDOR,
+        action: action,
+      });
       for (const record of page.data) {
         if (record.status !== "Deleted") keys.set(record.id, toIssuedKey(record));
       }
