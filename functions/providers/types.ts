@@ -51,6 +51,28 @@ export interface IssuedKey {
 
 export type RevokeStrength = "soft" | "hard";
 
+/**
+ * Short-lived tokens minted from a long-lived key (Incorta v1). Times are absolute, epoch
+ * milliseconds, as the vendor answers them: never lifetimes assumed by keyturn.
+ */
+export interface TokenPair {
+  accessToken: string;
+  refreshToken: string;
+  /** The token type the vendor states (e.g. "Bearer"). */
+  type: string;
+  accessTokenExpiresAt: number;
+  refreshTokenExpiresAt: number;
+}
+
+export interface TokenMinter<S> {
+  /** A new pair from the credential's key. */
+  mint(value: S, ctx: ProviderContext): Promise<TokenPair>;
+  /** The next pair from the current one. The vendor invalidates `pair` when it answers. */
+  refresh(value: S, pair: TokenPair, ctx: ProviderContext): Promise<TokenPair>;
+  /** The secret strings inside a pair, for redaction. */
+  secretsOf(pair: TokenPair): string[];
+}
+
 export interface Provider<S extends CredentialValue = CredentialValue> {
   /** The `provider` field of its secrets, so that the registry can check each entry is keyed by its own id. */
   readonly id: S["provider"];
@@ -90,6 +112,14 @@ export interface Provider<S extends CredentialValue = CredentialValue> {
    * key still in use.
    */
   lastUsed?(keyId: string, authority: S, ctx: ProviderContext): Promise<Date | null | "gone">;
+  /**
+   * For keys only a person can replace ("manual" and "refresh" modes): the vendor's web UI
+   * steps to create the new key and to revoke the old one, written out for the
+   * "Manual Rotation Required" event and the CLI.
+   */
+  manualSteps?(value: S): { create: string[]; revoke: string[] };
+  /** For "refresh" providers: minting and refreshing the short-lived tokens. */
+  tokens?: TokenMinter<S>;
 }
 
 /** A provider that can mint and revoke by API: what the rotation protocol needs. */
