@@ -1,18 +1,24 @@
-// keyturn's event catalog (shared/DESIGN.md "Events"): the detail types, their shapes and
-// severities. Each detail type has a JSON Schema in schemas/events/; tests validate every
-// published event against it. No detail ever carries a secret value.
+// Building keyturn's events. Every event is checked against its schema in the catalog
+// (./event-catalog.ts) when it is built, so nothing the catalog does not describe reaches
+// the bus; a mismatch is a bug in keyturn and fails loudly.
 
+import * as v from "valibot";
 import type { OutgoingEvent } from "#aws/event-publisher.ts";
 import type { ProviderId } from "#providers/types.ts";
+import { type DetailOf, type DetailTypeName, EVENT_CATALOG } from "./event-catalog.ts";
 
 export const DetailType = {
   credentialRotated: "Credential Rotated",
   credentialRotationFailed: "Credential Rotation Failed",
+  credentialExpiring: "Credential Expiring",
+  credentialExpired: "Credential Expired",
+  manualRotationRequired: "Manual Rotation Required",
   credentialRevoked: "Credential Revoked",
   previousStillInUse: "Previous Credential Still In Use",
+  tokenRefreshFailed: "Token Refresh Failed",
   /** Not published by keyturn: the request another system (a leak scanner, a person) puts on the bus. */
   revokeRequested: "Revoke Requested",
-} as const;
+} as const satisfies Record<string, DetailTypeName>;
 
 export type Severity = "info" | "warning" | "critical";
 
@@ -24,6 +30,30 @@ export interface CredentialRef {
 }
 
 export type RotationStepName = "createSecret" | "setSecret" | "testSecret" | "finishSecret";
+export type FailureStep = DetailOf<"Credential Rotation Failed">["step"];
+export type RevocationReason = DetailOf<"Credential Revoked">["reason"];
+
+export class EventSchemaError extends Error {
+  override readonly name = "EventSchemaError";
+  readonly retryable = false;
+}
+
+/** Builds an event after checking its detail against the catalog. */
+export function keyturnEvent<T extends DetailTypeName>(
+  detailType: T,
+  detail: DetailOf<T>,
+  secretArn?: string,
+): OutgoingEvent {
+  const result = v.safeParse(EVENT_CATALOG[detailType], detail);
+  if (!result.success) {
+    throw new EventSchemaError(
+      `keyturn built a "${detailType}" event that its schema rejects (${result.issues
+        .map((issue) => `${v.getDotPath(issue) ?? "detail"}: ${issue.expected ?? issue.message}`)
+        .join("; ")}). This is a bug in keyturn; please report it.`,
+    );
+  }
+  return { detailType, detail: result.output, ...(secretArn ? { resources: [secretArn] } : {}) };
+}
 
 export function credentialRotated(
   ref: CredentialRef,
@@ -35,50 +65,47 @@ export function credentialRotated(
     revokeAfter: string;
   },
 ): OutgoingEvent {
-  return {
-    detailType: DetailType.credentialRotated,
-    resources: [ref.secretArn],
-    detail: {
+  return keyturnEvent(
+    "Credential Rotated",
+    {
       ...ref,
-      severity: "info" satisfies Severity,
+      severity: "info",
       versionId: facts.versionId,
       keyId: facts.keyId,
       ...(facts.previousKeyId ? { previousKeyId: facts.previousKeyId } : {}),
       expiresAt: facts.expiresAt,
       revokeAfter: facts.revokeAfter,
     },
-  };
+    ref.secretArn,
+  );
 }
 
 export function credentialRotationFailed(
   ref: CredentialRef,
   facts: {
-    /** A step of the protocol, or "emergency" when the rotation of an emergency revoke failed. */
-    step: RotationStepName | "emergency";
+    step: FailureStep;
     versionId: string;
     error: { name: string; message: string; retryable: boolean };
-    severity?: Severity;
+    severity?: "warning" | "critical";
   },
 ): OutgoingEvent {
-  return {
-    detailType: DetailType.credentialRotationFailed,
-    resources: [ref.secretArn],
-    detail: {
+  return keyturnEvent(
+    "Credential Rotation Failed",
+    {
       ...ref,
       // Secrets Manager retries a failed rotation by itself; a failure it cannot get past needs a person now.
-      severity: facts.severity ?? ((facts.error.retryable ? "warning" : "critical") satisfies Severity),
+      severity: facts.severity ?? (facts.error.retryable ? "warning" : "critical"),
       step: facts.step,
       versionId: facts.versionId,
-      error: facts.error,
+      error: { ...facts.error, message: facts.error.message.slice(0, 2000) },
     },
-  };
+    ref.secretArn,
+  );
 }
 
-export type RevocationReason = "grace-period-ended" | "in-use-limit-reached" | "orphan" | "compromised";
-
-const REVOCATION_SEVERITY: Record<RevocationReason, Severity> = {
+const REVOCATION_SEVERITY: Record<RevocationReason, "info" | "warning"> = {
   "grace-period-ended": "info",
-  // Revoked although a consumer still used it, or minted and lost: someone should look.
+  // Revoked although a consumer still used it, or minted and lost, or leaked: someone should look.
   "in-use-limit-reached": "warning",
   orphan: "warning",
   compromised: "warning",
@@ -94,10 +121,9 @@ export function credentialRevoked(
     lastUsedAt?: string | null | undefined;
   },
 ): OutgoingEvent {
-  return {
-    detailType: DetailType.credentialRevoked,
-    resources: [ref.secretArn],
-    detail: {
+  return keyturnEvent(
+    "Credential Revoked",
+    {
       ...ref,
       severity: REVOCATION_SEVERITY[facts.reason],
       keyId: facts.keyId,
@@ -106,16 +132,69 @@ export function credentialRevoked(
       outcome: facts.outcome,
       ...(facts.lastUsedAt === undefined ? {} : { lastUsedAt: facts.lastUsedAt }),
     },
-  };
+    ref.secretArn,
+  );
 }
 
 export function previousStillInUse(
   ref: CredentialRef,
   facts: { keyId: string; lastUsedAt: string; postponements: number; limit: number; revokeAfter: string },
 ): OutgoingEvent {
-  return {
-    detailType: DetailType.previousStillInUse,
-    resources: [ref.secretArn],
-    detail: { ...ref, severity: "warning" satisfies Severity, ...facts },
-  };
+  return keyturnEvent(
+    "Previous Credential Still In Use",
+    { ...ref, severity: "warning", ...facts },
+    ref.secretArn,
+  );
+}
+
+/** The nearer the expiry, the louder: a day or less is critical, a week or less a warning. */
+export function expirySeverity(msLeft: number): Severity {
+  if (msLeft <= 86_400_000) return "critical";
+  if (msLeft <= 7 * 86_400_000) return "warning";
+  return "info";
+}
+
+export function credentialExpiring(
+  ref: CredentialRef,
+  facts: Omit<DetailOf<"Credential Expiring">, keyof CredentialRef | "severity">,
+  msLeft: number,
+): OutgoingEvent {
+  return keyturnEvent(
+    "Credential Expiring",
+    { ...ref, severity: expirySeverity(msLeft), ...facts },
+    ref.secretArn,
+  );
+}
+
+export function credentialExpired(
+  ref: CredentialRef,
+  facts: { keyId: string; expiresAt: string },
+): OutgoingEvent {
+  return keyturnEvent("Credential Expired", { ...ref, severity: "critical", ...facts }, ref.secretArn);
+}
+
+export function manualRotationRequired(
+  ref: CredentialRef,
+  facts: Omit<DetailOf<"Manual Rotation Required">, keyof CredentialRef>,
+): OutgoingEvent {
+  return keyturnEvent("Manual Rotation Required", { ...ref, ...facts }, ref.secretArn);
+}
+
+export function tokenRefreshFailed(
+  ref: CredentialRef,
+  facts: {
+    accessTokenExpiresAt: string | null;
+    error: { name: string; message: string; retryable: boolean };
+  },
+): OutgoingEvent {
+  return keyturnEvent(
+    "Token Refresh Failed",
+    {
+      ...ref,
+      severity: "critical",
+      accessTokenExpiresAt: facts.accessTokenExpiresAt,
+      error: { ...facts.error, message: facts.error.message.slice(0, 2000) },
+    },
+    ref.secretArn,
+  );
 }

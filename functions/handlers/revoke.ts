@@ -8,17 +8,12 @@ import * as v from "valibot";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type EmergencyOutcome, emergencyRevoke, rotateThroughSecretsManager } from "#engine/emergency.ts";
+import { RevokeRequested } from "#engine/event-catalog.ts";
 import { DetailType } from "#engine/events.ts";
 import { logger } from "#engine/logger.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { RevokeEnvironment, readEnvironment } from "./environment.ts";
 import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
-
-const RevokeRequest = v.object({
-  credential: v.pipe(v.string(), v.minLength(1)),
-  reason: v.pipe(v.string(), v.minLength(1), v.maxLength(500)),
-  target: v.optional(v.picklist(["current", "previous"])),
-});
 
 export class InvalidRevokeRequestError extends Error {
   override readonly name = "InvalidRevokeRequestError";
@@ -41,7 +36,7 @@ function requestOf(event: unknown) {
     (event as { "detail-type"?: unknown })["detail-type"] === DetailType.revokeRequested
       ? (event as { detail?: unknown }).detail
       : event;
-  const parsed = v.safeParse(RevokeRequest, body);
+  const parsed = v.safeParse(RevokeRequested, body);
   if (!parsed.success) {
     throw new InvalidRevokeRequestError(
       `Not a revoke request: ${parsed.issues.map((i) => v.getDotPath(i) ?? "request").join(", ")} missing or invalid. ` +

@@ -1,0 +1,190 @@
+// keyturn's event catalog (shared/DESIGN.md "Events"), defined once: the engine validates
+// every event against these schemas before it is sent, and `npm run schemas` writes them
+// out as the JSON Schemas in schemas/events/ that subscribers (and the tests) use.
+// No detail carries a secret value: only ids, names, times and reasons.
+
+import * as v from "valibot";
+
+const text = v.pipe(v.string(), v.minLength(1));
+const timestamp = v.pipe(v.string(), v.isoTimestamp());
+const count = v.pipe(v.number(), v.integer(), v.minValue(0));
+
+/** Every detail names the credential, its provider, its secret and how urgent it is. */
+const ref = {
+  credential: v.pipe(text, v.description("The credential's name (by default its secret's name).")),
+  provider: v.pipe(
+    text,
+    v.description("Provider id, e.g. immuta-request, softwareone; unknown when the tags name none."),
+  ),
+  secretArn: text,
+};
+
+/** A detail schema with the title, description and detail type that the JSON Schema files carry. */
+function detail<const S extends v.ObjectEntries>(detailType: string, description: string, entries: S) {
+  return v.pipe(
+    v.strictObject(entries),
+    v.metadata({ title: detailType, description, "x-detail-type": detailType }),
+  );
+}
+
+export const CredentialRotated = detail(
+  "Credential Rotated",
+  "A rotation finished: the new key is AWSCURRENT; the previous key stays valid until revokeAfter.",
+  {
+    ...ref,
+    severity: v.literal("info"),
+    versionId: v.pipe(text, v.description("The secret version now AWSCURRENT.")),
+    keyId: v.pipe(text, v.description("The vendor's id of the new key (never the key).")),
+    previousKeyId: v.optional(text),
+    expiresAt: v.nullable(timestamp),
+    revokeAfter: timestamp,
+  },
+);
+
+export const CredentialRotationFailed = detail(
+  "Credential Rotation Failed",
+  "A rotation failed. AWSCURRENT is unchanged (except after an emergency revoke). Severity is warning when " +
+    "Secrets Manager's own retry may get past it, critical when a person must act.",
+  {
+    ...ref,
+    severity: v.picklist(["warning", "critical"]),
+    step: v.pipe(
+      v.picklist([
+        "createSecret",
+        "setSecret",
+        "testSecret",
+        "finishSecret",
+        "emergency",
+        "stuck",
+        "secretsmanager",
+      ]),
+      v.description(
+        "The protocol step that failed; emergency: an emergency revoke could not rotate; stuck: an AWSPENDING " +
+          "version was left behind; secretsmanager: re-published from Secrets Manager's own RotationFailed or " +
+          "RotationAbandoned.",
+      ),
+    ),
+    versionId: text,
+    error: v.strictObject({
+      name: v.string(),
+      message: v.pipe(v.string(), v.maxLength(2000)),
+      retryable: v.boolean(),
+    }),
+  },
+);
+
+export const CredentialExpiring = detail(
+  "Credential Expiring",
+  "A credential's key crossed an expiry threshold; published once per threshold.",
+  {
+    ...ref,
+    severity: v.picklist(["info", "warning", "critical"]),
+    keyId: text,
+    expiresAt: timestamp,
+    threshold: v.pipe(text, v.description("The threshold crossed, e.g. 30d, 7d, 1d.")),
+    daysLeft: count,
+    action: v.pipe(
+      v.picklist(["rotating-early", "rotation-scheduled", "manual-rotation-required"]),
+      v.description(
+        "rotating-early: keyturn started a rotation now because the key expires before its next scheduled " +
+          "rotation; rotation-scheduled: the next rotation comes first; manual-rotation-required: a person must " +
+          "replace the key.",
+      ),
+    ),
+  },
+);
+
+export const CredentialExpired = detail(
+  "Credential Expired",
+  "A credential's current key is past its expiry: consumers are failing now.",
+  { ...ref, severity: v.literal("critical"), keyId: text, expiresAt: timestamp },
+);
+
+export const ManualRotationRequired = detail(
+  "Manual Rotation Required",
+  "A key only a person can replace is due (maximum age, expiry), or the replaced key has not been revoked in " +
+    "the vendor's UI yet. Carries the UI steps.",
+  {
+    ...ref,
+    severity: v.picklist(["info", "warning", "critical"]),
+    keyId: text,
+    reason: v.picklist(["max-age", "expiring", "old-key-not-revoked"]),
+    dueAt: v.nullable(timestamp),
+    steps: v.strictObject({ create: v.array(v.string()), revoke: v.array(v.string()) }),
+  },
+);
+
+export const CredentialRevoked = detail(
+  "Credential Revoked",
+  "A key was revoked at the vendor: an old key whose grace period ended, one revoked although still in use " +
+    "after the postponement limit, an orphan minted by a rotation that never stored it, or a compromised key.",
+  {
+    ...ref,
+    severity: v.picklist(["info", "warning"]),
+    keyId: v.pipe(text, v.description("The vendor's id of the revoked key (never the key).")),
+    reason: v.picklist(["grace-period-ended", "in-use-limit-reached", "orphan", "compromised"]),
+    strength: v.pipe(
+      v.picklist(["soft", "hard"]),
+      v.description("soft: disabled, reversible; hard: deleted."),
+    ),
+    outcome: v.picklist(["revoked", "already-gone"]),
+    lastUsedAt: v.optional(v.nullable(timestamp)),
+  },
+);
+
+export const PreviousCredentialStillInUse = detail(
+  "Previous Credential Still In Use",
+  "The previous key's grace period ended but the vendor saw it used within the in-use window: revocation " +
+    "waits for the next sweep, up to the postponement limit. Find the consumer that has not picked up the new key.",
+  {
+    ...ref,
+    severity: v.literal("warning"),
+    keyId: text,
+    lastUsedAt: timestamp,
+    postponements: v.pipe(count, v.minValue(1)),
+    limit: count,
+    revokeAfter: timestamp,
+  },
+);
+
+export const TokenRefreshFailed = detail(
+  "Token Refresh Failed",
+  "Short-lived tokens could not be refreshed or minted: consumers are about to be left without a valid token.",
+  {
+    ...ref,
+    severity: v.literal("critical"),
+    accessTokenExpiresAt: v.nullable(timestamp),
+    error: v.strictObject({
+      name: v.string(),
+      message: v.pipe(v.string(), v.maxLength(2000)),
+      retryable: v.boolean(),
+    }),
+  },
+);
+
+/** Published by others (a leak scanner, a person) and consumed by keyturn's revoke function. */
+export const RevokeRequested = detail(
+  "Revoke Requested",
+  "Put on the keyturn bus by a leak scanner or a person to kill a key now: keyturn rotates the credential and " +
+    "revokes the compromised key hard, with no grace period. target defaults to current.",
+  {
+    credential: v.pipe(text, v.description("The credential's name (its secret's name).")),
+    reason: v.pipe(text, v.maxLength(500), v.description("Why, for the audit trail (never the key).")),
+    target: v.optional(v.picklist(["current", "previous"])),
+  },
+);
+
+export const EVENT_CATALOG = {
+  "Credential Rotated": CredentialRotated,
+  "Credential Rotation Failed": CredentialRotationFailed,
+  "Credential Expiring": CredentialExpiring,
+  "Credential Expired": CredentialExpired,
+  "Manual Rotation Required": ManualRotationRequired,
+  "Credential Revoked": CredentialRevoked,
+  "Previous Credential Still In Use": PreviousCredentialStillInUse,
+  "Token Refresh Failed": TokenRefreshFailed,
+  "Revoke Requested": RevokeRequested,
+} as const;
+
+export type DetailTypeName = keyof typeof EVENT_CATALOG;
+export type DetailOf<T extends DetailTypeName> = v.InferOutput<(typeof EVENT_CATALOG)[T]>;
