@@ -1,6 +1,7 @@
 // Every provider keyturn ships, by id. `satisfies` makes a half-added vendor a compile
 // error: an id in ProviderId without an entry here, or an entry whose id is another's.
 
+import { everflow } from "./everflow/index.ts";
 import { immutaRequest } from "./immuta-request/index.ts";
 import { softwareone } from "./softwareone/index.ts";
 import type { CredentialValue, Provider, ProviderId, ProviderMode } from "./types.ts";
@@ -8,6 +9,7 @@ import type { CredentialValue, Provider, ProviderId, ProviderMode } from "./type
 const providers = {
   "immuta-request": immutaRequest,
   softwareone,
+  everflow,
 } as const satisfies {
   [K in ProviderId]: {
     id: K;
