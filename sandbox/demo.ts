@@ -81,6 +81,7 @@ async function main(): Promise<void> {
       vendorEndpoint: hub.url,
       orphanSafetyMarginMs: HOUR,
       reconcileIntervalMs: 6 * HOUR,
+      stuckAfterMs: 6 * HOUR,
     });
 
     const at = () => new Date(clock.now()).toISOString().replace(":00.000Z", "Z");

@@ -13,7 +13,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import type { EmergencyOutcome } from "#engine/emergency.ts";
-import type { SweepReport } from "#engine/revocation.ts";
+import type { MonitorReport } from "#engine/monitor.ts";
 import { createMonitorHandler } from "#handlers/monitor.ts";
 import { createRevokeHandler } from "#handlers/revoke.ts";
 import { createRotateHandler } from "#handlers/rotate.ts";
@@ -32,6 +32,7 @@ export interface LocalKeyturnOptions {
   vendorEndpoint: string;
   orphanSafetyMarginMs: number;
   reconcileIntervalMs: number;
+  stuckAfterMs: number;
   /** HTTP client settings for the handlers (tests shorten timeouts and backoff). */
   http?: Partial<HttpClientOptions>;
 }
@@ -41,7 +42,7 @@ export interface LocalKeyturn {
   subscriber: EventSubscriber;
   invoke: RotationInvoker;
   rotate(secretId: string, options?: Parameters<typeof rotateLikeSecretsManager>[2]): Promise<DrivenRotation>;
-  sweep(): Promise<SweepReport>;
+  sweep(): Promise<MonitorReport>;
   revoke(request: unknown): Promise<EmergencyOutcome>;
   createSecret(name: string, value: string | object, tags: Record<string, string>): Promise<void>;
   /** AWSCURRENT, or the version named. */
@@ -61,26 +62,23 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
 
   const rotateHandler = createRotateHandler({ store, publisher, now, http });
   const invoke: RotationInvoker = (event) => rotateHandler(event, context);
+  // moto cannot run a rotation Lambda, so "rotate now" plays Secrets Manager's part with the
+  // real rotate handler (sandbox/rotation-driver.ts).
+  const rotateNow = async (secretId: string) => {
+    const rotation = await rotateLikeSecretsManager(invoke, secretId);
+    if (!rotation.succeeded) throw rotation.failures.at(-1)?.error;
+  };
   const monitor = createMonitorHandler({
     store,
     publisher,
     now,
     http,
+    rotate: rotateNow,
     orphanSafetyMarginMs: options.orphanSafetyMarginMs,
     reconcileIntervalMs: options.reconcileIntervalMs,
+    stuckAfterMs: options.stuckAfterMs,
   });
-  // moto cannot run a rotation Lambda, so "rotate now" plays Secrets Manager's part with the
-  // real rotate handler (sandbox/rotation-driver.ts).
-  const revokeHandler = createRevokeHandler({
-    store,
-    publisher,
-    now,
-    http,
-    rotate: async (secretId) => {
-      const rotation = await rotateLikeSecretsManager(invoke, secretId);
-      if (!rotation.succeeded) throw rotation.failures.at(-1)?.error;
-    },
-  });
+  const revokeHandler = createRevokeHandler({ store, publisher, now, http, rotate: rotateNow });
 
   // Always name the stage: moto answers a GetSecretValue without one from the version the
   // secret was created with, not from AWSCURRENT as Secrets Manager does.

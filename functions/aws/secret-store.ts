@@ -24,6 +24,8 @@ export interface SecretDescription {
   /** versionId -> staging labels, as DescribeSecret reports them. */
   versions: Record<string, string[]>;
   tags: Record<string, string>;
+  /** When Secrets Manager's own schedule rotates the secret next, if rotation is on. */
+  nextRotationDate?: Date | undefined;
 }
 
 export interface SecretVersion {
@@ -46,6 +48,7 @@ export class SecretStore {
       name: answer.Name ?? secretId,
       versions: answer.VersionIdsToStages ?? {},
       tags: tagMap(answer.Tags),
+      nextRotationDate: answer.RotationEnabled ? answer.NextRotationDate : undefined,
     };
   }
 
@@ -68,6 +71,7 @@ export class SecretStore {
         name: entry.Name ?? "",
         versions: entry.SecretVersionsToStages ?? {},
         tags: tagMap(entry.Tags),
+        nextRotationDate: entry.RotationEnabled ? entry.NextRotationDate : undefined,
       }));
       nextToken = page.NextToken;
     } while (nextToken);

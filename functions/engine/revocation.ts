@@ -27,7 +27,7 @@ import {
   type ProviderContext,
   type RevokeStrength,
 } from "#providers/types.ts";
-import { type ManagedCredential, managedCredential, readAuthority, readValue } from "./credentials.ts";
+import { type ManagedCredential, readAuthority, readValue } from "./credentials.ts";
 import { asKeyturnError } from "./errors.ts";
 import {
   type CredentialRef,
@@ -57,13 +57,6 @@ export interface RevocationRecord {
   outcome: "revoked" | "already-gone";
 }
 
-export interface SweepReport {
-  credentials: number;
-  revoked: RevocationRecord[];
-  postponed: { credential: string; keyId: string; postponements: number }[];
-  failures: { credential: string; error: string }[];
-}
-
 type AutomaticCredential = ManagedCredential & { provider: AutomaticProvider<CredentialValue> };
 
 export function refOf(credential: ManagedCredential): CredentialRef {
@@ -83,47 +76,37 @@ export function parseMarker(marker: string): { credential: string; versionId: st
   return { credential: rest.slice(0, cut), versionId: rest.slice(cut + 1) };
 }
 
-export class RevocationSweep {
+/** What a sweep did, for the monitor's report and log. */
+export interface RevocationReport {
+  revoked: RevocationRecord[];
+  postponed: { credential: string; keyId: string; postponements: number }[];
+  failures: { credential: string; error: string }[];
+}
+
+export class Revocation {
   readonly #deps: RevocationDeps;
 
   constructor(deps: RevocationDeps) {
     this.#deps = deps;
   }
 
-  async run(): Promise<SweepReport> {
-    const report: SweepReport = { credentials: 0, revoked: [], postponed: [], failures: [] };
-    const automatic: AutomaticCredential[] = [];
-    for await (const page of this.#deps.store.listTagged(Tag.provider)) {
-      for (const description of page) {
-        report.credentials++;
-        try {
-          const credential = managedCredential(description);
-          if (isAutomatic(credential.provider)) automatic.push(credential as AutomaticCredential);
-        } catch (error) {
-          this.#failed(report, description.tags[Tag.credential] || description.name, error);
-        }
-      }
-    }
-    for (const credential of automatic) {
-      try {
-        await this.#previousKey(credential, report);
-      } catch (error) {
-        this.#failed(report, credential.settings.credential, error);
-      }
-    }
-    await this.#reconcile(automatic, report);
-    logger.info("revocation sweep finished", {
-      credentials: report.credentials,
-      revoked: report.revoked.length,
-      postponed: report.postponed.length,
-      failures: report.failures.length,
-    });
-    return report;
+  /** Revokes the credential's previous key if its time has come (see the header). */
+  async previousKey(credential: ManagedCredential, report: RevocationReport): Promise<void> {
+    if (!isAutomatic(credential.provider)) return;
+    await this.#previousKey(credential as AutomaticCredential, report);
   }
 
-  #failed(report: SweepReport, credential: string, error: unknown): void {
-    const failure = asKeyturnError(error, credential, "Revocation sweep");
-    logger.error("revocation sweep: credential skipped", { credential, error: failure });
+  /** Reconciles the vendors' keys against the secrets of every automatic credential that is due. */
+  async reconcile(credentials: readonly ManagedCredential[], report: RevocationReport): Promise<void> {
+    await this.#reconcile(
+      credentials.filter((c): c is AutomaticCredential => isAutomatic(c.provider)),
+      report,
+    );
+  }
+
+  #failed(report: RevocationReport, credential: string, error: unknown): void {
+    const failure = asKeyturnError(error, credential, "Revocation");
+    logger.error("revocation: credential skipped", { credential, error: failure });
     report.failures.push({ credential, error: failure.message });
   }
 
@@ -144,7 +127,7 @@ export class RevocationSweep {
     return (await readValue(this.#deps.store, credential, { versionId: pending[0] }))?.keyId;
   }
 
-  async #previousKey(credential: AutomaticCredential, report: SweepReport): Promise<void> {
+  async #previousKey(credential: AutomaticCredential, report: RevocationReport): Promise<void> {
     const { tags, settings, provider } = credential;
     const keyId = tags[Tag.previousKeyId];
     const state = tags[Tag.previousState] ?? "active";
@@ -232,7 +215,7 @@ export class RevocationSweep {
   /** Publishes "Credential Revoked", then writes the tags that record it (see the header on order). */
   async #record(
     credential: ManagedCredential,
-    report: SweepReport,
+    report: RevocationReport,
     revocation: Omit<RevocationRecord, "credential">,
     tags: Record<string, string>,
     lastUsedAt?: string | null,
@@ -243,7 +226,7 @@ export class RevocationSweep {
     logger.info("key revoked", { credential: credential.settings.credential, ...revocation });
   }
 
-  async #reconcile(credentials: AutomaticCredential[], report: SweepReport): Promise<void> {
+  async #reconcile(credentials: AutomaticCredential[], report: RevocationReport): Promise<void> {
     const now = this.#deps.now().getTime();
     const due = credentials.filter(
       (c) => !(now - Date.parse(c.tags[Tag.reconciledAt] ?? "") < this.#deps.reconcileIntervalMs),
@@ -268,7 +251,7 @@ export class RevocationSweep {
   async #reconcileGroup(
     group: AutomaticCredential[],
     first: AutomaticCredential,
-    report: SweepReport,
+    report: RevocationReport,
   ): Promise<void> {
     const byName = new Map<string, { credential: AutomaticCredential; referenced: Set<string> }>();
     for (const credential of group) {

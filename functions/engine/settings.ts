@@ -27,6 +27,12 @@ export const Tag = {
   inUseLimit: "keyturn:in-use-limit",
   hardRevokeDelay: "keyturn:hard-revoke-delay",
   reconciledAt: "keyturn:reconciled-at",
+  /** Policy: when to warn before expiry, e.g. "30d,7d,1d". */
+  expiryThresholds: "keyturn:expiry-thresholds",
+  /** The last expiry notice sent: "<keyId>@<threshold>" or "<keyId>@expired". */
+  expiryNotice: "keyturn:expiry-notice",
+  /** An AWSPENDING version first seen by the monitor: "<versionId>@<ISO time>". */
+  pendingSeen: "keyturn:pending-seen",
 } as const;
 
 export const DEFAULT_GRACE_PERIOD = "24h";
@@ -34,6 +40,7 @@ export const DEFAULT_KEY_LIFETIME = "90d";
 export const DEFAULT_IN_USE_WINDOW = "1h";
 export const DEFAULT_IN_USE_LIMIT = 24;
 export const DEFAULT_HARD_REVOKE_DELAY = "7d";
+export const DEFAULT_EXPIRY_THRESHOLDS = "30d,7d,1d";
 
 export interface CredentialSettings {
   credential: string;
@@ -49,6 +56,8 @@ export interface CredentialSettings {
   inUseLimit: number;
   /** For vendors that can disable a key: how long it stays disabled before it is deleted. */
   hardRevokeDelayMs: number;
+  /** Expiry warning thresholds, largest first, each with its text ("7d") and milliseconds. */
+  expiryThresholds: { text: string; ms: number }[];
 }
 
 function duration(tags: Record<string, string>, tag: string, fallback: string, credential: string): number {
@@ -91,5 +100,23 @@ export function settingsFromTags(secretName: string, tags: Record<string, string
     inUseWindowMs: duration(tags, Tag.inUseWindow, DEFAULT_IN_USE_WINDOW, credential),
     inUseLimit: Number(limitText),
     hardRevokeDelayMs: duration(tags, Tag.hardRevokeDelay, DEFAULT_HARD_REVOKE_DELAY, credential),
+    expiryThresholds: thresholds(tags[Tag.expiryThresholds] ?? DEFAULT_EXPIRY_THRESHOLDS, credential),
   };
+}
+
+function thresholds(text: string, credential: string): { text: string; ms: number }[] {
+  const parsed = text
+    .split(",")
+    .map((part) => part.trim())
+    .filter((part) => part.length > 0)
+    .map((part) => ({ text: part, ms: parseDuration(part) }));
+  const invalid = parsed.find((threshold) => threshold.ms === undefined || threshold.ms <= 0);
+  if (invalid || parsed.length === 0) {
+    throw new InvalidSettingsError(
+      `Credential "${credential}": tag ${Tag.expiryThresholds} is "${text}", expected durations separated by ` +
+        'commas such as "30d,7d,1d".',
+      { credential },
+    );
+  }
+  return parsed.map((t) => ({ text: t.text, ms: t.ms as number })).sort((a, b) => b.ms - a.ms);
 }

@@ -27,6 +27,8 @@ export const MonitorEnvironment = v.object({
   KEYTURN_ORPHAN_SAFETY_MARGIN: duration("1h"),
   /** How often each credential's keys are reconciled against the vendor's listing. */
   KEYTURN_RECONCILE_INTERVAL: duration("6h"),
+  /** An AWSPENDING version older than this (since the monitor first saw it) is a stuck rotation. */
+  KEYTURN_STUCK_ROTATION_AFTER: duration("6h"),
 });
 export type MonitorEnvironment = v.InferInput<typeof MonitorEnvironment>;
 

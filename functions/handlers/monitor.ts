@@ -1,12 +1,12 @@
-// The monitor: one scheduled sweep over every managed credential. Here, the revocation
-// sweep: previous keys whose grace period ended, and orphaned vendor keys.
+// The monitor: one scheduled sweep over every managed credential (functions/engine/monitor.ts):
+// expiry notices and early rotations, stuck rotations, revocation of old keys, orphans.
 
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { logger } from "#engine/logger.ts";
-import { RevocationSweep, type SweepReport } from "#engine/revocation.ts";
+import { Monitor, type MonitorReport } from "#engine/monitor.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { MonitorEnvironment, readEnvironment } from "./environment.ts";
 import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
@@ -16,21 +16,30 @@ export interface MonitorHandlerDeps {
   publisher: EventPublisher;
   orphanSafetyMarginMs: number;
   reconcileIntervalMs: number;
+  stuckAfterMs: number;
+  /** Starts a rotation now; the default asks Secrets Manager (RotateSecret) and does not wait. */
+  rotate?: (secretId: string) => Promise<void>;
   now?: () => Date;
   http?: Partial<HttpClientOptions>;
 }
 
 export function createMonitorHandler(deps: MonitorHandlerDeps) {
-  return async (_event: unknown, context: InvocationContext): Promise<SweepReport> => {
+  return async (_event: unknown, context: InvocationContext): Promise<MonitorReport> => {
     logger.appendKeys({ requestId: context.awsRequestId });
     try {
-      return await new RevocationSweep({
+      return await new Monitor({
         store: deps.store,
         publisher: deps.publisher,
         now: deps.now ?? (() => new Date()),
         http: vendorHttp(context, deps.http),
+        rotate:
+          deps.rotate ??
+          (async (secretId) => {
+            await deps.store.rotateNow(secretId);
+          }),
         orphanSafetyMarginMs: deps.orphanSafetyMarginMs,
         reconcileIntervalMs: deps.reconcileIntervalMs,
+        stuckAfterMs: deps.stuckAfterMs,
       }).run();
     } finally {
       logger.resetKeys();
@@ -45,4 +54,5 @@ export const handler = createMonitorHandler({
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
   orphanSafetyMarginMs: environment.KEYTURN_ORPHAN_SAFETY_MARGIN,
   reconcileIntervalMs: environment.KEYTURN_RECONCILE_INTERVAL,
+  stuckAfterMs: environment.KEYTURN_STUCK_ROTATION_AFTER,
 });

@@ -27,6 +27,7 @@ export interface WorldOptions {
   clock: ManualClock;
   orphanSafetyMarginMs?: number;
   reconcileIntervalMs?: number;
+  stuckAfterMs?: number;
 }
 
 export async function startWorld(options: WorldOptions): Promise<World> {
@@ -39,6 +40,7 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     vendorEndpoint: hub.url,
     orphanSafetyMarginMs: options.orphanSafetyMarginMs ?? HOUR,
     reconcileIntervalMs: options.reconcileIntervalMs ?? 0,
+    stuckAfterMs: options.stuckAfterMs ?? 6 * HOUR,
     http: { timeoutMs: 1_000, retryBaseMs: 1, retryMaxMs: 10, sleep: async () => {} },
   });
   return { ...keyturn, aws, clock: options.clock, hub, close: () => hub.close() };
