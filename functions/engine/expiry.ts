@@ -84,6 +84,7 @@ export class ExpiryWatch {
 
     let action: "rotating-early" | "rotation-scheduled" | "manual-rotation-required" =
       "manual-rotation-required";
+    let rotationError: unknown;
     if (isAutomatic(credential.provider)) {
       const next = credential.nextRotationDate?.getTime();
       const rotationInFlight = Object.values(credential.versions).some(
@@ -93,8 +94,13 @@ export class ExpiryWatch {
       else {
         action = "rotating-early";
         if (!rotationInFlight) {
-          await this.#deps.rotate(credential.arn);
-          report.rotatedEarly.push(settings.credential);
+          try {
+            await this.#deps.rotate(credential.arn);
+            report.rotatedEarly.push(settings.credential);
+          } catch (error) {
+            // The notice matters more now, not less: send it, then report the failure.
+            rotationError = error;
+          }
         }
       }
     }
@@ -119,6 +125,7 @@ export class ExpiryWatch {
       threshold: crossed.text,
       action,
     });
+    if (rotationError !== undefined) throw rotationError;
   }
 
   async checkStuck(credential: ManagedCredential, report: ExpiryReport): Promise<void> {
