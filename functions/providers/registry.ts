@@ -3,6 +3,8 @@
 
 import { everflow } from "./everflow/index.ts";
 import { immutaRequest } from "./immuta-request/index.ts";
+import { incortaV1 } from "./incorta-v1/index.ts";
+import { incortaV2 } from "./incorta-v2/index.ts";
 import { softwareone } from "./softwareone/index.ts";
 import type { CredentialValue, Provider, ProviderId, ProviderMode } from "./types.ts";
 
@@ -10,6 +12,8 @@ const providers = {
   "immuta-request": immutaRequest,
   softwareone,
   everflow,
+  "incorta-v1": incortaV1,
+  "incorta-v2": incortaV2,
 } as const satisfies {
   [K in ProviderId]: {
     id: K;

@@ -4,7 +4,7 @@
 import type { HttpClient } from "#http/client.ts";
 
 /** Every vendor keyturn knows. Adding one here without a registry entry does not compile. */
-export type ProviderId = "immuta-request" | "softwareone" | "everflow";
+export type ProviderId = "immuta-request" | "softwareone" | "everflow" | "incorta-v1" | "incorta-v2";
 
 export type ProviderMode = "automatic" | "manual" | "refresh";
 

@@ -1,0 +1,319 @@
+// Incorta Public API v1: a long-lived API key that mints short-lived access and refresh
+// tokens (shared/VENDORS.md §4, the vendor's page in seeds/004).
+//
+// - Base `${clusterUrl}/api` with clusterUrl `https://<cluster>/incorta`; HTTPS only.
+// - Mint: POST /v1/tokens {tenantName, loginName, requestHash, timestamp}, where timestamp is
+//   epoch ms and requestHash the hex SHA-256 of the key followed by that timestamp as a
+//   decimal string. Refresh: POST /v1/tokens/refresh {accessToken, refreshToken}. Both answer
+//   201 {accessToken, refreshToken, type, accessTokenExpiresAt, refreshTokenExpiresAt} with
+//   absolute epoch-ms expiries, which keyturn takes from the answer, never assumes.
+// - A refresh invalidates the previous pair at once, so a 401 to a refresh means "mint anew
+//   with the key": it is a CredentialRejectedError whose `cause` is the ResponseError (401).
+// - Neither POST is idempotent: the HTTP client repeats them only after a 429.
+// - Keys are generated and renewed only in the web UI and never expire; renewing invalidates
+//   the old key at once. So this provider is "refresh" mode with no issue or revoke: the key
+//   is replaced by a person following `manualSteps`. On Cloud 2023.4.0+ / On-Prem 6.0+ new
+//   keys cannot be generated at all; existing keys keep minting.
+// - Verify: minting a pair is the cheapest call Incorta offers that proves the key (it
+//   changes nothing else: the new pair is simply left to expire).
+//
+// keyturn's choices where §4 is silent:
+// - `keyId` is the key's fingerprint, the first 8 hex digits of its SHA-256: Incorta shows no
+//   id for a key. keyturn computes it when absent and refuses one that does not match, so a
+//   renewed key stored with its predecessor's keyId cannot pass for the old one.
+// - `clusterUrl` must be https and end in /incorta (the path the public API lives under).
+// - `apiKey` must be at least 16 characters (Incorta documents no format); `expiresAt` must
+//   be null or absent.
+
+import { createHash } from "node:crypto";
+import * as v from "valibot";
+import { CredentialRejectedError, InvalidSecretError, VendorError } from "#engine/errors.ts";
+import { ResponseError } from "#http/errors.ts";
+import { rememberSecret } from "#http/redact.ts";
+import { isoDateTime, parseSecretValue, parseVendorAnswer } from "../schema.ts";
+import type { Provider, ProviderContext, TokenPair } from "../types.ts";
+import { vendorFailure } from "../vendor-errors.ts";
+
+export const INCORTA_VENDOR = "Incorta";
+
+const EXAMPLE_CLUSTER_URL = "https://acme.cloud.incorta.com/incorta";
+const SAID_CHARS = 200;
+// Epoch milliseconds after September 2001: an answer in seconds would look like 1970.
+const MIN_EPOCH_MS = 1e12;
+
+function isClusterUrl(text: string): boolean {
+  try {
+    const url = new URL(text);
+    return (
+      url.protocol === "https:" &&
+      url.username === "" &&
+      url.password === "" &&
+      url.search === "" &&
+      url.hash === "" &&
+      /\/incorta\/*$/.test(url.pathname)
+    );
+  } catch {
+    return false;
+  }
+}
+
+/** An Incorta cluster's URL, `https://<cluster>/incorta`: the public API lives under its /api. */
+export const incortaClusterUrl = v.pipe(
+  v.string(),
+  v.check(isClusterUrl, `an https:// URL ending in /incorta, such as ${EXAMPLE_CLUSTER_URL}`),
+);
+
+/** The public API's base URL of a cluster, e.g. `https://acme.cloud.incorta.com/incorta/api`. */
+export function incortaApiBase(clusterUrl: string): string {
+  return `${clusterUrl.replace(/\/+$/, "")}/api`;
+}
+
+/** What Incorta's `{"message": "..."}` error body said, as a sentence to append; "" when nothing. */
+export function incortaSays(error: ResponseError): string {
+  const { problem } = error;
+  const said =
+    typeof problem === "object" && problem !== null ? (problem as { message?: unknown }).message : undefined;
+  return typeof said === "string" && said.trim() !== ""
+    ? ` Incorta says: "${said.trim().slice(0, SAID_CHARS)}".`
+    : "";
+}
+
+/** The keyId of an API key: the first 8 hex digits of its SHA-256 (Incorta shows no key id). */
+export function incortaKeyId(apiKey: string): string {
+  return createHash("sha256").update(apiKey).digest("hex").slice(0, 8);
+}
+
+const nonEmpty = v.pipe(v.string(), v.minLength(1));
+
+const IncortaV1Value = v.looseObject({
+  provider: v.literal("incorta-v1"),
+  clusterUrl: incortaClusterUrl,
+  tenantName: nonEmpty,
+  loginName: nonEmpty,
+  apiKey: v.pipe(v.string(), v.minLength(16)),
+  keyId: v.optional(
+    v.pipe(
+      v.string(),
+      v.check(
+        (text) => /^[0-9a-f]{8}$/.test(text),
+        "8 lower-case hex digits (or absent: keyturn computes it)",
+      ),
+    ),
+  ),
+  issuedAt: v.optional(isoDateTime),
+  expiresAt: v.optional(
+    v.nullable(
+      v.pipe(
+        v.string(),
+        v.check(() => false, "null or absent (Incorta v1 API keys never expire)"),
+      ),
+    ),
+  ),
+  previous: v.optional(v.object({ keyId: v.string(), revokeAfter: v.optional(isoDateTime) })),
+});
+
+export type IncortaV1Credential = v.InferOutput<typeof IncortaV1Value> & { keyId: string };
+
+const epochMs = v.pipe(v.number(), v.integer());
+
+const TokenAnswer = v.looseObject({
+  accessToken: nonEmpty,
+  refreshToken: nonEmpty,
+  type: nonEmpty,
+  accessTokenExpiresAt: epochMs,
+  refreshTokenExpiresAt: epochMs,
+});
+
+function requestHash(apiKey: string, timestamp: number): string {
+  return createHash("sha256")
+    .update(`${apiKey}${String(timestamp)}`)
+    .digest("hex");
+}
+
+function who(value: IncortaV1Credential): string {
+  return `login ${value.loginName}, tenant ${value.tenantName} at ${value.clusterUrl}`;
+}
+
+function keyRejected(
+  value: IncortaV1Credential,
+  ctx: ProviderContext,
+  action: string,
+  cause: ResponseError,
+): CredentialRejectedError {
+  return new CredentialRejectedError(
+    `Incorta refused the API key ${value.keyId} of credential "${ctx.credential}" (${who(value)}) during ` +
+      `${action} (${cause.status}).${incortaSays(cause)} The key was renewed or revoked in the Incorta UI ` +
+      "(renewing invalidates the old key at once), API key use was disabled for the user, or the loginName " +
+      "or tenantName is wrong (loginName is the login, not the display name). Store the user's current key " +
+      "with keyturn put; if the clocks of this machine and Incorta differ by minutes, Incorta also refuses " +
+      "the request's timestamp.",
+    { credential: ctx.credential, cause },
+  );
+}
+
+function pairRejected(ctx: ProviderContext, cause: ResponseError): CredentialRejectedError {
+  return new CredentialRejectedError(
+    `Incorta refused to refresh the token pair of credential "${ctx.credential}" (${cause.status}).` +
+      `${incortaSays(cause)} The refresh token has expired, or the pair was already refreshed (each refresh ` +
+      "invalidates the previous pair, so a pair must be refreshed once, by one caller). Mint a new pair " +
+      "with the API key.",
+    { credential: ctx.credential, cause },
+  );
+}
+
+/** One token POST; the answer checked and every token remembered for redaction. */
+async function postForPair(
+  value: IncortaV1Credential,
+  ctx: ProviderContext,
+  action: string,
+  path: "/v1/tokens" | "/v1/tokens/refresh",
+  body: Record<string, unknown>,
+): Promise<TokenPair> {
+  let answer: unknown;
+  try {
+    const response = await ctx.http.request({
+      method: "POST",
+      url: `${incortaApiBase(value.clusterUrl)}${path}`,
+      body,
+    });
+    answer = response.body;
+  } catch (error) {
+    if (error instanceof ResponseError && (error.status === 401 || error.status === 403)) {
+      throw path === "/v1/tokens" ? keyRejected(value, ctx, action, error) : pairRejected(ctx, error);
+    }
+    throw vendorFailure(
+      error,
+      { credential: ctx.credential, vendor: INCORTA_VENDOR },
+      `${action} (POST ${path})`,
+    );
+  }
+  if (typeof answer === "object" && answer !== null) {
+    const { accessToken, refreshToken } = answer as Record<string, unknown>;
+    if (typeof accessToken === "string") rememberSecret(accessToken);
+    if (typeof refreshToken === "string") rememberSecret(refreshToken);
+  }
+  const pair = parseVendorAnswer(TokenAnswer, answer, {
+    credential: ctx.credential,
+    vendor: INCORTA_VENDOR,
+    action,
+  });
+  for (const field of ["accessTokenExpiresAt", "refreshTokenExpiresAt"] as const) {
+    if (pair[field] <= MIN_EPOCH_MS) {
+      throw new VendorError(
+        `${INCORTA_VENDOR} ${action} for credential "${ctx.credential}" answered ${field} ${pair[field]}, ` +
+          "which is not epoch milliseconds (seconds?): keyturn takes expiries from the answer and cannot use it.",
+        { credential: ctx.credential, retryable: false },
+      );
+    }
+  }
+  return {
+    accessToken: pair.accessToken,
+    refreshToken: pair.refreshToken,
+    type: pair.type,
+    accessTokenExpiresAt: pair.accessTokenExpiresAt,
+    refreshTokenExpiresAt: pair.refreshTokenExpiresAt,
+  };
+}
+
+function mintPair(value: IncortaV1Credential, ctx: ProviderContext, action: string): Promise<TokenPair> {
+  const timestamp = ctx.now().getTime();
+  return postForPair(value, ctx, action, "/v1/tokens", {
+    tenantName: value.tenantName,
+    loginName: value.loginName,
+    requestHash: requestHash(value.apiKey, timestamp),
+    timestamp,
+  });
+}
+
+/** A refresh provider: its token minter and manual steps are always there. */
+export type IncortaV1Provider = Provider<IncortaV1Credential> &
+  Required<Pick<Provider<IncortaV1Credential>, "tokens" | "manualSteps">>;
+
+export const incortaV1: IncortaV1Provider = {
+  id: "incorta-v1",
+  vendor: INCORTA_VENDOR,
+  mode: "refresh",
+  revocation: "hard-only",
+
+  parse(value, credential) {
+    const apiKey = (value as { apiKey?: unknown } | null)?.apiKey;
+    if (typeof apiKey === "string") rememberSecret(apiKey);
+    const parsed = parseSecretValue(IncortaV1Value, value, {
+      credential,
+      vendor: INCORTA_VENDOR,
+      publicFields: [
+        "provider",
+        "clusterUrl",
+        "tenantName",
+        "loginName",
+        "keyId",
+        "issuedAt",
+        "expiresAt",
+        "previous.keyId",
+        "previous.revokeAfter",
+      ],
+    });
+    const fingerprint = incortaKeyId(parsed.apiKey);
+    if (parsed.keyId !== undefined && parsed.keyId !== fingerprint) {
+      throw new InvalidSecretError(
+        `Secret value of credential "${credential}" (${INCORTA_VENDOR}) is invalid: "keyId" is ${parsed.keyId} ` +
+          `but the API key's fingerprint (the first 8 hex digits of its SHA-256) is ${fingerprint}: was the key ` +
+          "renewed and stored with the old keyId? Remove keyId (keyturn computes it) or set it to " +
+          `${fingerprint}; the current version was left as it is.`,
+        { credential },
+      );
+    }
+    return { ...parsed, keyId: fingerprint };
+  },
+
+  secretsOf(value) {
+    return [value.apiKey];
+  },
+
+  expiresAt() {
+    return undefined;
+  },
+
+  async verify(candidate, ctx) {
+    await mintPair(candidate, ctx, "API key check (minting a token pair)");
+  },
+
+  manualSteps(value) {
+    return {
+      create: [
+        "On Incorta Cloud 2023.4.0 and later and On-Premises 6.0 and later, v1 API keys can no longer be " +
+          "generated or renewed: the existing key keeps working (v1 keys never expire). To replace it there, " +
+          "move the consumers to Public API v2 with a personal access token (provider incorta-v2).",
+        `Sign in to ${value.clusterUrl} (tenant ${value.tenantName}) as ${value.loginName}, the user the key belongs to.`,
+        "Select profile (person icon) in the top right corner of the Navigation bar, then select your username " +
+          "to open your profile.",
+        "In the Edit User drawer, select the Security tab.",
+        "In the API Key section, select Renew Key. The previous key stops working at once: every program " +
+          "using it fails until it has the new key.",
+        "Store the new key in this credential immediately (keyturn put, value from stdin or the prompt); " +
+          "keyturn checks it by minting a token pair before it becomes current.",
+        "If the API Key section is missing, an Incorta Super User must enable API key generation for the " +
+          `user: Security > Users > ${value.loginName} > Edit > Security tab > Developer Tool > Enable API Key Generation.`,
+      ],
+      revoke: [
+        "Nothing more to do: Renew Key invalidated the previous key at once, and Incorta offers no other way " +
+          "to revoke a v1 key.",
+      ],
+    };
+  },
+
+  tokens: {
+    mint(value, ctx) {
+      return mintPair(value, ctx, "token minting");
+    },
+    refresh(value, pair, ctx) {
+      return postForPair(value, ctx, "token refresh", "/v1/tokens/refresh", {
+        accessToken: pair.accessToken,
+        refreshToken: pair.refreshToken,
+      });
+    },
+    secretsOf(pair) {
+      return [pair.accessToken, pair.refreshToken];
+    },
+  },
+};

@@ -1,0 +1,565 @@
+// Incorta simulator: Public API v1 (API key -> access and refresh tokens, VENDORS.md §4 and
+// the vendor's page in seeds/004) and Public API v2 personal access tokens (VENDORS.md §5),
+// over real HTTP on loopback.
+//
+// Clients reach it through a vendor endpoint override, like AWS_ENDPOINT_URL: the canonical
+// `https://acme.cloud.incorta.com/incorta/api/v1/tokens` becomes
+// `http://127.0.0.1:PORT/acme.cloud.incorta.com/incorta/api/v1/tokens`. The first path
+// segment is the vendor host; every Incorta cluster has its own host, so any host is accepted
+// and names a cluster, each with its own tenants, users, keys, tokens and PATs.
+//
+// Documented behaviour (§4, §5): requestHash is the hex SHA-256 of the API key followed by the
+// timestamp as a decimal string; timestamps and expiries are absolute epoch milliseconds (from
+// the injected clock); access tokens live 10 minutes and refresh tokens 30 by default
+// (`setLifetimes`); a refresh invalidates the previous pair, both tokens, at once; renewing a
+// key invalidates the old key at once; errors are `{"message": "..."}`; at most 10 active PATs
+// per user; revoked PATs are rejected; v2 takes the tenant in the path.
+//
+// Choices where §4/§5 are silent or say "unconfirmed":
+// - Keys and PATs exist only through the test API (`issueApiKey`, `renewApiKey`, `createPat`,
+//   `revokePat`): Incorta creates them in its web UI, never by API. `issueApiKey` creates the
+//   tenant and user as needed; a user has at most one key (Generate Key, then Renew Key).
+// - Minting: a `timestamp` more than 5 minutes (INCORTA_TIMESTAMP_SKEW_MS) from the
+//   simulator's clock, an unknown tenant or login, a user without a key, or a wrong hash is a
+//   401; the hash is compared case-insensitively. The same hash and timestamp may be sent
+//   again (no replay protection). A body that lacks a field is a 400. Minting does not touch
+//   the user's other pairs, and renewing the key leaves pairs minted with the old key valid
+//   until they expire.
+// - Refreshing: the refresh token must be live and paired with the access token sent; an
+//   unknown, used or mismatched pair and an expired refresh token are 401s. The access
+//   token may have expired (that is when clients refresh).
+// - `GET /incorta/api/v1/schemas` (answer `{schemas: [...]}`) stands for the "other v1
+//   areas": it takes a live access token of its cluster, so tests can prove a consumer holds a
+//   valid one.
+// - v2: `POST /incorta/api/v2/{tenant}/schema/list` answers `{schemasDetails, total}` (the
+//   shape §5 marks unconfirmed), paged by `limit` (default 10) and `offset` from the JSON
+//   body; `schemaType` is accepted whatever its value. A missing, unknown, revoked or expired
+//   PAT (expired from its `expiresAt` on) or one of another cluster is a 401; a live PAT used
+//   with another tenant in the path is a 403, so that a wrong tenant can be told from a dead
+//   token. The path without a tenant (before Cloud 2023.7.0) is a 404.
+// - A request with `x-forwarded-proto: http` (what the vendor's load balancer would see of
+//   plain HTTP) is a 403: §4 says only HTTPS works.
+// - No documented rate limit or server failure: 429 and 5xx come from the fault injector.
+//
+// Keys, tokens and PATs are looked up by SHA-256 hash; only API keys are kept in plain text,
+// because checking a requestHash needs the key itself. Every value handed out is listed in
+// `issuedValues`, so that tests can scan everything keyturn printed for any of them.
+
+import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
+import type { AddressInfo } from "node:net";
+import { type Clock, systemClock } from "./clock.ts";
+import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
+
+/** How far a mint request's `timestamp` may be from the simulator's clock (a simulator choice). */
+export const INCORTA_TIMESTAMP_SKEW_MS = 5 * 60_000;
+/** VENDORS.md §4 defaults. */
+export const INCORTA_DEFAULT_ACCESS_MS = 10 * 60_000;
+export const INCORTA_DEFAULT_REFRESH_MS = 30 * 60_000;
+/** VENDORS.md §5: active PATs per user. */
+export const INCORTA_MAX_ACTIVE_PATS = 10;
+/** The schemas every simulated tenant has, for the v1 and v2 list answers. */
+export const INCORTA_SCHEMAS: readonly string[] = ["SALES", "HR", "FINANCE"];
+
+/** As `POST /v1/tokens` and `/v1/tokens/refresh` answer it (VENDORS.md §4). */
+export interface IncortaTokenAnswer {
+  accessToken: string;
+  refreshToken: string;
+  type: "Bearer";
+  accessTokenExpiresAt: number;
+  refreshTokenExpiresAt: number;
+}
+
+/** A PAT as the test-facing API shows it: never its value. */
+export interface SimulatedPat {
+  id: string;
+  cluster: string;
+  tenantName: string;
+  loginName: string;
+  name: string;
+  createdAt: number;
+  expiresAt: number;
+  revoked: boolean;
+  /** Not revoked and not expired: it counts towards the limit of 10 and authenticates. */
+  active: boolean;
+}
+
+export interface RecordedRequest {
+  method: string;
+  /** The host segment, lower-cased: the cluster. */
+  cluster: string;
+  /** Path after the host segment, without the query string, e.g. `/incorta/api/v1/tokens`. */
+  path: string;
+  /** Status sent; `NO_ANSWER` (0) when the connection was dropped. */
+  status: number;
+  /** Arrival time on the simulator's clock, epoch ms. */
+  at: number;
+}
+
+export interface IncortaSimulatorOptions {
+  clock?: Clock;
+  /** Default 0: a free port. */
+  port?: number;
+}
+
+export interface IncortaSimulator {
+  /** `http://127.0.0.1:PORT` */
+  readonly url: string;
+  /** `${url}/${cluster}/incorta/api` */
+  baseUrl(cluster: string): string;
+  readonly clock: Clock;
+  /** Checked on every request; paths are matched after the host segment, e.g. `/incorta/api/v1/tokens/refresh`. */
+  readonly faults: FaultInjector;
+  /** Lifetimes of pairs minted or refreshed from now on. */
+  setLifetimes(lifetimes: { accessMs?: number; refreshMs?: number }): void;
+  /** Generate Key in the user's Security tab; creates the tenant and user as needed. Returns the key. */
+  issueApiKey(cluster: string, tenantName: string, loginName: string): string;
+  /** Renew Key in the user's Security tab: the old key stops working at once. Returns the new key. */
+  renewApiKey(cluster: string, tenantName: string, loginName: string): string;
+  /** A PAT as if created in the Profile Manager; throws when the user already has 10 active ones. */
+  createPat(
+    cluster: string,
+    tenantName: string,
+    loginName: string,
+    options: { name: string; expiresAt: Date },
+  ): { id: string; token: string };
+  /** Revokes a PAT as the Profile Manager would; revoking twice is harmless. */
+  revokePat(id: string): void;
+  /** Every PAT, revoked and expired ones included. */
+  pats(): SimulatedPat[];
+  /** Whether a v1 protected endpoint would accept this access token now. */
+  isAccessTokenValid(accessToken: string): boolean;
+  /** Whether a v2 call would accept this PAT now (for its own tenant). */
+  isPatLive(value: string): boolean;
+  /** Every key, token and PAT value this simulator has handed out, for leak scans in tests. */
+  readonly issuedValues: readonly string[];
+  /** A snapshot of the requests answered so far (never their Authorization header or body). */
+  readonly requests: readonly RecordedRequest[];
+  resetRequests(): void;
+  /** Stops listening and closes every connection, idle keep-alive ones included. */
+  close(): Promise<void>;
+}
+
+interface StoredUser {
+  loginName: string;
+  apiKey: string | undefined;
+}
+
+interface StoredPair {
+  cluster: string;
+  tenantName: string;
+  loginName: string;
+  accessHash: string;
+  accessTokenExpiresAt: number;
+  refreshTokenExpiresAt: number;
+  /** False once refreshed: both tokens stop working at once. */
+  live: boolean;
+}
+
+interface StoredPat {
+  id: string;
+  cluster: string;
+  tenantName: string;
+  loginName: string;
+  name: string;
+  createdAt: number;
+  expiresAt: number;
+  revoked: boolean;
+}
+
+const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
+const DEFAULT_PAGE_SIZE = 10;
+const V2_SCHEMA_LIST = /^\/incorta\/api\/v2\/([^/]+)\/schema\/list$/;
+
+export async function startIncortaSimulator(
+  options: IncortaSimulatorOptions = {},
+): Promise<IncortaSimulator> {
+  const clock = options.clock ?? systemClock;
+  const faults = new FaultInjector();
+  const closing = new AbortController();
+  // cluster -> tenant -> login -> user
+  const clusters = new Map<string, Map<string, Map<string, StoredUser>>>();
+  const pairsByAccess = new Map<string, StoredPair>();
+  const pairsByRefresh = new Map<string, StoredPair>();
+  const pats = new Map<string, StoredPat>();
+  const patIdByHash = new Map<string, string>();
+  const lifetimes = { accessMs: INCORTA_DEFAULT_ACCESS_MS, refreshMs: INCORTA_DEFAULT_REFRESH_MS };
+  let requests: RecordedRequest[] = [];
+  const issuedValues: string[] = [];
+
+  const hand = (value: string): string => {
+    issuedValues.push(value);
+    return value;
+  };
+
+  const userOf = (cluster: string, tenantName: string, loginName: string): StoredUser | undefined =>
+    clusters.get(cluster.toLowerCase())?.get(tenantName)?.get(loginName);
+
+  const ensureUser = (cluster: string, tenantName: string, loginName: string): StoredUser => {
+    const host = cluster.toLowerCase();
+    let tenants = clusters.get(host);
+    if (!tenants) {
+      tenants = new Map();
+      clusters.set(host, tenants);
+    }
+    let users = tenants.get(tenantName);
+    if (!users) {
+      users = new Map();
+      tenants.set(tenantName, users);
+    }
+    let user = users.get(loginName);
+    if (!user) {
+      user = { loginName, apiKey: undefined };
+      users.set(loginName, user);
+    }
+    return user;
+  };
+
+  const mintPair = (cluster: string, tenantName: string, loginName: string): IncortaTokenAnswer => {
+    const now = clock.now();
+    const accessToken = hand(randomBytes(32).toString("base64url"));
+    const refreshToken = hand(randomBytes(32).toString("base64url"));
+    const pair: StoredPair = {
+      cluster,
+      tenantName,
+      loginName,
+      accessHash: hashOf(accessToken),
+      accessTokenExpiresAt: now + lifetimes.accessMs,
+      refreshTokenExpiresAt: now + lifetimes.refreshMs,
+      live: true,
+    };
+    pairsByAccess.set(pair.accessHash, pair);
+    pairsByRefresh.set(hashOf(refreshToken), pair);
+    return {
+      accessToken,
+      refreshToken,
+      type: "Bearer",
+      accessTokenExpiresAt: pair.accessTokenExpiresAt,
+      refreshTokenExpiresAt: pair.refreshTokenExpiresAt,
+    };
+  };
+
+  const accessPair = (cluster: string, accessToken: string): StoredPair | undefined => {
+    const pair = pairsByAccess.get(hashOf(accessToken));
+    return pair?.live && pair.cluster === cluster && clock.now() < pair.accessTokenExpiresAt
+      ? pair
+      : undefined;
+  };
+
+  const isPatActive = (pat: StoredPat): boolean => !pat.revoked && clock.now() < pat.expiresAt;
+
+  const patOf = (value: string): StoredPat | undefined => {
+    const id = patIdByHash.get(hashOf(value));
+    return id === undefined ? undefined : pats.get(id);
+  };
+
+  const mint = (body: Record<string, unknown>, cluster: string): SimulatedResponse => {
+    const { tenantName, loginName, requestHash, timestamp } = body;
+    const missing = [
+      typeof tenantName === "string" && tenantName !== "" ? undefined : "tenantName",
+      typeof loginName === "string" && loginName !== "" ? undefined : "loginName",
+      typeof requestHash === "string" && requestHash !== "" ? undefined : "requestHash",
+      typeof timestamp === "number" && Number.isInteger(timestamp) ? undefined : "timestamp",
+    ].filter((field) => field !== undefined);
+    if (missing.length > 0) {
+      return message(
+        400,
+        `Missing or invalid fields: ${missing.join(", ")} (timestamp is epoch milliseconds).`,
+      );
+    }
+    const when = timestamp as number;
+    if (Math.abs(clock.now() - when) > INCORTA_TIMESTAMP_SKEW_MS) {
+      return message(401, "The request timestamp is outside the allowed window; check the client's clock.");
+    }
+    const user = userOf(cluster, tenantName as string, loginName as string);
+    const expected = user?.apiKey === undefined ? undefined : requestHashOf(user.apiKey, when);
+    if (expected === undefined || expected !== (requestHash as string).toLowerCase()) {
+      return message(401, "Authentication failed: invalid tenant name, login name or request hash.");
+    }
+    return json(201, mintPair(cluster, tenantName as string, loginName as string));
+  };
+
+  const refresh = (body: Record<string, unknown>, cluster: string): SimulatedResponse => {
+    const { accessToken, refreshToken } = body;
+    if (typeof accessToken !== "string" || typeof refreshToken !== "string") {
+      return message(400, "Missing or invalid fields: accessToken and refreshToken are required.");
+    }
+    const pair = pairsByRefresh.get(hashOf(refreshToken));
+    if (!pair || pair.cluster !== cluster || pair.accessHash !== hashOf(accessToken)) {
+      return message(401, "Invalid access token or refresh token.");
+    }
+    if (!pair.live) return message(401, "The refresh token was already used.");
+    if (clock.now() >= pair.refreshTokenExpiresAt) return message(401, "The refresh token has expired.");
+    pair.live = false;
+    return json(201, mintPair(pair.cluster, pair.tenantName, pair.loginName));
+  };
+
+  const listSchemasV1 = (req: IncomingMessage, cluster: string): SimulatedResponse => {
+    const accessToken = bearerOf(req.headers.authorization);
+    if (accessToken === undefined || !accessPair(cluster, accessToken)) {
+      return message(401, "Invalid or expired access token.");
+    }
+    return json(200, { schemas: INCORTA_SCHEMAS.map((name) => ({ name })) });
+  };
+
+  const listSchemasV2 = (
+    req: IncomingMessage,
+    cluster: string,
+    tenantName: string,
+    body: Record<string, unknown>,
+  ): SimulatedResponse => {
+    const value = bearerOf(req.headers.authorization);
+    const pat = value === undefined ? undefined : patOf(value);
+    if (!pat || pat.cluster !== cluster || !isPatActive(pat)) {
+      return message(401, "Invalid, expired or revoked personal access token.");
+    }
+    if (pat.tenantName !== tenantName) {
+      return message(403, `The personal access token does not grant access to tenant ${tenantName}.`);
+    }
+    const limit = body.limit ?? DEFAULT_PAGE_SIZE;
+    const offset = body.offset ?? 0;
+    if (!isCount(limit) || !isCount(offset)) {
+      return message(400, "limit and offset must be non-negative integers.");
+    }
+    const schemasDetails = INCORTA_SCHEMAS.slice(offset, offset + limit).map((name) => ({
+      name,
+      schemaType: "SCHEMA",
+    }));
+    return json(200, { schemasDetails, total: INCORTA_SCHEMAS.length });
+  };
+
+  const answer = (
+    method: string,
+    cluster: string,
+    path: string,
+    req: IncomingMessage,
+    raw: Buffer,
+  ): SimulatedResponse => {
+    if (firstHeader(req.headers["x-forwarded-proto"])?.toLowerCase() === "http") {
+      return message(403, "HTTPS is required: the public API does not answer plain HTTP.");
+    }
+    const normalized = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
+    const tenantMatch = V2_SCHEMA_LIST.exec(normalized);
+    const known =
+      normalized === "/incorta/api/v1/tokens" ||
+      normalized === "/incorta/api/v1/tokens/refresh" ||
+      normalized === "/incorta/api/v1/schemas" ||
+      tenantMatch !== null;
+    if (!known) return message(404, `No endpoint ${method} ${path}.`);
+    const expectedMethod = normalized === "/incorta/api/v1/schemas" ? "GET" : "POST";
+    if (method !== expectedMethod) return message(405, `Method ${method} is not allowed on ${path}.`);
+    if (normalized === "/incorta/api/v1/schemas") return listSchemasV1(req, cluster);
+
+    const body = readJsonObject(raw);
+    if (body === undefined) return message(400, "The body must be a JSON object.");
+    if (normalized === "/incorta/api/v1/tokens") return mint(body, cluster);
+    if (normalized === "/incorta/api/v1/tokens/refresh") return refresh(body, cluster);
+    let tenantName: string;
+    try {
+      tenantName = decodeURIComponent(tenantMatch?.[1] ?? "");
+    } catch {
+      return message(400, "The tenant in the path is not valid percent-encoding.");
+    }
+    return listSchemasV2(req, cluster, tenantName, body);
+  };
+
+  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const at = clock.now();
+    const method = req.method ?? "GET";
+    const { cluster, path } = locate(req.url ?? "/");
+    let status = NO_ANSWER;
+    try {
+      const body = await readBody(req);
+      status = await serveWithFaults({
+        faults,
+        method,
+        path,
+        res,
+        signal: closing.signal,
+        statusBody: (faultStatus) => message(faultStatus, faultMessage(faultStatus)).body ?? "",
+        act: () =>
+          cluster === "" ? message(404, "No cluster in the path.") : answer(method, cluster, path, req, body),
+      });
+    } catch {
+      // The client went away mid-request or the simulator is closing: nobody is left to answer.
+      res.destroy();
+    } finally {
+      requests.push({ method, cluster, path, status, at });
+    }
+  };
+
+  const server = createServer((req, res) => {
+    void handle(req, res);
+  });
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(options.port ?? 0, "127.0.0.1", () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+
+  return {
+    url,
+    baseUrl: (cluster) => `${url}/${cluster}/incorta/api`,
+    clock,
+    faults,
+    setLifetimes(next) {
+      for (const [name, ms] of Object.entries(next)) {
+        if (ms !== undefined && !(Number.isFinite(ms) && ms > 0)) {
+          throw new RangeError(`setLifetimes needs a positive number of ms for ${name}, got ${ms}`);
+        }
+      }
+      if (next.accessMs !== undefined) lifetimes.accessMs = next.accessMs;
+      if (next.refreshMs !== undefined) lifetimes.refreshMs = next.refreshMs;
+    },
+    issueApiKey(cluster, tenantName, loginName) {
+      const user = ensureUser(cluster, tenantName, loginName);
+      if (user.apiKey !== undefined) {
+        throw new Error(
+          `User ${loginName} of tenant ${tenantName} on ${cluster} already has an API key; use renewApiKey`,
+        );
+      }
+      user.apiKey = hand(randomBytes(32).toString("hex"));
+      return user.apiKey;
+    },
+    renewApiKey(cluster, tenantName, loginName) {
+      const user = userOf(cluster, tenantName, loginName);
+      if (user?.apiKey === undefined) {
+        throw new Error(
+          `User ${loginName} of tenant ${tenantName} on ${cluster} has no API key to renew; use issueApiKey`,
+        );
+      }
+      user.apiKey = hand(randomBytes(32).toString("hex"));
+      return user.apiKey;
+    },
+    createPat(cluster, tenantName, loginName, patOptions) {
+      const host = cluster.toLowerCase();
+      ensureUser(host, tenantName, loginName);
+      const active = [...pats.values()].filter(
+        (pat) =>
+          pat.cluster === host &&
+          pat.tenantName === tenantName &&
+          pat.loginName === loginName &&
+          isPatActive(pat),
+      );
+      if (active.length >= INCORTA_MAX_ACTIVE_PATS) {
+        throw new Error(
+          `User ${loginName} of tenant ${tenantName} on ${cluster} already has ${INCORTA_MAX_ACTIVE_PATS} ` +
+            "active personal access tokens; revoke one first",
+        );
+      }
+      const expiresAt = patOptions.expiresAt.getTime();
+      if (!Number.isFinite(expiresAt) || expiresAt <= clock.now()) {
+        throw new RangeError(`A PAT's expiresAt must be in the future, got ${String(patOptions.expiresAt)}`);
+      }
+      const id = randomUUID();
+      const token = hand(randomBytes(40).toString("base64url"));
+      pats.set(id, {
+        id,
+        cluster: host,
+        tenantName,
+        loginName,
+        name: patOptions.name,
+        createdAt: clock.now(),
+        expiresAt,
+        revoked: false,
+      });
+      patIdByHash.set(hashOf(token), id);
+      return { id, token };
+    },
+    revokePat(id) {
+      const pat = pats.get(id);
+      if (!pat) throw new Error(`No Incorta personal access token ${id}`);
+      pat.revoked = true;
+    },
+    pats: () => [...pats.values()].map((pat) => ({ ...pat, active: isPatActive(pat) })),
+    isAccessTokenValid(accessToken) {
+      const pair = pairsByAccess.get(hashOf(accessToken));
+      return pair?.live === true && clock.now() < pair.accessTokenExpiresAt;
+    },
+    isPatLive(value) {
+      const pat = patOf(value);
+      return pat !== undefined && isPatActive(pat);
+    },
+    get issuedValues() {
+      return [...issuedValues];
+    },
+    get requests() {
+      return [...requests];
+    },
+    resetRequests() {
+      requests = [];
+    },
+    close() {
+      closing.abort();
+      return new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      });
+    },
+  };
+}
+
+/** VENDORS.md §4: hex SHA-256 of the API key followed by the timestamp as a decimal string. */
+export function requestHashOf(apiKey: string, timestamp: number): string {
+  return createHash("sha256")
+    .update(`${apiKey}${String(timestamp)}`)
+    .digest("hex");
+}
+
+function locate(rawUrl: string): { cluster: string; path: string } {
+  const questionMark = rawUrl.indexOf("?");
+  const pathname = questionMark === -1 ? rawUrl : rawUrl.slice(0, questionMark);
+  const [, host = "", ...rest] = pathname.split("/");
+  return { cluster: host.toLowerCase(), path: `/${rest.join("/")}` };
+}
+
+function bearerOf(authorization: string | undefined): string | undefined {
+  return /^Bearer\s+(\S+)\s*$/i.exec(authorization ?? "")?.[1];
+}
+
+function isCount(value: unknown): value is number {
+  return typeof value === "number" && Number.isInteger(value) && value >= 0;
+}
+
+function readJsonObject(body: Buffer): Record<string, unknown> | undefined {
+  if (body.length === 0) return {};
+  try {
+    const parsed: unknown = JSON.parse(body.toString("utf8"));
+    return typeof parsed === "object" && parsed !== null && !Array.isArray(parsed)
+      ? (parsed as Record<string, unknown>)
+      : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+function message(status: number, text: string): SimulatedResponse {
+  return json(status, { message: text });
+}
+
+function faultMessage(status: number): string {
+  if (status === 429) return "Too many requests: retry after the Retry-After delay.";
+  if (status >= 500) return "An unexpected error occurred while processing the request.";
+  return STATUS_CODES[status] ?? "Error";
+}
+
+function json(status: number, body: unknown): SimulatedResponse {
+  return { status, headers: { "content-type": JSON_CONTENT_TYPE }, body: JSON.stringify(body) };
+}
+
+function hashOf(value: string): string {
+  return createHash("sha256").update(value).digest("hex");
+}
+
+function firstHeader(value: string | string[] | undefined): string | undefined {
+  return Array.isArray(value) ? value[0] : value;
+}
+
+async function readBody(req: IncomingMessage): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of req) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
