@@ -32,6 +32,11 @@ export const MonitorEnvironment = v.object({
 });
 export type MonitorEnvironment = v.InferInput<typeof MonitorEnvironment>;
 
+export const RelayEnvironment = v.object({
+  KEYTURN_EVENT_BUS_NAME: name,
+});
+export type RelayEnvironment = v.InferOutput<typeof RelayEnvironment>;
+
 export const RevokeEnvironment = v.object({
   KEYTURN_EVENT_BUS_NAME: name,
 });

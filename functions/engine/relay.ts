@@ -1,0 +1,80 @@
+// Secrets Manager's own rotation events (RotationFailed, RotationAbandoned: CloudTrail
+// "AWS Service Event via CloudTrail" on the default bus) re-published into keyturn's
+// catalog, so that a rotation that fails outside keyturn's code (the function could not be
+// invoked, timed out, was throttled) still reaches the people subscribed.
+
+import type { EventPublisher } from "#aws/event-publisher.ts";
+import type { SecretStore } from "#aws/secret-store.ts";
+import { isProviderId } from "#providers/registry.ts";
+import { credentialRotationFailed } from "./events.ts";
+import { logger } from "./logger.ts";
+import { Tag } from "./settings.ts";
+
+export const RELAYED_EVENT_NAMES = ["RotationFailed", "RotationAbandoned"] as const;
+
+interface CloudTrailServiceEvent {
+  source?: string;
+  detail?: {
+    eventName?: string;
+    additionalEventData?: { SecretId?: string };
+    requestParameters?: { secretId?: string };
+    serviceEventDetails?: { versionId?: string };
+    resources?: { ARN?: string }[];
+  };
+  resources?: string[];
+}
+
+/** The secret a CloudTrail service event is about: its documented fields, most specific first. */
+function secretOf(event: CloudTrailServiceEvent): string | undefined {
+  const detail = event.detail ?? {};
+  return (
+    detail.additionalEventData?.SecretId ??
+    detail.requestParameters?.secretId ??
+    detail.resources?.find((r) => r.ARN)?.ARN ??
+    event.resources?.[0]
+  );
+}
+
+export async function relaySecretsManagerEvent(
+  deps: { store: SecretStore; publisher: EventPublisher },
+  event: CloudTrailServiceEvent,
+): Promise<"relayed" | "ignored"> {
+  const eventName = event.detail?.eventName;
+  const secretId = secretOf(event);
+  if (
+    event.source !== "aws.secretsmanager" ||
+    !RELAYED_EVENT_NAMES.some((n) => n === eventName) ||
+    !secretId
+  ) {
+    logger.info("relay: not a Secrets Manager rotation failure, ignored", {
+      source: event.source,
+      eventName,
+    });
+    return "ignored";
+  }
+  const description = await deps.store.describe(secretId);
+  const provider = description.tags[Tag.provider];
+  if (!provider) {
+    logger.info("relay: secret not managed by keyturn, ignored", { secretId });
+    return "ignored";
+  }
+  const credential = description.tags[Tag.credential] || description.name;
+  await deps.publisher.publish([
+    credentialRotationFailed(
+      { credential, provider: isProviderId(provider) ? provider : "unknown", secretArn: description.arn },
+      {
+        step: "secretsmanager",
+        versionId: event.detail?.serviceEventDetails?.versionId ?? "unknown",
+        severity: "critical",
+        error: {
+          name: eventName ?? "RotationFailed",
+          message:
+            `Secrets Manager reported ${eventName} for "${credential}": the rotation did not complete. ` +
+            "Check the rotate function's logs and its permissions; AWSCURRENT still holds the previous key.",
+          retryable: false,
+        },
+      },
+    ),
+  ]);
+  return "relayed";
+}
