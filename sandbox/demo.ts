@@ -8,9 +8,11 @@
 // It prints a timeline (key ids, never key values); `npm run demo -- --json` prints only
 // the summary object.
 
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import { startLocalAws } from "./local-aws.ts";
 import { ManualClock } from "./simulators/clock.ts";
 import { startVendorHub } from "./simulators/hub.ts";
@@ -56,6 +58,7 @@ async function main(): Promise<void> {
   // Before the handler modules load: they read their environment once, as in Lambda.
   Object.assign(process.env, aws.env, {
     KEYTURN_EVENT_BUS_NAME: BUS_NAME,
+    KEYTURN_LEASE_TABLE: "keyturn-leases",
     // The handlers' JSON logs would interleave with the timeline; POWERTOOLS_LOG_LEVEL=INFO
     // shows them. With --json, stdout carries the summary alone.
     POWERTOOLS_LOG_LEVEL: json ? "SILENT" : (process.env.POWERTOOLS_LOG_LEVEL ?? "SILENT"),
@@ -75,6 +78,8 @@ async function main(): Promise<void> {
         secretsManager: new SecretsManagerClient({}),
         eventBridge: new EventBridgeClient({}),
         sqs: new SQSClient({}),
+        ssm: new SSMClient({}),
+        dynamodb: new DynamoDBClient({}),
       },
       busName: BUS_NAME,
       clock,
@@ -82,6 +87,8 @@ async function main(): Promise<void> {
       orphanSafetyMarginMs: HOUR,
       reconcileIntervalMs: 6 * HOUR,
       stuckAfterMs: 6 * HOUR,
+      refreshIntervalMs: 2 * 60_000,
+      minTokenRemainingMs: 2 * 60_000,
     });
 
     const at = () => new Date(clock.now()).toISOString().replace(":00.000Z", "Z");

@@ -2,6 +2,7 @@
 // revoke handlers, on the AWS clients given (moto) and the vendor hub, with an injected
 // clock. Used by the demo and the tests, so that both drive the same thing.
 
+import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import {
   CreateSecretCommand,
@@ -10,11 +11,16 @@ import {
   type SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
 import type { SQSClient } from "@aws-sdk/client-sqs";
+import type { SSMClient } from "@aws-sdk/client-ssm";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { LeaseTable } from "#aws/lease.ts";
 import { SecretStore } from "#aws/secret-store.ts";
+import { type StoredTokens, TokenStore, tokenParameterName } from "#aws/token-store.ts";
 import type { EmergencyOutcome } from "#engine/emergency.ts";
 import type { MonitorReport } from "#engine/monitor.ts";
+import type { RefreshReport } from "#engine/refresh.ts";
 import { createMonitorHandler } from "#handlers/monitor.ts";
+import { createRefreshHandler } from "#handlers/refresh.ts";
 import { createRevokeHandler } from "#handlers/revoke.ts";
 import { createRotateHandler } from "#handlers/rotate.ts";
 import type { HttpClientOptions } from "#http/client.ts";
@@ -24,8 +30,17 @@ import type { Clock } from "./simulators/clock.ts";
 
 export type StoredValue = Record<string, unknown> & { token: string; keyId: string };
 
+export const LEASE_TABLE = "keyturn-leases";
+export const TOKEN_PARAMETER_PREFIX = "/keyturn/tokens";
+
 export interface LocalKeyturnOptions {
-  clients: { secretsManager: SecretsManagerClient; eventBridge: EventBridgeClient; sqs: SQSClient };
+  clients: {
+    secretsManager: SecretsManagerClient;
+    eventBridge: EventBridgeClient;
+    sqs: SQSClient;
+    ssm: SSMClient;
+    dynamodb: DynamoDBClient;
+  };
   busName: string;
   clock: Clock;
   /** The vendor hub's URL: every vendor call goes there. */
@@ -33,6 +48,8 @@ export interface LocalKeyturnOptions {
   orphanSafetyMarginMs: number;
   reconcileIntervalMs: number;
   stuckAfterMs: number;
+  refreshIntervalMs: number;
+  minTokenRemainingMs: number;
   /** HTTP client settings for the handlers (tests shorten timeouts and backoff). */
   http?: Partial<HttpClientOptions>;
 }
@@ -43,6 +60,10 @@ export interface LocalKeyturn {
   invoke: RotationInvoker;
   rotate(secretId: string, options?: Parameters<typeof rotateLikeSecretsManager>[2]): Promise<DrivenRotation>;
   sweep(): Promise<MonitorReport>;
+  /** One run of the token refresh, as its schedule would start it. */
+  refresh(requestId?: string): Promise<RefreshReport>;
+  /** The token pair a consumer would read for the credential. */
+  storedTokens(credential: string): Promise<StoredTokens | undefined>;
   revoke(request: unknown): Promise<EmergencyOutcome>;
   createSecret(name: string, value: string | object, tags: Record<string, string>): Promise<void>;
   /** AWSCURRENT, or the version named. */
@@ -79,6 +100,26 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     stuckAfterMs: options.stuckAfterMs,
   });
   const revokeHandler = createRevokeHandler({ store, publisher, now, http, rotate: rotateNow });
+  await clients.dynamodb.send(
+    new CreateTableCommand({
+      TableName: LEASE_TABLE,
+      AttributeDefinitions: [{ AttributeName: "lease", AttributeType: "S" }],
+      KeySchema: [{ AttributeName: "lease", KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  const tokens = new TokenStore(clients.ssm);
+  const refreshHandler = createRefreshHandler({
+    store,
+    tokens,
+    leases: new LeaseTable(clients.dynamodb, LEASE_TABLE),
+    publisher,
+    now,
+    http,
+    parameterPrefix: TOKEN_PARAMETER_PREFIX,
+    intervalMs: options.refreshIntervalMs,
+    minRemainingMs: options.minTokenRemainingMs,
+  });
 
   // Always name the stage: moto answers a GetSecretValue without one from the version the
   // secret was created with, not from AWSCURRENT as Secrets Manager does.
@@ -98,6 +139,8 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     invoke,
     rotate: (secretId, driverOptions) => rotateLikeSecretsManager(invoke, secretId, driverOptions),
     sweep: () => monitor({}, context),
+    refresh: (requestId = "local-refresh") => refreshHandler({}, { ...context, awsRequestId: requestId }),
+    storedTokens: (credential) => tokens.read(tokenParameterName(credential, TOKEN_PARAMETER_PREFIX)),
     revoke: (request) => revokeHandler(request, context),
     async createSecret(name, value, tags) {
       await clients.secretsManager.send(

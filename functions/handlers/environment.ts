@@ -32,6 +32,19 @@ export const MonitorEnvironment = v.object({
 });
 export type MonitorEnvironment = v.InferInput<typeof MonitorEnvironment>;
 
+export const RefreshEnvironment = v.object({
+  KEYTURN_EVENT_BUS_NAME: name,
+  /** The DynamoDB table of leases that keeps two refreshes of one credential apart. */
+  KEYTURN_LEASE_TABLE: name,
+  /** Token pairs are stored at <prefix>/<credential name>. */
+  KEYTURN_TOKEN_PARAMETER_PREFIX: v.optional(name, "/keyturn/tokens"),
+  /** How often the refresh schedule fires. */
+  KEYTURN_REFRESH_INTERVAL: duration("2m"),
+  /** Consumers always find an access token with at least this long left. */
+  KEYTURN_MIN_TOKEN_REMAINING: duration("2m"),
+});
+export type RefreshEnvironment = v.InferInput<typeof RefreshEnvironment>;
+
 export const RelayEnvironment = v.object({
   KEYTURN_EVENT_BUS_NAME: name,
 });

@@ -2,9 +2,11 @@
 // their own: moto keys its state by the `x-moto-account-id` header, so tests never see each
 // other's secrets, buses or queues.
 import { randomInt } from "node:crypto";
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import { SSMClient } from "@aws-sdk/client-ssm";
 import type { BuildMiddleware } from "@smithy/types";
 import { inject } from "vitest";
 import { LOCAL_REGION } from "../../sandbox/local-aws.ts";
@@ -15,6 +17,8 @@ export interface IsolatedAws {
   secretsManager: SecretsManagerClient;
   eventBridge: EventBridgeClient;
   sqs: SQSClient;
+  ssm: SSMClient;
+  dynamodb: DynamoDBClient;
 }
 
 function accountHeader<I extends object, O extends object>(accountId: string): BuildMiddleware<I, O> {
@@ -41,11 +45,17 @@ export function isolatedAws(): IsolatedAws {
   eventBridge.middlewareStack.add(accountHeader(accountId), ISOLATION);
   const sqs = new SQSClient(config);
   sqs.middlewareStack.add(accountHeader(accountId), ISOLATION);
+  const ssm = new SSMClient(config);
+  ssm.middlewareStack.add(accountHeader(accountId), ISOLATION);
+  const dynamodb = new DynamoDBClient(config);
+  dynamodb.middlewareStack.add(accountHeader(accountId), ISOLATION);
   return {
     accountId,
     endpoint,
     secretsManager,
     eventBridge,
     sqs,
+    ssm,
+    dynamodb,
   };
 }

@@ -28,6 +28,7 @@ export interface WorldOptions {
   orphanSafetyMarginMs?: number;
   reconcileIntervalMs?: number;
   stuckAfterMs?: number;
+  refreshIntervalMs?: number;
 }
 
 export async function startWorld(options: WorldOptions): Promise<World> {
@@ -41,6 +42,8 @@ export async function startWorld(options: WorldOptions): Promise<World> {
     orphanSafetyMarginMs: options.orphanSafetyMarginMs ?? HOUR,
     reconcileIntervalMs: options.reconcileIntervalMs ?? 0,
     stuckAfterMs: options.stuckAfterMs ?? 6 * HOUR,
+    refreshIntervalMs: options.refreshIntervalMs ?? 2 * MINUTE,
+    minTokenRemainingMs: 2 * MINUTE,
     http: { timeoutMs: 1_000, retryBaseMs: 1, retryMaxMs: 10, sleep: async () => {} },
   });
   return { ...keyturn, aws, clock: options.clock, hub, close: () => hub.close() };
