@@ -17,12 +17,14 @@ import { LeaseTable } from "#aws/lease.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type StoredTokens, TokenStore, tokenParameterName } from "#aws/token-store.ts";
 import type { EmergencyOutcome } from "#engine/emergency.ts";
+import { type AcceptedKey, acceptKey } from "#engine/manual.ts";
 import type { MonitorReport } from "#engine/monitor.ts";
 import type { RefreshReport } from "#engine/refresh.ts";
 import { createMonitorHandler } from "#handlers/monitor.ts";
 import { createRefreshHandler } from "#handlers/refresh.ts";
 import { createRevokeHandler } from "#handlers/revoke.ts";
 import { createRotateHandler } from "#handlers/rotate.ts";
+import { vendorHttp } from "#handlers/vendor-http.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { type EventSubscriber, subscribeToBus } from "./event-subscriber.ts";
 import { type DrivenRotation, type RotationInvoker, rotateLikeSecretsManager } from "./rotation-driver.ts";
@@ -62,6 +64,8 @@ export interface LocalKeyturn {
   sweep(): Promise<MonitorReport>;
   /** One run of the token refresh, as its schedule would start it. */
   refresh(requestId?: string): Promise<RefreshReport>;
+  /** An operator handing over a key (what `keyturn put` does). */
+  put(secretId: string, input: Record<string, unknown>): Promise<AcceptedKey>;
   /** The token pair a consumer would read for the credential. */
   storedTokens(credential: string): Promise<StoredTokens | undefined>;
   revoke(request: unknown): Promise<EmergencyOutcome>;
@@ -140,6 +144,8 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     rotate: (secretId, driverOptions) => rotateLikeSecretsManager(invoke, secretId, driverOptions),
     sweep: () => monitor({}, context),
     refresh: (requestId = "local-refresh") => refreshHandler({}, { ...context, awsRequestId: requestId }),
+    put: (secretId, input) =>
+      acceptKey({ store, publisher, now, http: vendorHttp(context, http) }, secretId, input),
     storedTokens: (credential) => tokens.read(tokenParameterName(credential, TOKEN_PARAMETER_PREFIX)),
     revoke: (request) => revokeHandler(request, context),
     async createSecret(name, value, tags) {

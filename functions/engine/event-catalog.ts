@@ -122,7 +122,18 @@ export const CredentialRevoked = detail(
     ...ref,
     severity: v.picklist(["info", "warning"]),
     keyId: v.pipe(text, v.description("The vendor's id of the revoked key (never the key).")),
-    reason: v.picklist(["grace-period-ended", "in-use-limit-reached", "orphan", "compromised"]),
+    reason: v.pipe(
+      v.picklist([
+        "grace-period-ended",
+        "in-use-limit-reached",
+        "orphan",
+        "compromised",
+        "revoked-by-operator",
+      ]),
+      v.description(
+        "revoked-by-operator: a key only a person can revoke (in the vendor's UI) was found rejected by the vendor.",
+      ),
+    ),
     strength: v.pipe(
       v.picklist(["soft", "hard"]),
       v.description("soft: disabled, reversible; hard: deleted."),

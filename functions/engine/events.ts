@@ -109,6 +109,7 @@ const REVOCATION_SEVERITY: Record<RevocationReason, "info" | "warning"> = {
   "in-use-limit-reached": "warning",
   orphan: "warning",
   compromised: "warning",
+  "revoked-by-operator": "info",
 };
 
 export function credentialRevoked(

@@ -18,7 +18,13 @@ import type { EventPublisher } from "#aws/event-publisher.ts";
 import { CURRENT, PENDING, type SecretStore } from "#aws/secret-store.ts";
 import { isAutomatic } from "#providers/types.ts";
 import { type ManagedCredential, readCurrent } from "./credentials.ts";
-import { credentialExpired, credentialExpiring, credentialRotationFailed } from "./events.ts";
+import {
+  credentialExpired,
+  credentialExpiring,
+  credentialRotationFailed,
+  expirySeverity,
+  manualRotationRequired,
+} from "./events.ts";
 import { logger } from "./logger.ts";
 import { refOf } from "./revocation.ts";
 import { Tag } from "./settings.ts";
@@ -117,6 +123,18 @@ export class ExpiryWatch {
         msLeft,
       ),
     ]);
+    if (action === "manual-rotation-required" && credential.provider.manualSteps) {
+      const value = await readCurrent(this.#deps.store, credential);
+      await this.#deps.publisher.publish([
+        manualRotationRequired(ref, {
+          severity: expirySeverity(msLeft),
+          keyId,
+          reason: "expiring",
+          dueAt: new Date(expiry).toISOString(),
+          steps: credential.provider.manualSteps(value),
+        }),
+      ]);
+    }
     await this.#deps.store.tag(credential.arn, { [Tag.expiryNotice]: `${keyId}@${crossed.text}` });
     report.expiring.push({ credential: settings.credential, keyId, threshold: crossed.text, action });
     logger.warn("credential expiring", {

@@ -1,7 +1,7 @@
 // The monitor's sweep: one pass over every managed credential, a ListSecrets page (up to
 // 100 credentials, tags and staging labels included) at a time. For each credential, in
 // order: expiry notices and early rotations, stuck rotations, the previous key's
-// revocation; then the reconciliation of vendor keys against the secrets. Every decision is
+// revocation, manual rotation reminders; then the reconciliation of vendor keys against the secrets. Every decision is
 // made from the page; a credential with nothing due costs no further call.
 //
 // One credential's failure is reported and the sweep goes on with the next: one broken
@@ -14,6 +14,7 @@ import { type ManagedCredential, managedCredential } from "./credentials.ts";
 import { asKeyturnError } from "./errors.ts";
 import { type ExpiryReport, ExpiryWatch } from "./expiry.ts";
 import { logger } from "./logger.ts";
+import { type ManualReport, ManualWatch } from "./manual.ts";
 import { Revocation, type RevocationReport } from "./revocation.ts";
 import { Tag } from "./settings.ts";
 
@@ -29,7 +30,7 @@ export interface MonitorDeps {
   stuckAfterMs: number;
 }
 
-export interface MonitorReport extends RevocationReport, ExpiryReport {
+export interface MonitorReport extends RevocationReport, ExpiryReport, ManualReport {
   credentials: number;
   listCalls: number;
 }
@@ -38,11 +39,13 @@ export class Monitor {
   readonly #deps: MonitorDeps;
   readonly #revocation: Revocation;
   readonly #expiry: ExpiryWatch;
+  readonly #manual: ManualWatch;
 
   constructor(deps: MonitorDeps) {
     this.#deps = deps;
     this.#revocation = new Revocation(deps);
     this.#expiry = new ExpiryWatch(deps);
+    this.#manual = new ManualWatch(deps);
   }
 
   async run(): Promise<MonitorReport> {
@@ -56,6 +59,8 @@ export class Monitor {
       expired: [],
       rotatedEarly: [],
       stuck: [],
+      manualReminders: [],
+      confirmedRevoked: [],
     };
     const swept: ManagedCredential[] = [];
     for await (const page of this.#deps.store.listTagged(Tag.provider)) {
@@ -69,6 +74,7 @@ export class Monitor {
           await this.#expiry.check(credential, report);
           await this.#expiry.checkStuck(credential, report);
           await this.#revocation.previousKey(credential, report);
+          await this.#manual.check(credential, report);
         } catch (error) {
           const failure = asKeyturnError(error, name, "Monitor sweep");
           logger.error("monitor: credential skipped", { credential: name, error: failure });
@@ -84,6 +90,7 @@ export class Monitor {
       expired: report.expired.length,
       rotatedEarly: report.rotatedEarly.length,
       stuck: report.stuck.length,
+      manualReminders: report.manualReminders.length,
       revoked: report.revoked.length,
       postponed: report.postponed.length,
       failures: report.failures.length,

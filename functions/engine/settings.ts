@@ -33,6 +33,12 @@ export const Tag = {
   expiryNotice: "keyturn:expiry-notice",
   /** An AWSPENDING version first seen by the monitor: "<versionId>@<ISO time>". */
   pendingSeen: "keyturn:pending-seen",
+  /** When the current key was obtained (mirrored from the value). */
+  issuedAt: "keyturn:issued-at",
+  /** Policy for keys a person replaces: the longest a key may live, e.g. "90d". */
+  maxAge: "keyturn:max-age",
+  /** The last "Manual Rotation Required" reminder: "<reason>@<ISO time>" (at most one a day per reason). */
+  manualReminder: "keyturn:manual-reminder",
 } as const;
 
 export const DEFAULT_GRACE_PERIOD = "24h";
@@ -58,6 +64,8 @@ export interface CredentialSettings {
   hardRevokeDelayMs: number;
   /** Expiry warning thresholds, largest first, each with its text ("7d") and milliseconds. */
   expiryThresholds: { text: string; ms: number }[];
+  /** Keys a person replaces: due once older than this; undefined for no age limit. */
+  maxAgeMs: number | undefined;
 }
 
 function duration(tags: Record<string, string>, tag: string, fallback: string, credential: string): number {
@@ -101,6 +109,7 @@ export function settingsFromTags(secretName: string, tags: Record<string, string
     inUseLimit: Number(limitText),
     hardRevokeDelayMs: duration(tags, Tag.hardRevokeDelay, DEFAULT_HARD_REVOKE_DELAY, credential),
     expiryThresholds: thresholds(tags[Tag.expiryThresholds] ?? DEFAULT_EXPIRY_THRESHOLDS, credential),
+    maxAgeMs: tags[Tag.maxAge] ? duration(tags, Tag.maxAge, "", credential) : undefined,
   };
 }
 

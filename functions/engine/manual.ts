@@ -1,0 +1,257 @@
+// Keys only a person can replace (shared/DESIGN.md "Manual providers"): Everflow, Incorta v2
+// PATs, Incorta v1 API keys. keyturn cannot mint them, so it does the rest:
+//
+// - `acceptKey`: an operator hands over the new key (`keyturn put`). It is stored as
+//   AWSPENDING, verified at the vendor, and only then made AWSCURRENT; a key the vendor
+//   rejects is refused and AWSCURRENT stays as it was.
+// - `ManualWatch` (one of the monitor's checks): "Manual Rotation Required" when a key is
+//   older than its maximum age, with the vendor's UI steps; and after a replacement, once
+//   the grace period has passed, a daily reminder until the old key is revoked in the UI,
+//   which keyturn confirms by calling the vendor with the old key (the vendor rejecting it
+//   is the proof).
+
+import { randomUUID } from "node:crypto";
+import type { EventPublisher } from "#aws/event-publisher.ts";
+import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
+import type { HttpClient } from "#http/client.ts";
+import type { CredentialValue, ProviderContext } from "#providers/types.ts";
+import { type ManagedCredential, managedCredential, readValue } from "./credentials.ts";
+import { CredentialRejectedError, InvalidSettingsError, KeyturnError } from "./errors.ts";
+import { credentialRevoked, credentialRotated, manualRotationRequired } from "./events.ts";
+import { logger } from "./logger.ts";
+import { refOf } from "./revocation.ts";
+import { Tag } from "./settings.ts";
+
+const DAY = 86_400_000;
+
+export interface ManualDeps {
+  store: SecretStore;
+  publisher: EventPublisher;
+  http: (vendor: string) => HttpClient;
+  now: () => Date;
+}
+
+/** The key a person handed over was refused; nothing changed. */
+export class KeyRefusedError extends KeyturnError {
+  override name = "KeyRefusedError";
+}
+
+export interface AcceptedKey {
+  credential: string;
+  keyId: string;
+  previousKeyId: string | undefined;
+  versionId: string;
+}
+
+function context(deps: ManualDeps, credential: ManagedCredential): ProviderContext {
+  return {
+    credential: credential.settings.credential,
+    http: deps.http(credential.provider.vendor),
+    now: deps.now,
+  };
+}
+
+/**
+ * Stores a key handed over by a person. `input` holds what the operator supplies (the key,
+ * and for some vendors its label or expiry); the rest (cluster, tenant, region…) is kept from
+ * the current value. Automatic credentials are accepted too: it is how a leaked or expired
+ * key is replaced by hand.
+ */
+export async function acceptKey(
+  deps: ManualDeps,
+  secretId: string,
+  input: Record<string, unknown>,
+): Promise<AcceptedKey> {
+  const credential = managedCredential(await deps.store.describe(secretId));
+  const { settings, provider } = credential;
+  const name = settings.credential;
+  const current = await readValue(deps.store, credential, { stage: CURRENT }).catch(() => undefined);
+  const now = deps.now();
+  const {
+    keyId: _oldKeyId,
+    previous: _oldPrevious,
+    issuedAt: _oldIssuedAt,
+    expiresAt: _oldExpiry,
+    ...kept
+  } = (current ?? {}) as CredentialValue & Record<string, unknown>;
+  const revokeAfter = new Date(now.getTime() + settings.gracePeriodMs).toISOString();
+  const candidate = provider.parse(
+    {
+      ...kept,
+      provider: settings.provider,
+      ...input,
+      issuedAt: now.toISOString(),
+      ...(current ? { previous: { keyId: current.keyId, revokeAfter } } : {}),
+    },
+    name,
+  );
+  if (current && candidate.keyId === current.keyId) {
+    throw new KeyRefusedError(
+      `Credential "${name}": the key handed over has the same id (${candidate.keyId}) as the current one. ` +
+        "Create a new key in the vendor's UI first.",
+      { credential: name },
+    );
+  }
+  const versionId = randomUUID();
+  await deps.store.putPending(credential.arn, versionId, JSON.stringify(candidate));
+  try {
+    await provider.verify(candidate, context(deps, credential));
+  } catch (error) {
+    await deps.store.removeStage(credential.arn, PENDING, versionId);
+    const reason = error instanceof Error ? error.message : String(error);
+    throw new KeyRefusedError(
+      `Credential "${name}": the new key was refused, ${provider.vendor} did not accept it (${reason}). ` +
+        "AWSCURRENT is unchanged; check the key and try again.",
+      { credential: name, cause: error },
+    );
+  }
+  const description = await deps.store.describe(credential.arn);
+  const currentVersion = versionWithStage(description.versions, CURRENT);
+  await deps.store.moveStage(credential.arn, CURRENT, versionId, currentVersion);
+  await deps.store.removeStage(credential.arn, PENDING, versionId);
+  const expiresAt = provider.expiresAt(candidate)?.toISOString() ?? null;
+  await deps.publisher.publish([
+    credentialRotated(refOf(credential), {
+      versionId,
+      keyId: candidate.keyId,
+      previousKeyId: current?.keyId,
+      expiresAt,
+      revokeAfter,
+    }),
+  ]);
+  await deps.store.tag(credential.arn, {
+    [Tag.keyId]: candidate.keyId,
+    [Tag.expiresAt]: expiresAt ?? "none",
+    [Tag.issuedAt]: now.toISOString(),
+    [Tag.rotatedAt]: now.toISOString(),
+    [Tag.rotatedVersion]: versionId,
+    [Tag.manualReminder]: "",
+    ...(current
+      ? {
+          [Tag.previousKeyId]: current.keyId,
+          [Tag.revokeAfter]: revokeAfter,
+          [Tag.previousState]: "active",
+          [Tag.postponements]: "0",
+          [Tag.deleteAfter]: "",
+        }
+      : {}),
+  });
+  logger.info("manual key accepted", {
+    credential: name,
+    keyId: candidate.keyId,
+    previousKeyId: current?.keyId,
+  });
+  return { credential: name, keyId: candidate.keyId, previousKeyId: current?.keyId, versionId };
+}
+
+export interface ManualReport {
+  manualReminders: { credential: string; reason: string }[];
+  confirmedRevoked: { credential: string; keyId: string }[];
+}
+
+export class ManualWatch {
+  readonly #deps: ManualDeps;
+
+  constructor(deps: ManualDeps) {
+    this.#deps = deps;
+  }
+
+  async check(credential: ManagedCredential, report: ManualReport): Promise<void> {
+    if (credential.provider.mode === "automatic" || !credential.provider.manualSteps) return;
+    await this.#oldKey(credential, report);
+    await this.#maxAge(credential, report);
+  }
+
+  /** A reminder at most once a day per reason. */
+  #remindedRecently(credential: ManagedCredential, reason: string): boolean {
+    const last = credential.tags[Tag.manualReminder] ?? "";
+    if (!last.startsWith(`${reason}@`)) return false;
+    return this.#deps.now().getTime() - Date.parse(last.slice(reason.length + 1)) < DAY;
+  }
+
+  async #remind(
+    credential: ManagedCredential,
+    report: ManualReport,
+    reason: "max-age" | "old-key-not-revoked",
+    facts: { keyId: string; dueAt: string | null; value: CredentialValue },
+  ): Promise<void> {
+    const steps = credential.provider.manualSteps?.(facts.value) ?? { create: [], revoke: [] };
+    await this.#deps.publisher.publish([
+      manualRotationRequired(refOf(credential), {
+        severity: "warning",
+        keyId: facts.keyId,
+        reason,
+        dueAt: facts.dueAt,
+        steps: reason === "old-key-not-revoked" ? { create: [], revoke: steps.revoke } : steps,
+      }),
+    ]);
+    await this.#deps.store.tag(credential.arn, {
+      [Tag.manualReminder]: `${reason}@${this.#deps.now().toISOString()}`,
+    });
+    report.manualReminders.push({ credential: credential.settings.credential, reason });
+  }
+
+  async #maxAge(credential: ManagedCredential, report: ManualReport): Promise<void> {
+    const { maxAgeMs } = credential.settings;
+    if (maxAgeMs === undefined) return;
+    let issuedAt = credential.tags[Tag.issuedAt];
+    let value: CredentialValue | undefined;
+    if (!issuedAt) {
+      value = await readValue(this.#deps.store, credential, { stage: CURRENT });
+      issuedAt = value?.issuedAt;
+      if (!issuedAt) {
+        throw new InvalidSettingsError(
+          `Credential "${credential.settings.credential}" has a maximum age but its value has no issuedAt: ` +
+            "store the key with keyturn put, which records when it was handed over.",
+          { credential: credential.settings.credential },
+        );
+      }
+      await this.#deps.store.tag(credential.arn, { [Tag.issuedAt]: issuedAt });
+    }
+    const dueAt = Date.parse(issuedAt) + maxAgeMs;
+    if (this.#deps.now().getTime() < dueAt) return;
+    if (this.#remindedRecently(credential, "max-age")) return;
+    value ??= await readValue(this.#deps.store, credential, { stage: CURRENT });
+    if (!value) return;
+    await this.#remind(credential, report, "max-age", {
+      keyId: value.keyId,
+      dueAt: new Date(dueAt).toISOString(),
+      value,
+    });
+  }
+
+  async #oldKey(credential: ManagedCredential, report: ManualReport): Promise<void> {
+    const { tags } = credential;
+    const keyId = tags[Tag.previousKeyId];
+    if (!keyId || (tags[Tag.previousState] ?? "active") !== "active") return;
+    const revokeAfter = Date.parse(tags[Tag.revokeAfter] ?? "");
+    if (Number.isNaN(revokeAfter) || this.#deps.now().getTime() < revokeAfter) return;
+    if (this.#remindedRecently(credential, "old-key-not-revoked")) return;
+    const old = await readValue(this.#deps.store, credential, { stage: "AWSPREVIOUS" });
+    if (!old || old.keyId !== keyId) return;
+    try {
+      await credential.provider.verify(old, context(this.#deps, credential));
+    } catch (error) {
+      if (!(error instanceof CredentialRejectedError)) throw error;
+      await this.#deps.publisher.publish([
+        credentialRevoked(refOf(credential), {
+          keyId,
+          reason: "revoked-by-operator",
+          strength: "hard",
+          outcome: "revoked",
+        }),
+      ]);
+      await this.#deps.store.tag(credential.arn, {
+        [Tag.previousState]: "revoked",
+        [Tag.manualReminder]: "",
+      });
+      report.confirmedRevoked.push({ credential: credential.settings.credential, keyId });
+      return;
+    }
+    await this.#remind(credential, report, "old-key-not-revoked", {
+      keyId,
+      dueAt: new Date(revokeAfter).toISOString(),
+      value: old,
+    });
+  }
+}
