@@ -10,7 +10,12 @@ import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
-import type { MonitorEnvironment, RevokeEnvironment, RotateEnvironment } from "#handlers/environment.ts";
+import type {
+  MonitorEnvironment,
+  RelayEnvironment,
+  RevokeEnvironment,
+  RotateEnvironment,
+} from "#handlers/environment.ts";
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
@@ -19,6 +24,7 @@ export interface HandlerEnvironments {
   rotate: RotateEnvironment;
   monitor: MonitorEnvironment;
   revoke: RevokeEnvironment;
+  relay: RelayEnvironment;
 }
 
 export type HandlerName = keyof HandlerEnvironments;

@@ -18,6 +18,7 @@ export class KeyturnStack extends Stack {
       monitorSchedule: props.monitorSchedule,
       orphanSafetyMargin: props.orphanSafetyMargin,
       reconcileInterval: props.reconcileInterval,
+      alerts: props.alerts,
     });
   }
 }

@@ -1,6 +1,7 @@
-// keyturn as one construct to drop into any CDK app: the event bus; the rotate, monitor and
-// revoke functions with what invokes each (Secrets Manager, a schedule, a rule on the bus);
-// and the permissions that let each touch keyturn's secrets only, and only as its handler does.
+// keyturn as one construct to drop into any CDK app: the event bus; the rotate, monitor, revoke
+// and relay functions with what invokes each (Secrets Manager, a schedule, a rule on the bus, a
+// rule on the default bus); the alert topics by severity; and the permissions that let each
+// function touch keyturn's secrets only, and only as its handler does.
 
 import { ArnFormat, Duration, Stack, Token } from "aws-cdk-lib";
 import { EventBus, Rule } from "aws-cdk-lib/aws-events";
@@ -9,11 +10,13 @@ import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { Schedule, ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
 import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
+import type { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { parseDuration } from "#engine/duration.ts";
-import { DetailType } from "#engine/events.ts";
+import { DetailType, type Severity } from "#engine/events.ts";
 import { Tag } from "#engine/settings.ts";
+import { type KeyturnAlertProps, KeyturnAlerts, SEVERITIES } from "./keyturn-alerts.ts";
 import { KeyturnFunction } from "./keyturn-function.ts";
 
 export const DEFAULT_BUS_NAME = "keyturn";
@@ -22,6 +25,19 @@ export const DEFAULT_MONITOR_SCHEDULE = ScheduleExpression.rate(Duration.hours(1
 
 /** Secrets Manager name characters, ending in "/" so that the prefix names a folder, not a stem. */
 const SECRET_NAME_PREFIX = /^[A-Za-z0-9/_+=.@-]*\/$/;
+/** What SNS's email protocol takes; SNS itself confirms the address exists. */
+const EMAIL_ADDRESS = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/**
+ * Secrets Manager's own report that a rotation failed or was abandoned (CloudTrail "AWS Service
+ * Event via CloudTrail" entries on the default bus; Secrets Manager User Guide, "AWS CloudTrail
+ * entries for Secrets Manager", rotation). The relay decides which secrets are keyturn's.
+ */
+const ROTATION_FAILURE_PATTERN = {
+  source: ["aws.secretsmanager"],
+  detailType: ["AWS Service Event via CloudTrail"],
+  detail: { eventName: ["RotationFailed", "RotationAbandoned"] },
+};
 
 export interface KeyturnProps {
   /** Name of the EventBridge bus keyturn publishes to. Default "keyturn". */
@@ -38,6 +54,8 @@ export interface KeyturnProps {
   readonly orphanSafetyMargin?: string;
   /** How often the monitor reconciles each credential's keys with the vendor's listing. Default "6h". */
   readonly reconcileInterval?: string;
+  /** Who is alerted, and from which severity on. Default: the topics with no subscriptions. */
+  readonly alerts?: KeyturnAlertProps;
 }
 
 export class InvalidKeyturnPropsError extends Error {
@@ -49,10 +67,21 @@ export class Keyturn extends Construct {
   readonly rotateFunction: NodejsFunction;
   readonly monitorFunction: NodejsFunction;
   readonly revokeFunction: NodejsFunction;
+  readonly relayFunction: NodejsFunction;
   /** Sweeps that failed for good (the schedule could not invoke the monitor, or the sweep threw). */
   readonly monitorDeadLetters: Queue;
   /** Revoke requests that failed for good (the rule could not deliver one, or the revoke threw). */
   readonly revokeDeadLetters: Queue;
+  /** Rotation failures the relay could not take in (undelivered, or the relay threw). */
+  readonly relayDeadLetters: Queue;
+  /** Alerts EventBridge could not deliver to their topic. */
+  readonly alertDeadLetters: Queue;
+  /** One SNS topic per severity; every keyturn event goes to its severity's topic. */
+  readonly topics: Record<Severity, Topic>;
+  /** The rule on the keyturn bus that feeds each severity's topic. */
+  readonly alertRules: Record<Severity, Rule>;
+  /** The rule on the account's default bus that sends Secrets Manager's rotation failures to the relay. */
+  readonly relayRule: Rule;
   /** ARN pattern of the secrets keyturn may manage. */
   readonly secretArnPattern: string;
 
@@ -77,6 +106,7 @@ export class Keyturn extends Construct {
         );
       }
     }
+    validateAlerts(props.alerts);
 
     this.bus = new EventBus(this, "Bus", { eventBusName: props.busName ?? DEFAULT_BUS_NAME });
     const busName = this.bus.eventBusName;
@@ -242,6 +272,86 @@ export class Keyturn extends Construct {
         }),
       ],
     });
+
+    this.relayDeadLetters = deadLetterQueue(this, "RelayDeadLetters");
+    this.relayFunction = new KeyturnFunction(this, "Relay", {
+      handler: "relay",
+      description:
+        "keyturn: re-publishes Secrets Manager's RotationFailed and RotationAbandoned on the keyturn bus",
+      // One DescribeSecret and one PutEvents.
+      timeout: Duration.seconds(30),
+      environment: { KEYTURN_EVENT_BUS_NAME: busName },
+      asyncInvocation: {
+        // Safe to retry: the relay publishes last, so a failed run has published nothing, and
+        // a failure reported twice beats one not reported.
+        retryAttempts: 2,
+        maxEventAge: Duration.hours(6),
+        deadLetterQueue: this.relayDeadLetters,
+      },
+    }).function;
+    allow(
+      this.relayFunction,
+      // Without the keyturn:provider condition of the other statements: the relay reads the tags
+      // to learn whether a failing secret is keyturn's, and under that condition DescribeSecret
+      // on an untagged secret in the folder would fail with AccessDenied instead of answering
+      // "not keyturn's". DescribeSecret answers metadata (name, tags, rotation settings), never
+      // a value. Secrets outside the prefix are not keyturn's by definition and stay denied.
+      new PolicyStatement({
+        sid: "ReadKeyturnSecretTags",
+        actions: ["secretsmanager:DescribeSecret"],
+        resources: [this.secretArnPattern],
+      }),
+    );
+    // On the default bus, where AWS services' CloudTrail events arrive; a rule there matches only
+    // events of its own account and region.
+    this.relayRule = new Rule(this, "RotationFailures", {
+      description:
+        "keyturn: sends Secrets Manager's RotationFailed and RotationAbandoned to the relay function",
+      eventPattern: ROTATION_FAILURE_PATTERN,
+      targets: [
+        new LambdaFunction(this.relayFunction, {
+          // Delivery retries are safe, an undelivered failure has not been relayed yet.
+          retryAttempts: 185,
+          maxEventAge: Duration.hours(24),
+          deadLetterQueue: this.relayDeadLetters,
+        }),
+      ],
+    });
+
+    this.alertDeadLetters = deadLetterQueue(this, "AlertDeadLetters");
+    const alerts = new KeyturnAlerts(this, "Alerts", {
+      ...props.alerts,
+      bus: this.bus,
+      deadLetters: this.alertDeadLetters,
+    });
+    this.topics = alerts.topics;
+    this.alertRules = alerts.rules;
+  }
+}
+
+/** Refuses at synth what SNS would refuse at deploy, or what would never be delivered. */
+function validateAlerts(alerts: KeyturnAlertProps | undefined): void {
+  for (const address of alerts?.email ?? []) {
+    if (!Token.isUnresolved(address) && !EMAIL_ADDRESS.test(address)) {
+      throw new InvalidKeyturnPropsError(
+        `Keyturn alerts email "${address}" is not an email address: write one address per entry, ` +
+          'such as "oncall@example.com".',
+      );
+    }
+  }
+  for (const url of alerts?.https ?? []) {
+    if (!Token.isUnresolved(url) && !(URL.canParse(url) && new URL(url).protocol === "https:")) {
+      throw new InvalidKeyturnPropsError(
+        `Keyturn alerts https endpoint "${url}" is not an https:// URL: keyturn subscribes HTTPS endpoints ` +
+          'only, so that alerts never travel in clear. Write the full URL, such as "https://hooks.example.com/keyturn".',
+      );
+    }
+  }
+  const minimum = alerts?.minimumSeverity;
+  if (minimum !== undefined && !SEVERITIES.includes(minimum)) {
+    throw new InvalidKeyturnPropsError(
+      `Keyturn alerts minimumSeverity "${minimum}" is not a severity: use ${SEVERITIES.join(", ")}.`,
+    );
   }
 }
 

@@ -6,59 +6,23 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { promisify } from "node:util";
-import { App, Duration } from "aws-cdk-lib";
-import { Template } from "aws-cdk-lib/assertions";
-import type { CfnEventBus } from "aws-cdk-lib/aws-events";
-import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
+import { Duration } from "aws-cdk-lib";
+import type { Template } from "aws-cdk-lib/assertions";
 import { ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
-import type { CfnQueue } from "aws-cdk-lib/aws-sqs";
-import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, test } from "vitest";
+import type { Severity } from "#engine/events.ts";
+import { RELAYED_EVENT_NAMES } from "#engine/relay.ts";
 import { InvalidKeyturnPropsError } from "../../infra/keyturn.ts";
-import { KeyturnStack, type KeyturnStackProps } from "../../infra/keyturn-stack.ts";
+import { SEVERITIES } from "../../infra/keyturn-alerts.ts";
+import { HANDLERS, type Handler, resourceProperties, type Synthesized, synthesize } from "./synthesize.ts";
 
 interface Statement {
+  Sid?: string;
+  Effect?: string;
+  Principal?: unknown;
   Action: string | string[];
   Resource: unknown;
   Condition?: Record<string, Record<string, unknown>>;
-}
-
-const HANDLERS = ["rotate", "monitor", "revoke"] as const;
-type Handler = (typeof HANDLERS)[number];
-
-const cdkContext: Record<string, unknown> = JSON.parse(
-  readFileSync(new URL("../../cdk.json", import.meta.url), "utf8"),
-).context;
-
-/** Synthesizes a KeyturnStack; `bundle: false` skips esbuild for tests that only read the template. */
-function synthesize(props: KeyturnStackProps = {}, { bundle = true } = {}) {
-  const app = new App({
-    context: { ...cdkContext, ...(bundle ? {} : { "aws:cdk:bundling-stacks": [] }) },
-  });
-  const stack = new KeyturnStack(app, "Keyturn", props);
-  const assembly = app.synth();
-  const template = Template.fromJSON(assembly.getStackByName(stack.stackName).template);
-  const { keyturn } = stack;
-  const logicalId = (construct: IConstruct) => stack.getLogicalId(construct.node.defaultChild as CfnFunction);
-  const functionIds: Record<Handler, string> = {
-    rotate: logicalId(keyturn.rotateFunction),
-    monitor: logicalId(keyturn.monitorFunction),
-    revoke: logicalId(keyturn.revokeFunction),
-  };
-  return {
-    template,
-    functionIds,
-    busId: stack.getLogicalId(keyturn.bus.node.defaultChild as CfnEventBus),
-    monitorQueueId: stack.getLogicalId(keyturn.monitorDeadLetters.node.defaultChild as CfnQueue),
-    revokeQueueId: stack.getLogicalId(keyturn.revokeDeadLetters.node.defaultChild as CfnQueue),
-    assemblyDirectory: assembly.directory,
-  };
-}
-
-function resourceProperties(template: Template, logicalId: string): Record<string, unknown> {
-  const resource = template.toJSON().Resources[logicalId];
-  if (!resource) throw new Error(`No resource ${logicalId} in the template`);
-  return resource.Properties;
 }
 
 function policyStatements(template: Template): Statement[] {
@@ -114,7 +78,7 @@ function joinedArn(resource: unknown): string {
 }
 
 describe("the Keyturn stack", () => {
-  let synthesized: ReturnType<typeof synthesize>;
+  let synthesized: Synthesized;
   let functions: Record<Handler, Record<string, unknown>>;
   let bundleDirectories: Record<Handler, string>;
 
@@ -125,6 +89,7 @@ describe("the Keyturn stack", () => {
       rotate: resourceProperties(template, functionIds.rotate),
       monitor: resourceProperties(template, functionIds.monitor),
       revoke: resourceProperties(template, functionIds.revoke),
+      relay: resourceProperties(template, functionIds.relay),
     };
     const bundleOf = (handler: Handler) => {
       const { S3Key } = functions[handler].Code as { S3Key: string };
@@ -134,6 +99,7 @@ describe("the Keyturn stack", () => {
       rotate: bundleOf("rotate"),
       monitor: bundleOf("monitor"),
       revoke: bundleOf("revoke"),
+      relay: bundleOf("relay"),
     };
   });
 
@@ -196,10 +162,8 @@ describe("the Keyturn stack", () => {
     });
   });
 
-  test("gives rotate 3 minutes a step, a monitor sweep 5 and a revoke 10", () => {
-    expect([functions.rotate.Timeout, functions.monitor.Timeout, functions.revoke.Timeout]).toEqual([
-      180, 300, 600,
-    ]);
+  test("gives rotate 3 minutes a step, a monitor sweep 5, a revoke 10 and a relay 30 seconds", () => {
+    expect(HANDLERS.map((handler) => functions[handler].Timeout)).toEqual([180, 300, 600, 30]);
   });
 
   test("creates the event bus named keyturn", () => {
@@ -256,8 +220,20 @@ describe("the Keyturn stack", () => {
     },
   );
 
+  test("retries a failed relay twice, then keeps it in its dead-letter queue", () => {
+    synthesized.template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+      FunctionName: { Ref: synthesized.functionIds.relay },
+      MaximumRetryAttempts: 2,
+      DestinationConfig: {
+        OnFailure: { Destination: { "Fn::GetAtt": [synthesized.relayQueueId, "Arn"] } },
+      },
+    });
+  });
+
   test("runs the revoke function for each Revoke Requested event on the keyturn bus, undelivered ones to its dead-letter queue", () => {
-    const rules = Object.values(synthesized.template.findResources("AWS::Events::Rule"));
+    const rules = Object.values(synthesized.template.findResources("AWS::Events::Rule")).filter((rule) =>
+      JSON.stringify(rule.Properties.Targets).includes(synthesized.functionIds.revoke),
+    );
 
     expect(rules.map((rule) => rule.Properties)).toEqual([
       expect.objectContaining({
@@ -277,7 +253,14 @@ describe("the Keyturn stack", () => {
     const queues = Object.keys(synthesized.template.findResources("AWS::SQS::Queue"));
     const policies = Object.values(synthesized.template.findResources("AWS::SQS::QueuePolicy"));
 
-    expect(queues.sort()).toEqual([synthesized.monitorQueueId, synthesized.revokeQueueId].sort());
+    expect(queues.sort()).toEqual(
+      [
+        synthesized.monitorQueueId,
+        synthesized.revokeQueueId,
+        synthesized.relayQueueId,
+        synthesized.alertQueueId,
+      ].sort(),
+    );
     for (const queue of queues) {
       expect(resourceProperties(synthesized.template, queue)).toMatchObject({ SqsManagedSseEnabled: true });
       const policy = policies.find(
@@ -316,6 +299,7 @@ describe("the Keyturn stack", () => {
         "secretsmanager:RotateSecret",
         "secretsmanager:TagResource",
       ],
+      relay: ["secretsmanager:DescribeSecret"],
     });
   });
 
@@ -335,7 +319,7 @@ describe("the Keyturn stack", () => {
     expect(unscoped).toEqual([]);
   });
 
-  test("grants every other Secrets Manager action only on secrets under keyturn/ that carry keyturn:provider", () => {
+  test("grants every other Secrets Manager action only on secrets under keyturn/", () => {
     const statements = secretStatements(synthesized.template);
 
     expect(statements.length).toBeGreaterThan(0);
@@ -343,14 +327,25 @@ describe("the Keyturn stack", () => {
       expect(resourcesOf(statement).map(joinedArn)).toEqual([
         'arn:{{"Ref":"AWS::Partition"}}:secretsmanager:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:secret:keyturn/*',
       ]);
-      expect(statement.Condition?.Null).toEqual({ "aws:ResourceTag/keyturn:provider": "false" });
     }
   });
 
-  test("lets every function write only keyturn:* tags", () => {
+  test("grants them only on secrets carrying keyturn:provider, but for the relay's DescribeSecret, which reads that tag", () => {
+    const relayStatements = functionStatements(synthesized.template, synthesized.functionIds.relay);
+    const untagged = secretStatements(synthesized.template).filter(
+      (statement) =>
+        JSON.stringify(statement.Condition?.Null) !==
+        JSON.stringify({ "aws:ResourceTag/keyturn:provider": "false" }),
+    );
+
+    expect(untagged.map(actionsOf)).toEqual([["secretsmanager:DescribeSecret"]]);
+    expect(relayStatements).toContainEqual(untagged[0]);
+  });
+
+  test("lets every function but the relay write only keyturn:* tags", () => {
     const tagging = statementsAllowing(synthesized.template, "secretsmanager:TagResource");
 
-    expect(tagging).toHaveLength(HANDLERS.length);
+    expect(tagging).toHaveLength(HANDLERS.filter((handler) => handler !== "relay").length);
     for (const statement of tagging) {
       expect(statement.Condition?.["ForAllValues:StringLike"]).toEqual({ "aws:TagKeys": ["keyturn:*"] });
     }
@@ -381,6 +376,168 @@ describe("the Keyturn stack", () => {
       .filter((statement) => actionsOf(statement).some((action) => action.startsWith("lambda:")));
 
     expect(invoking).toEqual([]);
+  });
+
+  test("sends Secrets Manager's rotation failures on the default bus to the relay, undelivered ones to its dead-letter queue", () => {
+    expect(resourceProperties(synthesized.template, synthesized.relayRuleId)).toEqual(
+      expect.objectContaining({
+        EventPattern: {
+          source: ["aws.secretsmanager"],
+          "detail-type": ["AWS Service Event via CloudTrail"],
+          detail: { eventName: ["RotationFailed", "RotationAbandoned"] },
+        },
+        Targets: [
+          {
+            Id: "Target0",
+            Arn: { "Fn::GetAtt": [synthesized.functionIds.relay, "Arn"] },
+            DeadLetterConfig: { Arn: { "Fn::GetAtt": [synthesized.relayQueueId, "Arn"] } },
+            RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+          },
+        ],
+      }),
+    );
+    expect(resourceProperties(synthesized.template, synthesized.relayRuleId)).not.toHaveProperty(
+      "EventBusName",
+    );
+  });
+
+  test("sends the relay exactly the Secrets Manager events it handles", () => {
+    const { EventPattern } = resourceProperties(synthesized.template, synthesized.relayRuleId) as {
+      EventPattern: { detail: { eventName: string[] } };
+    };
+
+    expect([...EventPattern.detail.eventName].sort()).toEqual([...RELAYED_EVENT_NAMES].sort());
+  });
+
+  test("lets EventBridge invoke the relay only for its rule", () => {
+    const permissions = Object.values(synthesized.template.findResources("AWS::Lambda::Permission"))
+      .map((permission) => permission.Properties)
+      .filter((permission) =>
+        JSON.stringify(permission.FunctionName).includes(synthesized.functionIds.relay),
+      );
+
+    expect(permissions).toEqual([
+      {
+        Action: "lambda:InvokeFunction",
+        FunctionName: { "Fn::GetAtt": [synthesized.functionIds.relay, "Arn"] },
+        Principal: "events.amazonaws.com",
+        SourceArn: { "Fn::GetAtt": [synthesized.relayRuleId, "Arn"] },
+      },
+    ]);
+  });
+
+  test("lets the relay neither read a secret value nor invoke any function", () => {
+    const actions = functionStatements(synthesized.template, synthesized.functionIds.relay).flatMap(
+      actionsOf,
+    );
+
+    expect(actions).not.toContain("secretsmanager:GetSecretValue");
+    expect(actions.filter((action) => action.startsWith("lambda:"))).toEqual([]);
+  });
+});
+
+describe("the alerts", () => {
+  let synthesized: Synthesized;
+
+  beforeAll(() => {
+    synthesized = synthesize({}, { bundle: false });
+  });
+
+  const keyId = () => Object.keys(synthesized.template.findResources("AWS::KMS::Key"))[0] as string;
+
+  function topicPolicy(severity: Severity): Statement[] {
+    const policies = Object.values(synthesized.template.findResources("AWS::SNS::TopicPolicy")).filter(
+      (policy) =>
+        JSON.stringify(policy.Properties.Topics) ===
+        JSON.stringify([{ Ref: synthesized.topicIds[severity] }]),
+    );
+    return policies.flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+  }
+
+  test("are three SNS topics, one per severity, encrypted with a customer managed key that rotates", () => {
+    const topics = synthesized.template.findResources("AWS::SNS::Topic");
+
+    expect(Object.keys(topics).sort()).toEqual(Object.values(synthesized.topicIds).sort());
+    for (const topic of Object.values(topics)) {
+      expect(topic.Properties.KmsMasterKeyId).toEqual({ "Fn::GetAtt": [keyId(), "Arn"] });
+    }
+    expect(resourceProperties(synthesized.template, keyId())).toMatchObject({ EnableKeyRotation: true });
+  });
+
+  test("let EventBridge encrypt with the key only for rules on the keyturn bus", () => {
+    const { KeyPolicy } = resourceProperties(synthesized.template, keyId()) as {
+      KeyPolicy: { Statement: Statement[] };
+    };
+    const forEventBridge = KeyPolicy.Statement.filter(
+      (statement) =>
+        JSON.stringify(statement.Principal) === JSON.stringify({ Service: "events.amazonaws.com" }),
+    );
+
+    expect(forEventBridge).toHaveLength(1);
+    expect(actionsOf(forEventBridge[0] as Statement).sort()).toEqual(["kms:Decrypt", "kms:GenerateDataKey"]);
+    expect(joinedArn(forEventBridge[0]?.Condition?.ArnLike?.["aws:SourceArn"])).toBe(
+      `arn:{{"Ref":"AWS::Partition"}}:events:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:rule/{{"Ref":"${synthesized.busId}"}}/*`,
+    );
+  });
+
+  test.each(SEVERITIES)("let only the %s rule publish to its topic, and only over TLS", (severity) => {
+    const statements = topicPolicy(severity);
+
+    expect(statements.filter((statement) => statement.Effect === "Allow")).toEqual([
+      expect.objectContaining({
+        Principal: { Service: "events.amazonaws.com" },
+        Action: "sns:Publish",
+        Condition: {
+          ArnEquals: { "aws:SourceArn": { "Fn::GetAtt": [synthesized.alertRuleIds[severity], "Arn"] } },
+        },
+      }),
+    ]);
+    expect(statements).toContainEqual(
+      expect.objectContaining({ Effect: "Deny", Condition: { Bool: { "aws:SecureTransport": "false" } } }),
+    );
+  });
+
+  test.each(SEVERITIES)(
+    "send every %s keyturn event on the bus to its topic, undelivered ones to the alerts dead-letter queue",
+    (severity) => {
+      expect(resourceProperties(synthesized.template, synthesized.alertRuleIds[severity])).toMatchObject({
+        EventBusName: { Ref: synthesized.busId },
+        EventPattern: { source: ["keyturn"], detail: { severity: [severity] } },
+        Targets: [
+          {
+            Id: "Target0",
+            Arn: { Ref: synthesized.topicIds[severity] },
+            DeadLetterConfig: { Arn: { "Fn::GetAtt": [synthesized.alertQueueId, "Arn"] } },
+            RetryPolicy: { MaximumRetryAttempts: 185, MaximumEventAgeInSeconds: 86400 },
+          },
+        ],
+      });
+      expect(
+        (
+          resourceProperties(synthesized.template, synthesized.alertRuleIds[severity]) as {
+            EventPattern: unknown;
+          }
+        ).EventPattern,
+      ).toEqual({ source: ["keyturn"], detail: { severity: [severity] } });
+    },
+  );
+
+  test("let only the alert rules put undelivered alerts in the alerts dead-letter queue", () => {
+    const policy = Object.values(synthesized.template.findResources("AWS::SQS::QueuePolicy")).find(
+      (p) => JSON.stringify(p.Properties.Queues) === JSON.stringify([{ Ref: synthesized.alertQueueId }]),
+    );
+    const allowed = ((policy?.Properties.PolicyDocument.Statement ?? []) as Statement[]).filter(
+      (statement) => statement.Effect === "Allow",
+    );
+
+    expect(allowed.map((statement) => statement.Condition?.ArnEquals?.["aws:SourceArn"])).toEqual(
+      SEVERITIES.map((severity) => ({ "Fn::GetAtt": [synthesized.alertRuleIds[severity], "Arn"] })),
+    );
+    expect(allowed.flatMap(actionsOf)).toEqual(SEVERITIES.map(() => "sqs:SendMessage"));
+  });
+
+  test("subscribe nobody when no endpoint is configured", () => {
+    synthesized.template.resourceCountIs("AWS::SNS::Subscription", 0);
   });
 });
 
@@ -432,4 +589,69 @@ describe("Keyturn props", () => {
       expect(() => synthesize(props, { bundle: false })).toThrow(InvalidKeyturnPropsError);
     },
   );
+});
+
+describe("Keyturn alerts props", () => {
+  const endpoints = { email: ["oncall@example.com"], https: ["https://hooks.example.com/keyturn"] };
+
+  /** Each subscription as [the severity of its topic, protocol, endpoint]. */
+  function subscriptions(synthesized: Synthesized): [Severity, string, string][] {
+    const severityOf = (topicArn: unknown) =>
+      SEVERITIES.find(
+        (severity) => JSON.stringify(topicArn) === JSON.stringify({ Ref: synthesized.topicIds[severity] }),
+      );
+    return Object.values(synthesized.template.findResources("AWS::SNS::Subscription"))
+      .map((subscription): [Severity, string, string] => [
+        severityOf(subscription.Properties.TopicArn) as Severity,
+        subscription.Properties.Protocol,
+        subscription.Properties.Endpoint,
+      ])
+      .sort();
+  }
+
+  const subscribed = (severities: Severity[]) =>
+    severities
+      .flatMap((severity): [Severity, string, string][] => [
+        [severity, "email", "oncall@example.com"],
+        [severity, "https", "https://hooks.example.com/keyturn"],
+      ])
+      .sort();
+
+  test.each([
+    ["info", ["info", "warning", "critical"]],
+    ["warning", ["warning", "critical"]],
+    ["critical", ["critical"]],
+  ] as const)(
+    "with minimumSeverity %s, email and https endpoints are subscribed to the topics of %j",
+    (minimumSeverity, severities) => {
+      const synthesized = synthesize({ alerts: { ...endpoints, minimumSeverity } }, { bundle: false });
+
+      expect(subscriptions(synthesized)).toEqual(subscribed([...severities]));
+    },
+  );
+
+  test("minimumSeverity defaults to warning", () => {
+    const synthesized = synthesize({ alerts: endpoints }, { bundle: false });
+
+    expect(subscriptions(synthesized)).toEqual(subscribed(["warning", "critical"]));
+  });
+
+  test("an endpoint listed twice is subscribed once per topic", () => {
+    const synthesized = synthesize(
+      { alerts: { email: ["oncall@example.com", "oncall@example.com"], minimumSeverity: "critical" } },
+      { bundle: false },
+    );
+
+    expect(subscriptions(synthesized)).toEqual([["critical", "email", "oncall@example.com"]]);
+  });
+
+  test.each([
+    { email: ["oncall"] },
+    { email: ["oncall@example.com, dev@example.com"] },
+    { https: ["http://hooks.example.com/keyturn"] },
+    { https: ["hooks.example.com/keyturn"] },
+    { minimumSeverity: "urgent" as Severity },
+  ])("an endpoint or severity SNS could not use is refused: %o", (alerts) => {
+    expect(() => synthesize({ alerts }, { bundle: false })).toThrow(InvalidKeyturnPropsError);
+  });
 });
