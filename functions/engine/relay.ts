@@ -52,7 +52,19 @@ export async function relaySecretsManagerEvent(
     });
     return "ignored";
   }
-  const description = await deps.store.describe(secretId);
+  let description: Awaited<ReturnType<SecretStore["describe"]>>;
+  try {
+    description = await deps.store.describe(secretId);
+  } catch (error) {
+    // The relay may describe only keyturn's secrets: a denial, or a secret already deleted,
+    // means the failure is someone else's to hear about.
+    const name = error instanceof Error ? error.name : "";
+    if (name === "AccessDeniedException" || name === "ResourceNotFoundException") {
+      logger.info("relay: secret not readable by keyturn, ignored", { secretId, reason: name });
+      return "ignored";
+    }
+    throw error;
+  }
   const provider = description.tags[Tag.provider];
   if (!provider) {
     logger.info("relay: secret not managed by keyturn, ignored", { secretId });

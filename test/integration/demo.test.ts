@@ -8,7 +8,7 @@ const run = promisify(execFile);
 // look for from outside the process; the in-process leak guards cover them.
 const SOFTWAREONE_TOKEN = /idt:TKN-\d{4}-\d{4}:[A-Za-z0-9_-]{8,}/;
 
-test("the demo rotates and revokes for both automatic vendors, with an emergency revoke and no failures", async () => {
+test("the demo rotates, refreshes, warns and revokes for every vendor, with an emergency revoke and no failures", async () => {
   const { stdout, stderr } = await run(process.execPath, ["sandbox/demo.ts", "--json"], {
     env: { ...process.env, AWS_ENDPOINT_URL: "" },
     timeout: 120_000,
@@ -27,6 +27,13 @@ test("the demo rotates and revokes for both automatic vendors, with an emergency
   expect(byName["keyturn/softwareone-catalog"].rotations).toBeGreaterThanOrEqual(1);
   expect(byName["keyturn/softwareone-catalog"].revoked).toBeGreaterThanOrEqual(1);
   expect(summary.revocations.compromised).toBeGreaterThanOrEqual(1);
+  expect(byName["keyturn/incorta-analytics"]).toMatchObject({ provider: "incorta-v1", state: "healthy" });
+  expect(byName["keyturn/incorta-analytics"].refreshes).toBeGreaterThanOrEqual(5);
+  expect(summary.manualRotations["keyturn/everflow-partner"]).toBe(1);
+  expect(summary.manualRotations["keyturn/incorta-reporting-pat"]).toBe(1);
+  for (const type of ["Manual Rotation Required", "Credential Expiring", "Credential Expired"]) {
+    expect(summary.events[type], type).toBeGreaterThanOrEqual(1);
+  }
   expect(summary.events["Previous Credential Still In Use"]).toBeGreaterThanOrEqual(1);
   expect(stdout.trim().split("\n")).toHaveLength(1);
   expect(`${stdout}${stderr}`).not.toMatch(SOFTWAREONE_TOKEN);

@@ -72,3 +72,15 @@ test("a secret keyturn does not manage, or another kind of event, is ignored", a
   expect(await relay(serviceEvent("RotationSucceeded", arn))).toBe("ignored");
   expect(await fx.subscriber.drain()).toEqual([]);
 });
+
+test("a failure of a secret keyturn may not even describe (another team's) is ignored, not retried", async () => {
+  const outcome = await relay(
+    serviceEvent(
+      "RotationFailed",
+      "arn:aws:secretsmanager:us-east-1:123456789012:secret:other-team/db-AbCdEf",
+    ),
+  );
+
+  expect(outcome).toBe("ignored");
+  expect(await fx.subscriber.drain()).toEqual([]);
+});
