@@ -233,7 +233,8 @@ describe("an Incorta v2 PAT", () => {
       ["expiring", "warning"],
       ["old-key-not-revoked", "warning"],
     ]);
-    expect((required[0]?.detail.steps as { create: string[] }).create.join(" ")).toMatch(/Profile Manager/);
+    const steps = required[0]?.detail.steps as { create: string[] } | undefined;
+    expect(steps?.create.join(" ")).toMatch(/Profile Manager/);
     expect(afterHandover.expiring).toEqual([]);
     expect(afterHandover.expired).toEqual([]);
     expect(incorta.isPatLive((await world.read(PAT)).token)).toBe(true);
