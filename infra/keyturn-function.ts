@@ -12,6 +12,7 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import type {
   MonitorEnvironment,
+  RefreshEnvironment,
   RelayEnvironment,
   RevokeEnvironment,
   RotateEnvironment,
@@ -23,6 +24,7 @@ const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 export interface HandlerEnvironments {
   rotate: RotateEnvironment;
   monitor: MonitorEnvironment;
+  refresh: RefreshEnvironment;
   revoke: RevokeEnvironment;
   relay: RelayEnvironment;
 }

@@ -18,6 +18,10 @@ export class KeyturnStack extends Stack {
       monitorSchedule: props.monitorSchedule,
       orphanSafetyMargin: props.orphanSafetyMargin,
       reconcileInterval: props.reconcileInterval,
+      stuckRotationAfter: props.stuckRotationAfter,
+      refreshInterval: props.refreshInterval,
+      minTokenRemaining: props.minTokenRemaining,
+      tokenParameterPrefix: props.tokenParameterPrefix,
       alerts: props.alerts,
     });
   }

@@ -1,18 +1,21 @@
-// keyturn as one construct to drop into any CDK app: the event bus; the rotate, monitor, revoke
-// and relay functions with what invokes each (Secrets Manager, a schedule, a rule on the bus, a
-// rule on the default bus); the alert topics by severity; and the permissions that let each
-// function touch keyturn's secrets only, and only as its handler does.
+// keyturn as one construct to drop into any CDK app: the event bus; the rotate, monitor, refresh,
+// revoke and relay functions with what invokes each (Secrets Manager, a schedule, a rule on the
+// bus, a rule on the default bus); the refresh's lease table; the alert topics by severity; and
+// the permissions that let each function touch keyturn's secrets and token parameters only, and
+// only as its handler does.
 
-import { ArnFormat, Duration, Stack, Token } from "aws-cdk-lib";
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
+import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { EventBus, Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { Grant, type IGrantable, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { Schedule, ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
 import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
 import type { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { DEFAULT_TOKEN_PARAMETER_PREFIX, tokenParameterName } from "#aws/token-store.ts";
 import { parseDuration } from "#engine/duration.ts";
 import { DetailType, type Severity } from "#engine/events.ts";
 import { Tag } from "#engine/settings.ts";
@@ -22,9 +25,19 @@ import { KeyturnFunction } from "./keyturn-function.ts";
 export const DEFAULT_BUS_NAME = "keyturn";
 export const DEFAULT_SECRET_NAME_PREFIX = "keyturn/";
 export const DEFAULT_MONITOR_SCHEDULE = ScheduleExpression.rate(Duration.hours(1));
+export const DEFAULT_REFRESH_INTERVAL = "2m";
+export const DEFAULT_MIN_TOKEN_REMAINING = "2m";
 
 /** Secrets Manager name characters, ending in "/" so that the prefix names a folder, not a stem. */
 const SECRET_NAME_PREFIX = /^[A-Za-z0-9/_+=.@-]*\/$/;
+/**
+ * A Parameter Store path: "/" and segments of the characters parameter names may hold, not ending
+ * with "/" (the refresh appends "/<credential>"), nor starting with aws or ssm, which Parameter
+ * Store reserves (PutParameter, "Naming Constraints").
+ */
+const TOKEN_PARAMETER_PREFIX = /^(?!\/(aws|ssm))(\/[A-Za-z0-9_.-]+)+$/i;
+/** What the rest of a parameter name may hold (PutParameter, "Naming Constraints"). */
+const PARAMETER_NAME = /^[A-Za-z0-9_.\-/]+$/;
 /** What SNS's email protocol takes; SNS itself confirms the address exists. */
 const EMAIL_ADDRESS = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
 
@@ -54,6 +67,26 @@ export interface KeyturnProps {
   readonly orphanSafetyMargin?: string;
   /** How often the monitor reconciles each credential's keys with the vendor's listing. Default "6h". */
   readonly reconcileInterval?: string;
+  /**
+   * An AWSPENDING version that stays this long without becoming AWSCURRENT is a stuck rotation:
+   * the monitor removes the label and alerts. A duration such as "6h". Default "6h" (the
+   * monitor's own default).
+   */
+  readonly stuckRotationAfter?: string;
+  /**
+   * How often the refresh function renews token pairs (Incorta v1): a whole number of minutes, at
+   * least one, such as "2m" or "1h". Default "2m". Keep it well inside the vendor's access-token
+   * lifetime (10 minutes for Incorta): a pair is replaced once it has less than refreshInterval +
+   * minTokenRemaining + 1 minute left, so beyond that lifetime every run mints a new pair.
+   */
+  readonly refreshInterval?: string;
+  /** Consumers always find an access token with at least this long left. A duration such as "2m". Default "2m". */
+  readonly minTokenRemaining?: string;
+  /**
+   * Token pairs are stored as SSM Parameter Store SecureStrings at `<prefix>/<credential>`.
+   * Starts with "/" and does not end with one. Default "/keyturn/tokens".
+   */
+  readonly tokenParameterPrefix?: string;
   /** Who is alerted, and from which severity on. Default: the topics with no subscriptions. */
   readonly alerts?: KeyturnAlertProps;
 }
@@ -68,12 +101,19 @@ export class Keyturn extends Construct {
   readonly monitorFunction: NodejsFunction;
   readonly revokeFunction: NodejsFunction;
   readonly relayFunction: NodejsFunction;
+  readonly refreshFunction: NodejsFunction;
+  /** Leases that keep two refreshes of one credential apart (functions/aws/lease.ts). */
+  readonly leaseTable: Table;
+  /** Token pairs live under this Parameter Store path, one parameter per credential. */
+  readonly tokenParameterPrefix: string;
   /** Sweeps that failed for good (the schedule could not invoke the monitor, or the sweep threw). */
   readonly monitorDeadLetters: Queue;
   /** Revoke requests that failed for good (the rule could not deliver one, or the revoke threw). */
   readonly revokeDeadLetters: Queue;
   /** Rotation failures the relay could not take in (undelivered, or the relay threw). */
   readonly relayDeadLetters: Queue;
+  /** Refresh runs that failed for good (the schedule could not invoke the function, or the run threw). */
+  readonly refreshDeadLetters: Queue;
   /** Alerts EventBridge could not deliver to their topic. */
   readonly alertDeadLetters: Queue;
   /** One SNS topic per severity; every keyturn event goes to its severity's topic. */
@@ -94,10 +134,12 @@ export class Keyturn extends Construct {
           'and /_+=.@- only, ending with "/" (for example "keyturn/"), so that it cannot match other secrets.',
       );
     }
-    // The monitor would refuse these at cold start; refuse them at synth instead.
+    // The monitor and the refresh would refuse these at cold start; refuse them at synth instead.
     for (const [prop, value] of Object.entries({
       orphanSafetyMargin: props.orphanSafetyMargin,
       reconcileInterval: props.reconcileInterval,
+      stuckRotationAfter: props.stuckRotationAfter,
+      minTokenRemaining: props.minTokenRemaining,
     })) {
       if (value !== undefined && !Token.isUnresolved(value) && parseDuration(value) === undefined) {
         throw new InvalidKeyturnPropsError(
@@ -105,6 +147,21 @@ export class Keyturn extends Construct {
             '(for example "30m" or "6h").',
         );
       }
+    }
+    const refreshInterval = props.refreshInterval ?? DEFAULT_REFRESH_INTERVAL;
+    const refreshIntervalMinutes = wholeMinutes(refreshInterval);
+    this.tokenParameterPrefix = props.tokenParameterPrefix ?? DEFAULT_TOKEN_PARAMETER_PREFIX;
+    // Known at synth, not a token: the IAM resource needs the path without its leading slash.
+    if (
+      Token.isUnresolved(this.tokenParameterPrefix) ||
+      !TOKEN_PARAMETER_PREFIX.test(this.tokenParameterPrefix)
+    ) {
+      throw new InvalidKeyturnPropsError(
+        `Keyturn tokenParameterPrefix "${this.tokenParameterPrefix}" is not a Parameter Store path: start it with "/", ` +
+          'do not end it with "/", use letters, digits and _.- between the slashes, and do not begin it with ' +
+          'aws or ssm, which Parameter Store reserves (for example "/keyturn/tokens"). Write it out rather than ' +
+          "pass a token: the permissions are computed from it at synth.",
+      );
     }
     validateAlerts(props.alerts);
 
@@ -180,6 +237,7 @@ export class Keyturn extends Construct {
         KEYTURN_EVENT_BUS_NAME: busName,
         KEYTURN_ORPHAN_SAFETY_MARGIN: props.orphanSafetyMargin,
         KEYTURN_RECONCILE_INTERVAL: props.reconcileInterval,
+        KEYTURN_STUCK_ROTATION_AFTER: props.stuckRotationAfter,
       },
       // Two sweeps at once would revoke the same keys twice and race each other's tag writes.
       reservedConcurrentExecutions: 1,
@@ -203,8 +261,19 @@ export class Keyturn extends Construct {
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
       ]),
+      // RotateSecret starts an early rotation of a key about to expire; UpdateSecretVersionStage
+      // takes AWSPENDING off a stuck rotation's version (functions/engine/expiry.ts). Neither
+      // writes a value: the rotate function still makes every key.
+      onManagedSecrets("RotateKeyturnSecretsEarly", [
+        "secretsmanager:RotateSecret",
+        "secretsmanager:UpdateSecretVersionStage",
+      ]),
       mirrorKeyturnTags,
     );
+    // As for the revoke function below: RotateSecret requires lambda:InvokeFunction on the
+    // secret's rotation function, and granting it on this one only keeps the monitor from
+    // pointing a secret at any other.
+    this.rotateFunction.grantInvoke(this.monitorFunction);
     // EventBridge Scheduler rather than a scheduled rule on the default bus: it is AWS's
     // successor for schedules, takes cron with a time zone, needs no rule on the account's
     // default bus, and has a retry policy and a dead-letter queue for invocations it could
@@ -215,6 +284,86 @@ export class Keyturn extends Construct {
       target: new LambdaInvoke(this.monitorFunction, {
         deadLetterQueue: this.monitorDeadLetters,
         maxEventAge: Duration.hours(1),
+      }),
+    });
+
+    this.refreshDeadLetters = deadLetterQueue(this, "RefreshDeadLetters");
+    this.leaseTable = new Table(this, "Leases", {
+      partitionKey: { name: "lease", type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      // Expired leases are taken over by the next refresher anyway (a conditional write); TTL
+      // only clears the ones whose holder died before releasing them.
+      timeToLiveAttribute: "expiresAt",
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // An AWS owned key rather than a KMS key of the account: an item holds a lease name (a
+      // secret's ARN, which ListSecrets shows anyway), a Lambda request id and an expiry, never
+      // a token or a key, so a key policy and a CloudTrail record of every use would guard nothing.
+      encryption: TableEncryption.DEFAULT,
+      // A lease lives at most a minute: nothing in the table outlives the stack.
+      removalPolicy: RemovalPolicy.DESTROY,
+    });
+    // The refresh interval is also the schedule's rate below: the engine replaces a pair once it
+    // could expire before the next run, so it must know how often runs really come.
+    const refreshEventAge = Duration.minutes(Math.min(refreshIntervalMinutes, 6 * 60));
+    this.refreshFunction = new KeyturnFunction(this, "Refresh", {
+      handler: "refresh",
+      description:
+        "keyturn: keeps a valid access token for every token-refresh credential in Parameter Store",
+      // No longer than a lease (the engine holds each for 60 s): a run cut short cannot still be
+      // writing a pair once another refresher may take the lease over. It also ends before the
+      // next run is due, the interval being a minute at least.
+      timeout: Duration.minutes(1),
+      environment: {
+        KEYTURN_EVENT_BUS_NAME: busName,
+        KEYTURN_LEASE_TABLE: this.leaseTable.tableName,
+        KEYTURN_TOKEN_PARAMETER_PREFIX: this.tokenParameterPrefix,
+        KEYTURN_REFRESH_INTERVAL: refreshInterval,
+        KEYTURN_MIN_TOKEN_REMAINING: props.minTokenRemaining ?? DEFAULT_MIN_TOKEN_REMAINING,
+      },
+      // A refresh invalidates the previous token pair, so two runs at once would leave one of
+      // them writing a dead pair: never more than one. A schedule that fires during a run is
+      // throttled, not lost: Lambda keeps the event and retries it, with backoff, until the run
+      // has ended (up to maxEventAge). The lease table still keeps refreshes from anywhere else
+      // apart.
+      reservedConcurrentExecutions: 1,
+      asyncInvocation: {
+        // No retry: the next scheduled run is the retry, and it picks up whatever this one left.
+        retryAttempts: 0,
+        // A run held back for a whole interval is given up: the next one is due anyway.
+        maxEventAge: refreshEventAge,
+        deadLetterQueue: this.refreshDeadLetters,
+      },
+    }).function;
+    allow(
+      this.refreshFunction,
+      // As for the monitor: ListSecrets has no resource-level permissions, is read-only and
+      // answers no secret value; the refresh filters it on the keyturn:provider tag key.
+      new PolicyStatement({ sid: "ListSecrets", actions: ["secretsmanager:ListSecrets"], resources: ["*"] }),
+      // The API key, to mint or refresh a pair. No DescribeSecret: ListSecrets already answers
+      // the tags and staging labels the refresh reads.
+      onManagedSecrets("ReadKeyturnSecrets", ["secretsmanager:GetSecretValue"]),
+      // No KMS statement: the pairs are SecureStrings under the AWS managed key aws/ssm, whose
+      // key policy lets every principal of the account use it through Parameter Store (Systems
+      // Manager User Guide, "Restricting decryption of SecureString parameter values"), so
+      // ssm:GetParameter and ssm:PutParameter are the whole gate.
+      new PolicyStatement({
+        sid: "ReadWriteTokenParameters",
+        actions: ["ssm:GetParameter", "ssm:PutParameter"],
+        resources: [this.#tokenParameterArn()],
+      }),
+      // Conditional writes only: PutItem takes a lease, DeleteItem gives it back.
+      new PolicyStatement({
+        sid: "TakeAndReleaseLeases",
+        actions: ["dynamodb:PutItem", "dynamodb:DeleteItem"],
+        resources: [this.leaseTable.tableArn],
+      }),
+    );
+    new Schedule(this, "RefreshSchedule", {
+      schedule: ScheduleExpression.rate(Duration.minutes(refreshIntervalMinutes)),
+      description: "keyturn: runs the token refresh",
+      target: new LambdaInvoke(this.refreshFunction, {
+        deadLetterQueue: this.refreshDeadLetters,
+        maxEventAge: refreshEventAge,
       }),
     });
 
@@ -327,6 +476,55 @@ export class Keyturn extends Construct {
     this.topics = alerts.topics;
     this.alertRules = alerts.rules;
   }
+
+  /**
+   * Lets an application that consumes Incorta tokens read them: `ssm:GetParameter` on the token
+   * parameter of `credential` (its keyturn:credential name, or its secret name), or on every
+   * token parameter under the prefix when no credential is named. Read the parameter with
+   * WithDecryption and read it again on a 401. No KMS permission comes with it, none is needed:
+   * the parameters are under the AWS managed key aws/ssm, which any principal of the account may
+   * use through Parameter Store, so this grant is the whole gate.
+   */
+  grantReadTokens(grantee: IGrantable, credential?: string): Grant {
+    if (credential !== undefined && !Token.isUnresolved(credential) && !PARAMETER_NAME.test(credential)) {
+      throw new InvalidKeyturnPropsError(
+        `Keyturn grantReadTokens credential "${credential}" cannot name a token parameter: Parameter Store ` +
+          "names hold letters, digits and _.-/ only (and no wildcard, which would widen the grant).",
+      );
+    }
+    return Grant.addToPrincipal({
+      grantee,
+      actions: ["ssm:GetParameter"],
+      resourceArns: [this.#tokenParameterArn(credential)],
+    });
+  }
+
+  /** The ARN of one credential's token parameter, or of all of them. */
+  #tokenParameterArn(credential?: string): string {
+    const name =
+      credential === undefined
+        ? `${this.tokenParameterPrefix}/*`
+        : tokenParameterName(credential, this.tokenParameterPrefix);
+    return Stack.of(this).formatArn({
+      service: "ssm",
+      resource: "parameter",
+      arnFormat: ArnFormat.SLASH_RESOURCE_NAME,
+      // A parameter's ARN is "parameter" followed by its name, which already starts with "/".
+      resourceName: name.replace(/^\/+/, ""),
+    });
+  }
+}
+
+/** The refresh interval in minutes, refused unless EventBridge Scheduler can run at that rate. */
+function wholeMinutes(interval: string): number {
+  const ms = Token.isUnresolved(interval) ? undefined : parseDuration(interval);
+  if (ms === undefined || ms < 60_000 || ms % 60_000 !== 0) {
+    throw new InvalidKeyturnPropsError(
+      `Keyturn refreshInterval "${interval}" is not a whole number of minutes of at least one: the refresh ` +
+        'schedule runs at a rate in minutes, so write a duration such as "2m", "5m" or "1h".',
+    );
+  }
+  return ms / 60_000;
 }
 
 /** Refuses at synth what SNS would refuse at deploy, or what would never be delivered. */

@@ -1,6 +1,5 @@
 // The Keyturn stack as `cdk synth` produces it: the same cdk.json context, the real esbuild
-// bundling of the rotate, monitor and revoke handlers, and the template and bundles that a
-// deploy would ship.
+// bundling of every handler, and the template and bundles that a deploy would ship.
 
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
@@ -8,12 +7,15 @@ import { join } from "node:path";
 import { promisify } from "node:util";
 import { Duration } from "aws-cdk-lib";
 import type { Template } from "aws-cdk-lib/assertions";
+import { AccountRootPrincipal, type CfnRole, Role } from "aws-cdk-lib/aws-iam";
 import { ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
 import { beforeAll, describe, expect, test } from "vitest";
+import { parseDuration } from "#engine/duration.ts";
 import type { Severity } from "#engine/events.ts";
 import { RELAYED_EVENT_NAMES } from "#engine/relay.ts";
 import { InvalidKeyturnPropsError } from "../../infra/keyturn.ts";
 import { SEVERITIES } from "../../infra/keyturn-alerts.ts";
+import type { KeyturnStack } from "../../infra/keyturn-stack.ts";
 import { HANDLERS, type Handler, resourceProperties, type Synthesized, synthesize } from "./synthesize.ts";
 
 interface Statement {
@@ -31,13 +33,17 @@ function policyStatements(template: Template): Statement[] {
   );
 }
 
+/** The statements of the policies attached to a role, by its logical id. */
+function roleStatements(template: Template, roleId: string): Statement[] {
+  return Object.values(template.findResources("AWS::IAM::Policy"))
+    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
+    .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+}
+
 /** The statements of the policies attached to a function's execution role. */
 function functionStatements(template: Template, functionId: string): Statement[] {
   const role = resourceProperties(template, functionId).Role as { "Fn::GetAtt": [string, string] };
-  const roleRef = { Ref: role["Fn::GetAtt"][0] };
-  return Object.values(template.findResources("AWS::IAM::Policy"))
-    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([roleRef]))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
+  return roleStatements(template, role["Fn::GetAtt"][0]);
 }
 
 function actionsOf(statement: Statement): string[] {
@@ -71,6 +77,28 @@ function isSecretsManagerWrite(action: string): boolean {
   );
 }
 
+/** Actions that change anything, as IAM's access levels count them: neither read nor list. */
+function isWrite(action: string): boolean {
+  return !/:(Get|Describe|List|BatchGet|Query|Scan)/.test(action);
+}
+
+/** The minutes of a rate expression such as "rate(2 minutes)" or "rate(1 hour)". */
+function rateMinutes(expression: unknown): number {
+  const match = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(String(expression));
+  if (!match) throw new Error(`Not a rate expression: ${String(expression)}`);
+  return Number(match[1]) * { minute: 1, hour: 60, day: 1440 }[match[2] as "minute" | "hour" | "day"];
+}
+
+/** The schedules that invoke a function, by its logical id. */
+function schedulesOf(template: Template, functionId: string): Record<string, unknown>[] {
+  return Object.values(template.findResources("AWS::Scheduler::Schedule"))
+    .map((schedule) => schedule.Properties)
+    .filter(
+      (schedule) =>
+        JSON.stringify(schedule.Target.Arn) === JSON.stringify({ "Fn::GetAtt": [functionId, "Arn"] }),
+    );
+}
+
 /** The resource string of a Fn::Join ARN, with the pseudo parameters left as placeholders. */
 function joinedArn(resource: unknown): string {
   const join = (resource as { "Fn::Join": [string, unknown[]] })["Fn::Join"];
@@ -85,22 +113,17 @@ describe("the Keyturn stack", () => {
   beforeAll(() => {
     synthesized = synthesize();
     const { template, functionIds, assemblyDirectory } = synthesized;
-    functions = {
-      rotate: resourceProperties(template, functionIds.rotate),
-      monitor: resourceProperties(template, functionIds.monitor),
-      revoke: resourceProperties(template, functionIds.revoke),
-      relay: resourceProperties(template, functionIds.relay),
-    };
+    functions = Object.fromEntries(
+      HANDLERS.map((handler) => [handler, resourceProperties(template, functionIds[handler])]),
+    ) as Record<Handler, Record<string, unknown>>;
     const bundleOf = (handler: Handler) => {
       const { S3Key } = functions[handler].Code as { S3Key: string };
       return join(assemblyDirectory, `asset.${S3Key.replace(/\.zip$/, "")}`);
     };
-    bundleDirectories = {
-      rotate: bundleOf("rotate"),
-      monitor: bundleOf("monitor"),
-      revoke: bundleOf("revoke"),
-      relay: bundleOf("relay"),
-    };
+    bundleDirectories = Object.fromEntries(HANDLERS.map((handler) => [handler, bundleOf(handler)])) as Record<
+      Handler,
+      string
+    >;
   });
 
   describe.each(HANDLERS)("the %s function", (handler) => {
@@ -127,12 +150,20 @@ describe("the Keyturn stack", () => {
       expect(bundle).not.toContain("aws-sdk-client-mock");
     });
 
-    test("ships a bundle that Node loads as an ES module exporting handler", async () => {
+    test("ships a bundle that Node loads, with the environment the template gives it, as an ES module exporting handler", async () => {
       const probe = 'const m = await import("./index.mjs"); process.stdout.write(typeof m.handler);';
+      // What CloudFormation resolves at deploy (the bus and table names) stands in as a literal.
+      const { Variables } = functions[handler].Environment as { Variables: Record<string, unknown> };
+      const environment = Object.fromEntries(
+        Object.entries(Variables).map(([name, value]) => [
+          name,
+          typeof value === "string" ? value : `${name}-deployed`,
+        ]),
+      );
 
       const { stdout } = await promisify(execFile)(process.execPath, ["--input-type=module", "-e", probe], {
         cwd: bundleDirectories[handler],
-        env: { PATH: process.env.PATH, AWS_REGION: "us-east-1", KEYTURN_EVENT_BUS_NAME: "keyturn" },
+        env: { PATH: process.env.PATH, AWS_REGION: "us-east-1", ...environment },
       });
 
       expect(functions[handler].Handler).toBe("index.handler");
@@ -162,8 +193,14 @@ describe("the Keyturn stack", () => {
     });
   });
 
-  test("gives rotate 3 minutes a step, a monitor sweep 5, a revoke 10 and a relay 30 seconds", () => {
-    expect(HANDLERS.map((handler) => functions[handler].Timeout)).toEqual([180, 300, 600, 30]);
+  test("gives rotate 3 minutes a step, a monitor sweep 5, a refresh 1, a revoke 10 and a relay 30 seconds", () => {
+    expect(Object.fromEntries(HANDLERS.map((handler) => [handler, functions[handler].Timeout]))).toEqual({
+      rotate: 180,
+      monitor: 300,
+      refresh: 60,
+      revoke: 600,
+      relay: 30,
+    });
   });
 
   test("creates the event bus named keyturn", () => {
@@ -180,26 +217,31 @@ describe("the Keyturn stack", () => {
   });
 
   test("runs the monitor every hour from EventBridge Scheduler, failed deliveries to its dead-letter queue", () => {
-    synthesized.template.resourceCountIs("AWS::Scheduler::Schedule", 1);
-    synthesized.template.hasResourceProperties("AWS::Scheduler::Schedule", {
-      ScheduleExpression: "rate(1 hour)",
-      State: "ENABLED",
-      Target: {
-        Arn: { "Fn::GetAtt": [synthesized.functionIds.monitor, "Arn"] },
-        DeadLetterConfig: { Arn: { "Fn::GetAtt": [synthesized.monitorQueueId, "Arn"] } },
-      },
-    });
+    expect(schedulesOf(synthesized.template, synthesized.functionIds.monitor)).toEqual([
+      expect.objectContaining({
+        ScheduleExpression: "rate(1 hour)",
+        State: "ENABLED",
+        Target: expect.objectContaining({
+          DeadLetterConfig: { Arn: { "Fn::GetAtt": [synthesized.monitorQueueId, "Arn"] } },
+        }),
+      }),
+    ]);
+  });
+
+  test("has a schedule for the monitor and one for the refresh, and no other", () => {
+    synthesized.template.resourceCountIs("AWS::Scheduler::Schedule", 2);
   });
 
   test("lets only one monitor sweep run at a time", () => {
     expect(functions.monitor.ReservedConcurrentExecutions).toBe(1);
   });
 
-  test("leaves the monitor's orphan safety margin and reconcile interval to the handler's defaults", () => {
+  test("leaves the monitor's orphan safety margin, reconcile interval and stuck-rotation age to the handler's defaults", () => {
     const { Variables } = functions.monitor.Environment as { Variables: Record<string, unknown> };
 
     expect(Object.keys(Variables)).not.toContain("KEYTURN_ORPHAN_SAFETY_MARGIN");
     expect(Object.keys(Variables)).not.toContain("KEYTURN_RECONCILE_INTERVAL");
+    expect(Object.keys(Variables)).not.toContain("KEYTURN_STUCK_ROTATION_AFTER");
   });
 
   test("caps the revoke function's concurrency", () => {
@@ -208,6 +250,7 @@ describe("the Keyturn stack", () => {
 
   test.each([
     ["monitor", "monitorQueueId"],
+    ["refresh", "refreshQueueId"],
     ["revoke", "revokeQueueId"],
   ] as const)(
     "does not retry a failed %s invocation and keeps it in its dead-letter queue",
@@ -256,6 +299,7 @@ describe("the Keyturn stack", () => {
     expect(queues.sort()).toEqual(
       [
         synthesized.monitorQueueId,
+        synthesized.refreshQueueId,
         synthesized.revokeQueueId,
         synthesized.relayQueueId,
         synthesized.alertQueueId,
@@ -291,8 +335,11 @@ describe("the Keyturn stack", () => {
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
         "secretsmanager:ListSecrets",
+        "secretsmanager:RotateSecret",
         "secretsmanager:TagResource",
+        "secretsmanager:UpdateSecretVersionStage",
       ],
+      refresh: ["secretsmanager:GetSecretValue", "secretsmanager:ListSecrets"],
       revoke: [
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
@@ -308,7 +355,7 @@ describe("the Keyturn stack", () => {
       resourcesOf(statement).includes("*"),
     );
 
-    expect(unscoped.map(actionsOf)).toEqual([["secretsmanager:ListSecrets"]]);
+    expect(unscoped.map(actionsOf)).toEqual([["secretsmanager:ListSecrets"], ["secretsmanager:ListSecrets"]]);
   });
 
   test("grants no Secrets Manager write action on every resource", () => {
@@ -342,10 +389,12 @@ describe("the Keyturn stack", () => {
     expect(relayStatements).toContainEqual(untagged[0]);
   });
 
-  test("lets every function but the relay write only keyturn:* tags", () => {
+  test("lets every function but the refresh and the relay write only keyturn:* tags", () => {
     const tagging = statementsAllowing(synthesized.template, "secretsmanager:TagResource");
 
-    expect(tagging).toHaveLength(HANDLERS.filter((handler) => handler !== "relay").length);
+    expect(tagging).toHaveLength(
+      HANDLERS.filter((handler) => handler !== "refresh" && handler !== "relay").length,
+    );
     for (const statement of tagging) {
       expect(statement.Condition?.["ForAllValues:StringLike"]).toEqual({ "aws:TagKeys": ["keyturn:*"] });
     }
@@ -359,23 +408,178 @@ describe("the Keyturn stack", () => {
     );
   });
 
-  test("lets the revoke function invoke the rotate function, as RotateSecret requires, and no other", () => {
-    const invoking = functionStatements(synthesized.template, synthesized.functionIds.revoke).filter(
-      (statement) => actionsOf(statement).some((action) => action.startsWith("lambda:")),
-    );
-    const rotateArn = { "Fn::GetAtt": [synthesized.functionIds.rotate, "Arn"] };
+  test.each(["revoke", "monitor"] as const)(
+    "lets the %s function invoke the rotate function, as RotateSecret requires, and no other",
+    (handler) => {
+      const invoking = functionStatements(synthesized.template, synthesized.functionIds[handler]).filter(
+        (statement) => actionsOf(statement).some((action) => action.startsWith("lambda:")),
+      );
+      const rotateArn = { "Fn::GetAtt": [synthesized.functionIds.rotate, "Arn"] };
 
-    expect(invoking.map((statement) => [actionsOf(statement), resourcesOf(statement)])).toEqual([
-      [["lambda:InvokeFunction"], [rotateArn, { "Fn::Join": ["", [rotateArn, ":*"]] }]],
-    ]);
-  });
+      expect(invoking.map((statement) => [actionsOf(statement), resourcesOf(statement)])).toEqual([
+        [["lambda:InvokeFunction"], [rotateArn, { "Fn::Join": ["", [rotateArn, ":*"]] }]],
+      ]);
+    },
+  );
 
-  test("lets neither the rotate nor the monitor function invoke any function", () => {
-    const invoking = [synthesized.functionIds.rotate, synthesized.functionIds.monitor]
+  test("lets neither the rotate nor the refresh function invoke any function", () => {
+    const invoking = [synthesized.functionIds.rotate, synthesized.functionIds.refresh]
       .flatMap((id) => functionStatements(synthesized.template, id))
       .filter((statement) => actionsOf(statement).some((action) => action.startsWith("lambda:")));
 
     expect(invoking).toEqual([]);
+  });
+
+  describe("the refresh", () => {
+    const refreshVariables = () =>
+      (functions.refresh.Environment as { Variables: Record<string, unknown> }).Variables;
+    const refreshStatements = () => functionStatements(synthesized.template, synthesized.functionIds.refresh);
+    const tokenParameters =
+      'arn:{{"Ref":"AWS::Partition"}}:ssm:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:parameter/keyturn/tokens/*';
+
+    test("runs every 2 minutes from EventBridge Scheduler, failed deliveries to its dead-letter queue", () => {
+      expect(schedulesOf(synthesized.template, synthesized.functionIds.refresh)).toEqual([
+        expect.objectContaining({
+          ScheduleExpression: "rate(2 minutes)",
+          State: "ENABLED",
+          Target: expect.objectContaining({
+            DeadLetterConfig: { Arn: { "Fn::GetAtt": [synthesized.refreshQueueId, "Arn"] } },
+          }),
+        }),
+      ]);
+    });
+
+    test("is told the interval its schedule runs at, so that it refreshes ahead by the real gap between runs", () => {
+      const [schedule] = schedulesOf(synthesized.template, synthesized.functionIds.refresh);
+
+      expect(refreshVariables().KEYTURN_REFRESH_INTERVAL).toBe("2m");
+      expect(parseDuration(refreshVariables().KEYTURN_REFRESH_INTERVAL as string)).toBe(
+        rateMinutes(schedule?.ScheduleExpression) * 60_000,
+      );
+    });
+
+    test("is told its lease table, where to store tokens and how long a token must have left", () => {
+      expect(refreshVariables()).toMatchObject({
+        KEYTURN_LEASE_TABLE: { Ref: synthesized.leaseTableId },
+        KEYTURN_TOKEN_PARAMETER_PREFIX: "/keyturn/tokens",
+        KEYTURN_MIN_TOKEN_REMAINING: "2m",
+      });
+    });
+
+    test("runs one at a time, since a refresh invalidates the pair before it", () => {
+      expect(functions.refresh.ReservedConcurrentExecutions).toBe(1);
+    });
+
+    test("gives up a run held back for a whole interval, on the schedule and in Lambda's queue", () => {
+      const [schedule] = schedulesOf(synthesized.template, synthesized.functionIds.refresh);
+
+      expect(schedule?.Target).toMatchObject({ RetryPolicy: { MaximumEventAgeInSeconds: 120 } });
+      synthesized.template.hasResourceProperties("AWS::Lambda::EventInvokeConfig", {
+        FunctionName: { Ref: synthesized.functionIds.refresh },
+        MaximumEventAgeInSeconds: 120,
+      });
+    });
+
+    test("reads and writes token parameters under /keyturn/tokens only", () => {
+      const statements = statementsAllowing(synthesized.template, "ssm:");
+
+      expect(
+        statements.map((statement) => [actionsOf(statement).sort(), resourcesOf(statement).map(joinedArn)]),
+      ).toEqual([[["ssm:GetParameter", "ssm:PutParameter"], [tokenParameters]]]);
+      expect(refreshStatements()).toContainEqual(statements[0]);
+    });
+
+    test("takes and releases leases in the lease table only", () => {
+      const statements = statementsAllowing(synthesized.template, "dynamodb:");
+
+      expect(statements.map((statement) => [actionsOf(statement).sort(), resourcesOf(statement)])).toEqual([
+        [["dynamodb:DeleteItem", "dynamodb:PutItem"], [{ "Fn::GetAtt": [synthesized.leaseTableId, "Arn"] }]],
+      ]);
+      expect(refreshStatements()).toContainEqual(statements[0]);
+    });
+
+    test("writes nothing on every resource: there it has only ListSecrets and X-Ray's trace upload, which take no resource", () => {
+      const unscoped = refreshStatements().filter((statement) => resourcesOf(statement).includes("*"));
+
+      expect(unscoped.flatMap(actionsOf).sort()).toEqual([
+        "secretsmanager:ListSecrets",
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+      ]);
+      expect(unscoped.flatMap(actionsOf).filter(isWrite).sort()).toEqual([
+        "xray:PutTelemetryRecords",
+        "xray:PutTraceSegments",
+      ]);
+    });
+
+    test("needs no KMS permission, the tokens being under the AWS managed key aws/ssm", () => {
+      expect(
+        refreshStatements()
+          .flatMap(actionsOf)
+          .filter((action) => action.startsWith("kms:")),
+      ).toEqual([]);
+    });
+  });
+
+  describe("the lease table", () => {
+    const table = () => resourceProperties(synthesized.template, synthesized.leaseTableId);
+
+    test("is keyed on the lease name, a string", () => {
+      expect(table()).toMatchObject({
+        KeySchema: [{ AttributeName: "lease", KeyType: "HASH" }],
+        AttributeDefinitions: [{ AttributeName: "lease", AttributeType: "S" }],
+      });
+    });
+
+    test("is billed per request", () => {
+      expect(table().BillingMode).toBe("PAY_PER_REQUEST");
+    });
+
+    test("lets DynamoDB remove leases past expiresAt", () => {
+      expect(table().TimeToLiveSpecification).toEqual({ AttributeName: "expiresAt", Enabled: true });
+    });
+
+    test("has point-in-time recovery", () => {
+      expect(table().PointInTimeRecoverySpecification).toEqual({ PointInTimeRecoveryEnabled: true });
+    });
+
+    test("is encrypted with DynamoDB's AWS owned key, holding nothing secret", () => {
+      // SSEEnabled false is DynamoDB's AWS owned key; true would be a KMS key.
+      expect(table().SSESpecification).toEqual({ SSEEnabled: false });
+    });
+
+    test("is deleted with the stack, holding only leases of a minute", () => {
+      expect(synthesized.template.toJSON().Resources[synthesized.leaseTableId]).toMatchObject({
+        DeletionPolicy: "Delete",
+        UpdateReplacePolicy: "Delete",
+      });
+    });
+  });
+
+  test("lets the monitor rotate early and clear a stuck AWSPENDING only on keyturn secrets carrying keyturn:provider", () => {
+    const statements = functionStatements(synthesized.template, synthesized.functionIds.monitor).filter(
+      (statement) =>
+        actionsOf(statement).some(
+          (action) =>
+            action === "secretsmanager:RotateSecret" || action === "secretsmanager:UpdateSecretVersionStage",
+        ),
+    );
+
+    expect(
+      statements.map((statement) => [
+        actionsOf(statement).sort(),
+        resourcesOf(statement).map(joinedArn),
+        statement.Condition,
+      ]),
+    ).toEqual([
+      [
+        ["secretsmanager:RotateSecret", "secretsmanager:UpdateSecretVersionStage"],
+        [
+          'arn:{{"Ref":"AWS::Partition"}}:secretsmanager:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:secret:keyturn/*',
+        ],
+        { Null: { "aws:ResourceTag/keyturn:provider": "false" } },
+      ],
+    ]);
   });
 
   test("sends Secrets Manager's rotation failures on the default bus to the relay, undelivered ones to its dead-letter queue", () => {
@@ -583,10 +787,141 @@ describe("Keyturn props", () => {
     });
   });
 
-  test.each([{ orphanSafetyMargin: "1 hour" }, { reconcileInterval: "6" }])(
-    "a duration the monitor could not read is refused: %o",
-    (props) => {
-      expect(() => synthesize(props, { bundle: false })).toThrow(InvalidKeyturnPropsError);
+  test.each(["orphanSafetyMargin", "reconcileInterval", "stuckRotationAfter", "minTokenRemaining"] as const)(
+    "a %s the handler could not read is refused",
+    (prop) => {
+      expect(() => synthesize({ [prop]: "1 hour" }, { bundle: false })).toThrow(InvalidKeyturnPropsError);
+    },
+  );
+
+  test("stuckRotationAfter reaches the monitor's environment", () => {
+    const { template, functionIds } = synthesize({ stuckRotationAfter: "12h" }, { bundle: false });
+
+    expect(resourceProperties(template, functionIds.monitor).Environment).toMatchObject({
+      Variables: { KEYTURN_STUCK_ROTATION_AFTER: "12h" },
+    });
+  });
+
+  test.each([
+    ["5m", "rate(5 minutes)"],
+    ["1m", "rate(1 minute)"],
+    ["1h", "rate(1 hour)"],
+    ["90m", "rate(90 minutes)"],
+  ])(
+    "refreshInterval %s sets both the refresh schedule, %s, and the interval the refresh is told",
+    (interval, rate) => {
+      const { template, functionIds } = synthesize({ refreshInterval: interval }, { bundle: false });
+
+      expect(
+        schedulesOf(template, functionIds.refresh).map((schedule) => schedule.ScheduleExpression),
+      ).toEqual([rate]);
+      expect(resourceProperties(template, functionIds.refresh).Environment).toMatchObject({
+        Variables: { KEYTURN_REFRESH_INTERVAL: interval },
+      });
+    },
+  );
+
+  test.each(["30s", "90s", "0m", "2 minutes", "2"])(
+    "a refreshInterval that is not a whole number of minutes, at least one, is refused: %s",
+    (refreshInterval) => {
+      expect(() => synthesize({ refreshInterval }, { bundle: false })).toThrow(InvalidKeyturnPropsError);
+    },
+  );
+
+  test("minTokenRemaining reaches the refresh's environment", () => {
+    const { template, functionIds } = synthesize({ minTokenRemaining: "3m" }, { bundle: false });
+
+    expect(resourceProperties(template, functionIds.refresh).Environment).toMatchObject({
+      Variables: { KEYTURN_MIN_TOKEN_REMAINING: "3m" },
+    });
+  });
+
+  test("tokenParameterPrefix sets where the refresh stores tokens and scopes its Parameter Store access to it", () => {
+    const { template, functionIds } = synthesize(
+      { tokenParameterPrefix: "/prod/incorta" },
+      { bundle: false },
+    );
+
+    expect(resourceProperties(template, functionIds.refresh).Environment).toMatchObject({
+      Variables: { KEYTURN_TOKEN_PARAMETER_PREFIX: "/prod/incorta" },
+    });
+    expect(statementsAllowing(template, "ssm:").flatMap(resourcesOf).map(joinedArn)).toEqual([
+      'arn:{{"Ref":"AWS::Partition"}}:ssm:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:parameter/prod/incorta/*',
+    ]);
+  });
+
+  test.each([
+    "keyturn/tokens",
+    "/keyturn/tokens/",
+    "/keyturn//tokens",
+    "/keyturn/tokens*",
+    "/",
+    "/aws/tokens",
+    "/SSM/tokens",
+  ])(
+    "a tokenParameterPrefix that is not a Parameter Store path keyturn may use is refused: %s",
+    (tokenParameterPrefix) => {
+      expect(() => synthesize({ tokenParameterPrefix }, { bundle: false })).toThrow(InvalidKeyturnPropsError);
+    },
+  );
+});
+
+describe("grantReadTokens", () => {
+  /** Synthesizes the stack with a consumer role granted as `grant` says; answers that role's statements. */
+  function consumerStatements(
+    grant: (stack: KeyturnStack, consumer: Role) => void,
+    props: Parameters<typeof synthesize>[0] = {},
+  ): Statement[] {
+    let consumerId = "";
+    const { template } = synthesize(props, {
+      bundle: false,
+      extend: (stack) => {
+        const consumer = new Role(stack, "Consumer", { assumedBy: new AccountRootPrincipal() });
+        consumerId = stack.getLogicalId(consumer.node.defaultChild as CfnRole);
+        grant(stack, consumer);
+      },
+    });
+    return roleStatements(template, consumerId);
+  }
+
+  const parameterArn = (name: string) =>
+    `arn:{{"Ref":"AWS::Partition"}}:ssm:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:parameter/${name}`;
+
+  test("lets a consumer read one credential's token parameter, and nothing else", () => {
+    const statements = consumerStatements((stack, consumer) =>
+      stack.keyturn.grantReadTokens(consumer, "incorta/reporting"),
+    );
+
+    expect(
+      statements.map((statement) => [actionsOf(statement), resourcesOf(statement).map(joinedArn)]),
+    ).toEqual([[["ssm:GetParameter"], [parameterArn("keyturn/tokens/incorta/reporting")]]]);
+  });
+
+  test("lets a consumer read every token parameter when no credential is named", () => {
+    const statements = consumerStatements((stack, consumer) => stack.keyturn.grantReadTokens(consumer));
+
+    expect(
+      statements.map((statement) => [actionsOf(statement), resourcesOf(statement).map(joinedArn)]),
+    ).toEqual([[["ssm:GetParameter"], [parameterArn("keyturn/tokens/*")]]]);
+  });
+
+  test("follows tokenParameterPrefix", () => {
+    const statements = consumerStatements(
+      (stack, consumer) => stack.keyturn.grantReadTokens(consumer, "incorta/reporting"),
+      { tokenParameterPrefix: "/prod/incorta" },
+    );
+
+    expect(statements.flatMap(resourcesOf).map(joinedArn)).toEqual([
+      parameterArn("prod/incorta/incorta/reporting"),
+    ]);
+  });
+
+  test.each(["incorta/*", "incorta reporting", "keyturn+incorta"])(
+    "refuses a credential that cannot name a token parameter: %s",
+    (credential) => {
+      expect(() =>
+        consumerStatements((stack, consumer) => stack.keyturn.grantReadTokens(consumer, credential)),
+      ).toThrow(InvalidKeyturnPropsError);
     },
   );
 });

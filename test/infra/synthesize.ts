@@ -9,19 +9,27 @@ import type { Severity } from "#engine/events.ts";
 import { SEVERITIES } from "../../infra/keyturn-alerts.ts";
 import { KeyturnStack, type KeyturnStackProps } from "../../infra/keyturn-stack.ts";
 
-export const HANDLERS = ["rotate", "monitor", "revoke", "relay"] as const;
+export const HANDLERS = ["rotate", "monitor", "refresh", "revoke", "relay"] as const;
 export type Handler = (typeof HANDLERS)[number];
 
 const cdkContext: Record<string, unknown> = JSON.parse(
   readFileSync(new URL("../../cdk.json", import.meta.url), "utf8"),
 ).context;
 
-/** Synthesizes a KeyturnStack; `bundle: false` skips esbuild for tests that only read the template. */
-export function synthesize(props: KeyturnStackProps = {}, { bundle = true } = {}) {
+export interface SynthesizeOptions {
+  /** false skips esbuild, for tests that only read the template. Default true. */
+  readonly bundle?: boolean;
+  /** Adds to the stack before it is synthesized, as an application using the construct would. */
+  readonly extend?: (stack: KeyturnStack) => void;
+}
+
+/** Synthesizes a KeyturnStack as `cdk synth` would. */
+export function synthesize(props: KeyturnStackProps = {}, { bundle = true, extend }: SynthesizeOptions = {}) {
   const app = new App({
     context: { ...cdkContext, ...(bundle ? {} : { "aws:cdk:bundling-stacks": [] }) },
   });
   const stack = new KeyturnStack(app, "Keyturn", props);
+  extend?.(stack);
   const assembly = app.synth();
   const template = Template.fromJSON(assembly.getStackByName(stack.stackName).template);
   const { keyturn } = stack;
@@ -36,17 +44,20 @@ export function synthesize(props: KeyturnStackProps = {}, { bundle = true } = {}
     functionIds: {
       rotate: logicalId(keyturn.rotateFunction),
       monitor: logicalId(keyturn.monitorFunction),
+      refresh: logicalId(keyturn.refreshFunction),
       revoke: logicalId(keyturn.revokeFunction),
       relay: logicalId(keyturn.relayFunction),
     } satisfies Record<Handler, string>,
     busId: logicalId(keyturn.bus),
     monitorQueueId: logicalId(keyturn.monitorDeadLetters),
+    refreshQueueId: logicalId(keyturn.refreshDeadLetters),
     revokeQueueId: logicalId(keyturn.revokeDeadLetters),
     relayQueueId: logicalId(keyturn.relayDeadLetters),
     alertQueueId: logicalId(keyturn.alertDeadLetters),
     topicIds: bySeverity((severity) => keyturn.topics[severity]),
     alertRuleIds: bySeverity((severity) => keyturn.alertRules[severity]),
     relayRuleId: logicalId(keyturn.relayRule),
+    leaseTableId: logicalId(keyturn.leaseTable),
     assemblyDirectory: assembly.directory,
   };
 }

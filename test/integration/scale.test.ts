@@ -1,0 +1,85 @@
+// The monitor's sweep at the scale issue 5 sets: 10,000 managed credentials in one
+// invocation, decided from ListSecrets pages alone.
+
+import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
+import { beforeAll, expect, test } from "vitest";
+import { EventPublisher } from "#aws/event-publisher.ts";
+import { SecretStore } from "#aws/secret-store.ts";
+import { Tag } from "#engine/settings.ts";
+import { createMonitorHandler } from "#handlers/monitor.ts";
+import { type IsolatedAws, isolatedAws } from "../support/aws.ts";
+import { captureOutput } from "../support/leak-guard.ts";
+
+const CREDENTIALS = 10_000;
+const NOW = new Date("2026-11-22T10:00:00Z");
+
+let aws: IsolatedAws;
+const calls = new Map<string, number>();
+
+beforeAll(async () => {
+  aws = isolatedAws();
+  const tags = (i: number) => ({
+    [Tag.provider]: "immuta-request",
+    [Tag.credential]: `keyturn/scale-${i}`,
+    [Tag.keyId]: `key-${i}`,
+    [Tag.expiresAt]: "2027-06-01T00:00:00.000Z",
+    [Tag.reconciledAt]: NOW.toISOString(),
+  });
+  let next = 0;
+  const worker = async () => {
+    while (next < CREDENTIALS) {
+      const i = next++;
+      await aws.secretsManager.send(
+        new CreateSecretCommand({
+          Name: `keyturn/scale-${i}`,
+          SecretString: "{}",
+          Tags: Object.entries(tags(i)).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+    }
+  };
+  // One at a time: moto's secret store is not thread-safe (concurrent CreateSecret calls fail with
+  // "dictionary changed size during iteration" once it holds a few thousand secrets).
+  await worker();
+  aws.secretsManager.middlewareStack.add(
+    (nextHandler, context) => async (args) => {
+      const name = context.commandName ?? "?";
+      calls.set(name, (calls.get(name) ?? 0) + 1);
+      return nextHandler(args);
+    },
+    { step: "initialize" },
+  );
+}, 600_000);
+
+test("a sweep over 10,000 credentials with nothing due makes at most 101 ListSecrets calls and reads no value", async () => {
+  const output = captureOutput();
+  const monitor = createMonitorHandler({
+    store: new SecretStore(aws.secretsManager),
+    publisher: new EventPublisher(aws.eventBridge, "keyturn"),
+    now: () => NOW,
+    rotate: async () => {
+      throw new Error("no rotation is due in this sweep");
+    },
+    orphanSafetyMarginMs: 3_600_000,
+    reconcileIntervalMs: 6 * 3_600_000,
+    stuckAfterMs: 6 * 3_600_000,
+    http: { endpointOverride: "http://127.0.0.1:9" },
+  });
+
+  const started = performance.now();
+  const report = await monitor(
+    {},
+    { getRemainingTimeInMillis: () => 900_000, awsRequestId: "scale" },
+  ).finally(() => output.restore());
+  const seconds = (performance.now() - started) / 1000;
+
+  console.log(
+    `swept ${report.credentials} credentials in ${seconds.toFixed(1)} s with ${report.listCalls} ListSecrets calls`,
+  );
+  expect(report.credentials).toBe(CREDENTIALS);
+  expect(report.failures).toEqual([]);
+  expect(calls.get("ListSecretsCommand")).toBeLessThanOrEqual(101);
+  expect(report.listCalls).toBe(calls.get("ListSecretsCommand"));
+  expect(calls.get("GetSecretValueCommand") ?? 0).toBe(0);
+  expect([...calls.keys()]).toEqual(["ListSecretsCommand"]);
+}, 600_000);
