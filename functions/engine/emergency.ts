@@ -45,7 +45,11 @@ export async function emergencyRevoke(
   request: EmergencyRequest,
 ): Promise<EmergencyOutcome> {
   const target = request.target ?? "current";
-  const credential = managedCredential(await deps.store.describe(request.credential));
+  const credential = managedCredential(
+    await deps.store.describe(request.credential).catch((error: unknown) => {
+      throw asKeyturnError(error, request.credential, "Emergency revoke (reading the secret)");
+    }),
+  );
   const { settings, provider } = credential;
   const name = settings.credential;
   logger.appendKeys({ credential: name, provider: provider.id });

@@ -161,26 +161,68 @@ export class RotationEngine {
     const current = await readCurrent(this.#deps.store, target.credential);
     const authority = await readAuthority(this.#deps.store, target.credential, current);
     const marker = rotationMarker(settings.credential, versionId);
-    for await (const key of provider.listIssued(authority, ctx)) {
-      if (key.marker !== marker || !key.active) continue;
-      const outcome = await provider.revoke(key.keyId, authority, "hard", ctx);
-      logger.warn("createSecret: revoked a key minted for this version by an attempt that did not store it", {
+    await this.#revokeMarked(target, authority, marker, "an attempt that did not store it");
+    const now = this.#deps.now().getTime();
+    const expiresAt =
+      settings.keyLifetimeMs === undefined ? undefined : new Date(now + settings.keyLifetimeMs);
+    let stored = false;
+    try {
+      const minted = await provider.issue(authority, current, { marker, expiresAt }, ctx);
+      const successor: CredentialValue = {
+        ...minted,
+        previous: { keyId: current.keyId, revokeAfter: new Date(now + settings.gracePeriodMs).toISOString() },
+      };
+      await this.#deps.store.putPending(target.secretId, versionId, JSON.stringify(successor));
+      stored = true;
+      logger.info("createSecret: successor minted and stored as AWSPENDING", { keyId: successor.keyId });
+    } finally {
+      // The vendor may have minted although the answer never arrived (a timeout, a cut
+      // connection, a garbled body), or the key may not have been stored: clean up now,
+      // best effort, rather than leave a live key to the retry or the orphan sweep.
+      if (!stored) {
+        await this.#cleanUpFailedMint(target, authority, marker).catch((cleanupError: unknown) =>
+          logger.warn("createSecret: could not clean up after a failed mint", { error: cleanupError }),
+        );
+      }
+    }
+  }
+
+  /**
+   * After this attempt failed to mint or store: revokes the keys carrying its marker, except
+   * one that another attempt with the same token managed to store meanwhile.
+   */
+  async #cleanUpFailedMint(
+    target: RotationTarget,
+    authority: CredentialValue,
+    marker: string,
+  ): Promise<void> {
+    const stored = await readValue(this.#deps.store, target.credential, { versionId: target.versionId });
+    await this.#revokeMarked(
+      target,
+      authority,
+      marker,
+      "this attempt, which could not store it",
+      stored?.keyId,
+    );
+  }
+
+  /** Revokes every live key carrying this rotation's marker (one minted, but not stored), but `keep`. */
+  async #revokeMarked(
+    target: RotationTarget,
+    authority: CredentialValue,
+    marker: string,
+    mintedBy: string,
+    keep?: string,
+  ): Promise<void> {
+    for await (const key of target.provider.listIssued(authority, target.ctx)) {
+      if (key.marker !== marker || !key.active || key.keyId === keep) continue;
+      const outcome = await target.provider.revoke(key.keyId, authority, "hard", target.ctx);
+      logger.warn(`createSecret: revoked a key minted for this version by ${mintedBy}`, {
         keyId: key.keyId,
         outcome,
       });
     }
-    const now = this.#deps.now().getTime();
-    const expiresAt =
-      settings.keyLifetimeMs === undefined ? undefined : new Date(now + settings.keyLifetimeMs);
-    const minted = await provider.issue(authority, current, { marker, expiresAt }, ctx);
-    const successor: CredentialValue = {
-      ...minted,
-      previous: { keyId: current.keyId, revokeAfter: new Date(now + settings.gracePeriodMs).toISOString() },
-    };
-    await this.#deps.store.putPending(target.secretId, versionId, JSON.stringify(successor));
-    logger.info("createSecret: successor minted and stored as AWSPENDING", { keyId: successor.keyId });
   }
-
   async #pending(target: RotationTarget): Promise<CredentialValue> {
     const pending = await readValue(this.#deps.store, target.credential, { versionId: target.versionId });
     if (!pending) {

@@ -37,7 +37,8 @@ const BEARER = /\bBearer\s+[^\s"'`,\\]+/gi;
 const SOFTWAREONE_TOKEN = /\b(idt:TKN-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*:)[^\s"'`,\\]+/g;
 
 const remembered = new Set<string>();
-let rememberedPattern: RegExp | undefined;
+let rememberedPattern: RegExp | null | undefined;
+const MAX_PATTERN_LENGTH = 20_000;
 
 function normalizeKey(key: string): string {
   return key.toLowerCase().replace(/[-_]/g, "");
@@ -73,19 +74,48 @@ export function forgetSecrets(): void {
   rememberedPattern = undefined;
 }
 
-function rememberedRegExp(): RegExp | undefined {
+/** Longest first, so that a secret containing another is blanked whole. */
+function rememberedLongestFirst(): string[] {
+  return [...remembered].sort((a, b) => b.length - a.length);
+}
+
+/**
+ * One alternation of every remembered value, or `null` when that would be too large a
+ * regular expression for the engine (a huge secret, found by the bad-input corpus): then
+ * each value is replaced in turn instead.
+ */
+function rememberedRegExp(): RegExp | null | undefined {
   if (remembered.size === 0) return undefined;
   if (rememberedPattern === undefined) {
-    // Longest first, so a secret that contains another is blanked whole.
-    const alternatives = [...remembered].sort((a, b) => b.length - a.length).map(escapeRegExp);
-    rememberedPattern = new RegExp(alternatives.join("|"), "g");
+    const alternatives = rememberedLongestFirst().map(escapeRegExp);
+    const size = alternatives.reduce((total, alternative) => total + alternative.length, 0);
+    try {
+      rememberedPattern = size > MAX_PATTERN_LENGTH ? null : new RegExp(alternatives.join("|"), "g");
+    } catch {
+      rememberedPattern = null;
+    }
   }
   return rememberedPattern;
 }
 
-export function redactText(text: string): string {
+function withoutRemembered(text: string): string {
   const pattern = rememberedRegExp();
-  const byValue = pattern === undefined ? text : text.replace(pattern, REDACTED);
+  if (pattern === undefined) return text;
+  if (pattern !== null) {
+    try {
+      return text.replace(pattern, REDACTED);
+    } catch {
+      // The engine compiles lazily and may refuse the pattern only now: fall back for good.
+      rememberedPattern = null;
+    }
+  }
+  let redacted = text;
+  for (const value of rememberedLongestFirst()) redacted = redacted.replaceAll(value, REDACTED);
+  return redacted;
+}
+
+export function redactText(text: string): string {
+  const byValue = withoutRemembered(text);
   return byValue.replace(BEARER, `Bearer ${REDACTED}`).replace(SOFTWAREONE_TOKEN, `$1${REDACTED}`);
 }
 

@@ -12,11 +12,54 @@ import type { AddressInfo, Socket } from "node:net";
 export interface VendorHub {
   /** `http://127.0.0.1:PORT`: the vendor endpoint override. */
   url: string;
+  /** Every vendor call passed through, in order (host, method, path without the query). */
+  readonly calls: readonly { host: string; method: string; path: string }[];
+  /** Calls answered 429 by the rate limit. */
+  readonly throttled: number;
   close(): Promise<void>;
 }
 
+/**
+ * What to do with one vendor call, for crash tests: pass it on, cut the connection before
+ * the vendor sees it ("before"), or let the vendor act and cut the connection before the
+ * answer reaches the client ("after": the call took effect, the answer was lost).
+ */
+export type CallFate = "pass" | "before" | "after";
+
+export interface VendorHubOptions {
+  /** Decides the fate of the n-th call (0-based) through the hub. */
+  intercept?: (call: { index: number; host: string; method: string; path: string }) => CallFate;
+  /**
+   * A vendor's rate limit, per host: a token bucket refilled at `perSecond` (real time), a
+   * second's worth deep. A call beyond it is answered 429 with a Retry-After, as vendors do,
+   * and never reaches the simulator.
+   */
+  rateLimit?: { perSecond: number };
+}
+
 /** `routes` maps a vendor host (e.g. "na.api.immutacloud.com") to a simulator's `url`. */
-export async function startVendorHub(routes: Record<string, string>): Promise<VendorHub> {
+export async function startVendorHub(
+  routes: Record<string, string>,
+  options: VendorHubOptions = {},
+): Promise<VendorHub> {
+  const calls: { host: string; method: string; path: string }[] = [];
+  const buckets = new Map<string, { tokens: number; at: number }>();
+  let throttled = 0;
+  /** Seconds to wait when the host's bucket is empty, or 0 when the call may pass. */
+  const limited = (host: string): number => {
+    const limit = options.rateLimit;
+    if (!limit) return 0;
+    const now = performance.now();
+    const bucket = buckets.get(host) ?? { tokens: limit.perSecond, at: now };
+    bucket.tokens = Math.min(limit.perSecond, bucket.tokens + ((now - bucket.at) / 1000) * limit.perSecond);
+    bucket.at = now;
+    buckets.set(host, bucket);
+    if (bucket.tokens >= 1) {
+      bucket.tokens -= 1;
+      return 0;
+    }
+    return Math.max(1, Math.ceil((1 - bucket.tokens) / limit.perSecond));
+  };
   const sockets = new Set<Socket>();
   const notFound = (res: ServerResponse, host: string) => {
     res.writeHead(404, { "content-type": "application/json" });
@@ -26,11 +69,32 @@ export async function startVendorHub(routes: Record<string, string>): Promise<Ve
     const host = (req.url ?? "/").split("/")[1] ?? "";
     const upstream = routes[host];
     if (!upstream) return notFound(res, host);
+    const wait = limited(host);
+    if (wait > 0) {
+      throttled++;
+      req.resume();
+      res.writeHead(429, { "content-type": "application/json", "retry-after": String(wait) });
+      res.end(JSON.stringify({ message: "Too Many Requests", statusCode: 429 }));
+      return;
+    }
     const target = new URL(req.url ?? "/", upstream);
+    const call = { host, method: req.method ?? "GET", path: target.pathname.slice(host.length + 1) };
+    const fate = options.intercept?.({ index: calls.length, ...call }) ?? "pass";
+    calls.push(call);
+    if (fate === "before") {
+      req.resume();
+      res.destroy();
+      return;
+    }
     const outgoing = forward(
       target,
       { method: req.method, headers: { ...req.headers, host: target.host } },
       (answer) => {
+        if (fate === "after") {
+          answer.resume();
+          answer.on("end", () => res.destroy());
+          return;
+        }
         res.writeHead(answer.statusCode ?? 502, answer.headers);
         answer.pipe(res);
         answer.on("error", () => res.destroy());
@@ -48,6 +112,12 @@ export async function startVendorHub(routes: Record<string, string>): Promise<Ve
   const { port } = server.address() as AddressInfo;
   return {
     url: `http://127.0.0.1:${port}`,
+    get calls() {
+      return [...calls];
+    },
+    get throttled() {
+      return throttled;
+    },
     close: () =>
       new Promise<void>((resolve) => {
         for (const socket of sockets) socket.destroy();

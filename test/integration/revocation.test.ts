@@ -165,13 +165,10 @@ describe("the grace period", () => {
 describe("orphans", () => {
   test("a token minted by a rotation that never stored it is revoked once older than the safety margin", async () => {
     const { secretId } = await fx.createCredential();
-    fx.sim.faults.add({
-      method: "POST",
-      path: "/marketplace/api/auth/tokens",
-      phase: "after",
-      fault: { kind: "drop" },
-    });
-    const abandoned = await fx.rotate(secretId, { maxAttempts: 1 });
+    // What a rotation whose Lambda died between minting and storing leaves behind: a live
+    // token with the rotation's marker that no secret version holds.
+    const abandoned = { token: "7d0c1f7e-5a1b-4c2d-9e3f-000000000001", succeeded: false };
+    fx.sim.seedToken("na", fx.userId, { description: `keyturn:${secretId}:${abandoned.token}` });
     const orphan = fx.sim.tokens().find((t) => t.description === `keyturn:${secretId}:${abandoned.token}`);
 
     const tooYoung = await fx.sweep();
@@ -197,6 +194,22 @@ describe("orphans", () => {
     ]);
   });
 
+  test("a rotation whose mint answer was lost revokes the token it could not store, at once", async () => {
+    const { secretId } = await fx.createCredential();
+    fx.sim.faults.add({
+      method: "POST",
+      path: "/marketplace/api/auth/tokens",
+      phase: "after",
+      fault: { kind: "drop" },
+    });
+
+    const failed = await fx.rotate(secretId, { maxAttempts: 1 });
+
+    const minted = fx.sim.tokens().filter((t) => t.description === `keyturn:${secretId}:${failed.token}`);
+    expect(failed.succeeded).toBe(false);
+    expect(minted.map((t) => t.deleted)).toEqual([true]);
+  });
+
   test("the current, previous and pending tokens are never taken for orphans", async () => {
     const { secretId } = await fx.createCredential();
     await fx.rotate(secretId);
@@ -218,13 +231,7 @@ describe("orphans", () => {
     try {
       const { secretId } = await slow.createCredential();
       await slow.sweep(); // reconciles now, nothing to find
-      slow.sim.faults.add({
-        method: "POST",
-        path: "/marketplace/api/auth/tokens",
-        phase: "after",
-        fault: { kind: "drop" },
-      });
-      await slow.rotate(secretId, { maxAttempts: 1 });
+      slow.sim.seedToken("na", slow.userId, { description: `keyturn:${secretId}:crashed-rotation` });
 
       slow.clock.advance(HOUR);
       const before = await slow.sweep();

@@ -48,6 +48,8 @@ const ImmutaValue = v.looseObject({
 
 export type ImmutaCredential = v.InferOutput<typeof ImmutaValue>;
 
+const CurrentUser = v.looseObject({});
+
 const MintAnswer = v.object({
   tokenId: v.pipe(v.string(), v.minLength(1)),
   token: v.pipe(v.string(), v.minLength(1)),
@@ -168,7 +170,13 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
   },
 
   async verify(candidate, ctx) {
-    await call(candidate, ctx, "token check", { method: "GET", path: "/api/auth/user" });
+    const user = await call(candidate, ctx, "token check", { method: "GET", path: "/api/auth/user" });
+    // A 200 without the user (an empty body, a proxy's page) proves nothing about the token.
+    parseVendorAnswer(CurrentUser, user, {
+      credential: ctx.credential,
+      vendor: VENDOR,
+      action: "token check",
+    });
   },
 
   async issue(authority, template, request, ctx) {

@@ -168,3 +168,13 @@ describe("jsonReplacer", () => {
     });
   });
 });
+
+test("a huge remembered secret is still blanked, and does not break redaction of the others", () => {
+  const huge = "h".repeat(120_000);
+  rememberSecret(huge);
+  rememberSecret("ordinary-secret-value-123");
+
+  const text = redactText(`a ${huge} b ordinary-secret-value-123 c`);
+
+  expect(text).toBe("a [REDACTED] b [REDACTED] c");
+});

@@ -1,0 +1,106 @@
+// `npm run sweep`: the reliability campaign of issue 8, in full. Every crash point of every
+// automatic vendor (before and after each AWS and vendor call), the bad-input corpus, a load
+// of 1,000 credentials against a vendor limited to 20 requests a second, and a leak scan of
+// everything printed and published meanwhile for every secret the simulators handed out.
+// `npm run sweep -- --json` prints only the summary object. A reduced deterministic subset
+// runs in `npm test` (test/reliability/{crash,inputs,load}.test.ts).
+
+import { startLocalAws } from "../../sandbox/local-aws.ts";
+
+const json = process.argv.includes("--json");
+const quick = process.argv.includes("--quick");
+const progress = (line: string) => process.stderr.write(`${line}\n`);
+
+// The handlers read their environment at load; logs at INFO, so that the leak scan has
+// every record to look at.
+Object.assign(process.env, {
+  KEYTURN_EVENT_BUS_NAME: "keyturn",
+  KEYTURN_LEASE_TABLE: "keyturn-leases",
+  POWERTOOLS_LOG_LEVEL: "INFO",
+});
+
+/** Everything written to stdout and stderr by keyturn while the campaign runs (kept, not echoed). */
+const printed: string[] = [];
+const originalWrite = process.stdout.write.bind(process.stdout);
+const tap = ((chunk: unknown, ...rest: unknown[]) => {
+  printed.push(typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8"));
+  const callback = rest.find((arg) => typeof arg === "function") as (() => void) | undefined;
+  callback?.();
+  return true;
+}) as typeof process.stdout.write;
+
+const aws = await startLocalAws({ log: progress });
+const { crashSweep } = await import("./crash.ts");
+const { badInputCorpus } = await import("./bad-inputs.ts");
+const { loadRun } = await import("./load.ts");
+
+process.stdout.write = tap;
+let crash: Awaited<ReturnType<typeof crashSweep>>;
+let bad: Awaited<ReturnType<typeof badInputCorpus>>;
+let load: Awaited<ReturnType<typeof loadRun>>;
+try {
+  crash = await crashSweep(aws.endpoint, { progress });
+  progress(`crash points: ${crash.survived} of ${crash.crashPoints} survived`);
+  bad = await badInputCorpus(aws.endpoint, { progress });
+  load = await loadRun(aws.endpoint, { credentials: quick ? 100 : 1_000, progress });
+  progress(`load: ${load.rotated} of ${load.credentials} rotated in ${load.seconds} s`);
+} finally {
+  process.stdout.write = originalWrite;
+  await aws.stop();
+}
+
+const secrets = [...new Set([...crash.secrets, ...bad.secrets, ...load.secrets])].filter(
+  (s) => s.length >= 8,
+);
+const haystack = [printed.join(""), ...crash.published, load.published].join("\n");
+const leaks = secrets.filter((secret) => haystack.includes(secret)).length;
+
+const summary = {
+  crashPoints: crash.crashPoints,
+  survived: crash.survived,
+  badInputs: bad.badInputs,
+  handled: bad.handled,
+  leaks,
+  load: {
+    credentials: load.credentials,
+    rotated: load.rotated,
+    lost: load.lost,
+    orphans: load.orphans,
+    rateRatio: load.rateRatio,
+  },
+};
+
+if (json) {
+  console.log(JSON.stringify(summary));
+} else {
+  console.log(
+    `crash points   ${crash.survived} of ${crash.crashPoints} survived (${Object.entries(crash.calls)
+      .map(([p, c]) => `${p}: ${c.length} calls`)
+      .join(", ")})`,
+  );
+  console.log(
+    `bad inputs     ${bad.handled} of ${bad.badInputs} handled, ${bad.unhandledRejections} unhandled rejections`,
+  );
+  console.log(
+    `leaks          ${leaks} (scanned ${Math.round(haystack.length / 1024)} KiB of logs and events for ${secrets.length} secret values)`,
+  );
+  console.log(
+    `load           ${load.rotated} of ${load.credentials} rotated in ${load.seconds} s, ${load.lost} lost, ${load.orphans} orphans, ` +
+      `${load.throttled} answered 429, rate ${load.rateRatio} of the vendor's limit`,
+  );
+  for (const failure of crash.failures)
+    console.log(
+      `CRASH  ${failure.provider} #${failure.index} ${failure.call} ${failure.phase}: ${failure.violations.join("; ")}`,
+    );
+  for (const failure of bad.failures)
+    console.log(`INPUT  ${failure.group} / ${failure.name}: ${failure.problems.join("; ")}`);
+}
+const ok =
+  crash.survived === crash.crashPoints &&
+  bad.handled === bad.badInputs &&
+  bad.badInputs >= 200 &&
+  leaks === 0 &&
+  load.lost === 0 &&
+  load.orphans === 0 &&
+  load.rateRatio >= 0.9;
+process.exitCode = ok ? 0 : 1;
