@@ -6,7 +6,7 @@ import { CURRENT, type SecretDescription, type SecretStore } from "#aws/secret-s
 import { providerFor } from "#providers/registry.ts";
 import { parseSecretJson } from "#providers/schema.ts";
 import type { CredentialValue, Provider } from "#providers/types.ts";
-import { InvalidSettingsError, RotationStateError } from "./errors.ts";
+import { AwaitingFirstKeyError, InvalidSettingsError, RotationStateError } from "./errors.ts";
 import { type CredentialSettings, settingsFromTags } from "./settings.ts";
 
 export interface ManagedCredential extends SecretDescription {
@@ -32,10 +32,35 @@ export async function readValue(
   return credential.provider.parse(parseSecretJson(version.secretString, name), name);
 }
 
+/** The stack creates a secret with the credential's settings only; its first key comes with `keyturn put`. */
+export function isAwaitingFirstKey(secretString: string): boolean {
+  try {
+    const value = JSON.parse(secretString) as Record<string, unknown>;
+    return (
+      typeof value === "object" &&
+      value !== null &&
+      !Array.isArray(value) &&
+      !("keyId" in value) &&
+      !["token", "apiKey"].some((field) => field in value)
+    );
+  } catch {
+    return false;
+  }
+}
+
 export async function readCurrent(
   store: SecretStore,
   credential: ManagedCredential,
 ): Promise<CredentialValue> {
+  const raw = await store.read(credential.arn, { stage: CURRENT });
+  if (raw && isAwaitingFirstKey(raw.secretString)) {
+    const name = credential.settings.credential;
+    throw new AwaitingFirstKeyError(
+      `Credential "${name}" has no key yet: the stack created it with its settings only. ` +
+        `Store its first key with "keyturn put ${name}".`,
+      { credential: name },
+    );
+  }
   const current = await readValue(store, credential, { stage: CURRENT });
   if (!current) {
     throw new RotationStateError(

@@ -25,6 +25,11 @@ export class InvalidSecretError extends KeyturnError {
   override name = "InvalidSecretError";
 }
 
+/** A credential the stack created with its settings only: its first key has not been stored yet. */
+export class AwaitingFirstKeyError extends InvalidSecretError {
+  override name = "AwaitingFirstKeyError";
+}
+
 /** A `keyturn:*` tag (the credential's policy, written by the stack) is missing or malformed. */
 export class InvalidSettingsError extends KeyturnError {
   override name = "InvalidSettingsError";

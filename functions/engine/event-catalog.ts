@@ -129,9 +129,12 @@ export const CredentialRevoked = detail(
         "orphan",
         "compromised",
         "revoked-by-operator",
+        "superseded",
       ]),
       v.description(
-        "revoked-by-operator: a key only a person can revoke (in the vendor's UI) was found rejected by the vendor.",
+        "revoked-by-operator: a key only a person can revoke (in the vendor's UI) was found rejected by the " +
+          "vendor; superseded: a newer rotation replaced the previous key before its grace period ended, so the " +
+          "older key was revoked at once.",
       ),
     ),
     strength: v.pipe(

@@ -110,6 +110,7 @@ const REVOCATION_SEVERITY: Record<RevocationReason, "info" | "warning"> = {
   orphan: "warning",
   compromised: "warning",
   "revoked-by-operator": "info",
+  superseded: "warning",
 };
 
 export function credentialRevoked(

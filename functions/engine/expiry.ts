@@ -18,6 +18,7 @@ import type { EventPublisher } from "#aws/event-publisher.ts";
 import { CURRENT, PENDING, type SecretStore } from "#aws/secret-store.ts";
 import { isAutomatic } from "#providers/types.ts";
 import { type ManagedCredential, readCurrent } from "./credentials.ts";
+import { AwaitingFirstKeyError } from "./errors.ts";
 import {
   credentialExpired,
   credentialExpiring,
@@ -60,7 +61,14 @@ export class ExpiryWatch {
     let expiresAt = tags[Tag.expiresAt];
     if (!keyId || expiresAt === undefined) {
       // Stored by hand and never rotated: read the value once and mirror what the sweep needs.
-      const current = await readCurrent(this.#deps.store, credential);
+      const current = await readCurrent(this.#deps.store, credential).catch((error: unknown) => {
+        if (error instanceof AwaitingFirstKeyError) return undefined;
+        throw error;
+      });
+      if (!current) {
+        logger.info("credential awaiting its first key (keyturn put)", { credential: settings.credential });
+        return;
+      }
       keyId = current.keyId;
       expiresAt = credential.provider.expiresAt(current)?.toISOString() ?? "none";
       await this.#deps.store.tag(credential.arn, { [Tag.keyId]: keyId, [Tag.expiresAt]: expiresAt });

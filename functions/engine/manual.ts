@@ -14,8 +14,8 @@ import { randomUUID } from "node:crypto";
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
-import type { CredentialValue, ProviderContext } from "#providers/types.ts";
-import { type ManagedCredential, managedCredential, readValue } from "./credentials.ts";
+import { type CredentialValue, isAutomatic, type ProviderContext } from "#providers/types.ts";
+import { type ManagedCredential, managedCredential, readAuthority, readValue } from "./credentials.ts";
 import { CredentialRejectedError, InvalidSettingsError, KeyturnError } from "./errors.ts";
 import { credentialRevoked, credentialRotated, manualRotationRequired } from "./events.ts";
 import { logger } from "./logger.ts";
@@ -110,6 +110,7 @@ export async function acceptKey(
   await deps.store.moveStage(credential.arn, CURRENT, versionId, currentVersion);
   await deps.store.removeStage(credential.arn, PENDING, versionId);
   const expiresAt = provider.expiresAt(candidate)?.toISOString() ?? null;
+  await retireSuperseded(deps, credential, current?.keyId);
   await deps.publisher.publish([
     credentialRotated(refOf(credential), {
       versionId,
@@ -142,6 +143,53 @@ export async function acceptKey(
     previousKeyId: current?.keyId,
   });
   return { credential: name, keyId: candidate.keyId, previousKeyId: current?.keyId, versionId };
+}
+
+/**
+ * The tags track one previous key. If the one they name has not been revoked yet when a
+ * handover makes another key previous, keyturn is about to stop tracking it: revoke it where
+ * the vendor has an API, or tell the operator now that it must be revoked in the UI.
+ */
+async function retireSuperseded(
+  deps: ManualDeps,
+  credential: ManagedCredential,
+  newPrevious: string | undefined,
+) {
+  const superseded = credential.tags[Tag.previousKeyId];
+  const state = credential.tags[Tag.previousState] ?? "active";
+  if (!superseded || state === "revoked" || superseded === newPrevious) return;
+  const { provider } = credential;
+  if (isAutomatic(provider)) {
+    const authority = await readAuthority(deps.store, credential);
+    const outcome = await provider.revoke(superseded, authority, "hard", context(deps, credential));
+    await deps.publisher.publish([
+      credentialRevoked(refOf(credential), {
+        keyId: superseded,
+        reason: "superseded",
+        strength: "hard",
+        outcome,
+      }),
+    ]);
+    return;
+  }
+  const current = await readValue(deps.store, credential, { stage: CURRENT });
+  const steps =
+    current && provider.manualSteps
+      ? provider.manualSteps({ ...current, keyId: superseded, previous: undefined })
+      : undefined;
+  await deps.publisher.publish([
+    manualRotationRequired(refOf(credential), {
+      severity: "warning",
+      keyId: superseded,
+      reason: "old-key-not-revoked",
+      dueAt: deps.now().toISOString(),
+      steps: { create: [], revoke: steps?.revoke ?? [] },
+    }),
+  ]);
+  logger.warn("manual handover: an older key was never confirmed revoked; keyturn stops tracking it", {
+    credential: credential.settings.credential,
+    keyId: superseded,
+  });
 }
 
 export interface ManualReport {

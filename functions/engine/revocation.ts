@@ -27,8 +27,8 @@ import {
   type ProviderContext,
   type RevokeStrength,
 } from "#providers/types.ts";
-import { type ManagedCredential, readAuthority, readValue } from "./credentials.ts";
-import { asKeyturnError } from "./errors.ts";
+import { type ManagedCredential, readAuthority, readCurrent, readValue } from "./credentials.ts";
+import { AwaitingFirstKeyError, asKeyturnError } from "./errors.ts";
 import {
   type CredentialRef,
   credentialRevoked,
@@ -68,6 +68,12 @@ export function refOf(credential: ManagedCredential): CredentialRef {
 }
 
 /** Splits `keyturn:<credential>:<versionId>`; credential names may contain colons, version ids do not. */
+/** "awaiting" for a credential that has no key yet (see isAwaitingFirstKey); any other error is thrown again. */
+function awaitingFirstKey(error: unknown): "awaiting" {
+  if (error instanceof AwaitingFirstKeyError) return "awaiting";
+  throw error;
+}
+
 export function parseMarker(marker: string): { credential: string; versionId: string } | undefined {
   if (!marker.startsWith("keyturn:")) return undefined;
   const rest = marker.slice("keyturn:".length);
@@ -265,12 +271,15 @@ export class Revocation {
       if (pending) referenced.add(pending);
       // Before the first rotation finishes there are no key tags: the current value is the reference.
       if (!currentKeyId) {
-        const current = await readValue(this.#deps.store, credential, { stage: CURRENT });
-        if (current) referenced.add(current.keyId);
+        const current = await readCurrent(this.#deps.store, credential).catch(awaitingFirstKey);
+        if (current === "awaiting") continue; // nothing minted for it yet, nothing to reconcile
+        referenced.add(current.keyId);
       }
       byName.set(credential.settings.credential, { credential, referenced });
     }
-    const authority = await readAuthority(this.#deps.store, first);
+    if (byName.size === 0) return;
+    const authority = await readAuthority(this.#deps.store, first).catch(awaitingFirstKey);
+    if (authority === "awaiting") return; // an issuer without a key mints nothing
     const ctx = this.#context(first);
     const now = this.#deps.now().getTime();
     const orphans: { credential: AutomaticCredential; keyId: string }[] = [];

@@ -26,6 +26,7 @@ import {
   type ProviderContext,
 } from "#providers/types.ts";
 import {
+  isAwaitingFirstKey,
   type ManagedCredential,
   managedCredential,
   readAuthority,
@@ -35,6 +36,7 @@ import {
 import { asKeyturnError, InvalidSettingsError, RotationStateError } from "./errors.ts";
 import {
   type CredentialRef,
+  credentialRevoked,
   credentialRotated,
   credentialRotationFailed,
   type RotationStepName,
@@ -223,6 +225,37 @@ export class RotationEngine {
       });
     }
   }
+  /**
+   * The tags track one previous key. If the one they name is still live (its grace period
+   * not over) when this rotation makes another key previous, it is two generations old and
+   * would be tracked by nothing: revoke it now, before the tags forget it. A failure fails
+   * the step, and Secrets Manager's retry tries again.
+   */
+  async #retireSuperseded(
+    target: RotationTarget,
+    previousKeyId: string | undefined,
+    newKeyId: string,
+  ): Promise<void> {
+    const superseded = target.tags[Tag.previousKeyId];
+    const state = target.tags[Tag.previousState] ?? "active";
+    if (!superseded || state === "revoked" || superseded === previousKeyId || superseded === newKeyId) return;
+    const authority = await readAuthority(this.#deps.store, target.credential);
+    const outcome = await target.provider.revoke(superseded, authority, "hard", target.ctx);
+    await this.#deps.publisher.publish([
+      credentialRevoked(
+        { credential: target.settings.credential, provider: target.settings.provider, secretArn: target.arn },
+        { keyId: superseded, reason: "superseded", strength: "hard", outcome },
+      ),
+    ]);
+    logger.warn(
+      "finishSecret: revoked the previous key of an earlier rotation, superseded before its grace period ended",
+      {
+        keyId: superseded,
+        outcome,
+      },
+    );
+  }
+
   async #pending(target: RotationTarget): Promise<CredentialValue> {
     const pending = await readValue(this.#deps.store, target.credential, { versionId: target.versionId });
     if (!pending) {
@@ -235,6 +268,14 @@ export class RotationEngine {
   }
 
   async #test(target: RotationTarget): Promise<void> {
+    // Secrets Manager tests a new rotation configuration (a schedule set up without rotating
+    // at once) by calling testSecret on a copy of the current value. A credential the stack
+    // just created holds no key yet: nothing to check, and failing would fail the deploy.
+    const raw = await this.#deps.store.read(target.secretId, { versionId: target.versionId });
+    if (raw && isAwaitingFirstKey(raw.secretString)) {
+      logger.info("testSecret: configuration test of a credential awaiting its first key; nothing to verify");
+      return;
+    }
     const pending = await this.#pending(target);
     await target.provider.verify(pending, target.ctx);
     logger.info("testSecret: the pending key authenticates at the vendor", { keyId: pending.keyId });
@@ -262,6 +303,7 @@ export class RotationEngine {
     const revokeAfter = new Date(now.getTime() + settings.gracePeriodMs).toISOString();
     const expiresAt = target.provider.expiresAt(pending)?.toISOString() ?? null;
     const previousKeyId = pending.previous?.keyId;
+    await this.#retireSuperseded(target, previousKeyId, pending.keyId);
     await this.#deps.publisher.publish([
       credentialRotated(
         { credential: settings.credential, provider: settings.provider, secretArn: target.arn },
