@@ -16,6 +16,7 @@ import {
   type SQSClient,
 } from "@aws-sdk/client-sqs";
 import { EVENT_SOURCE } from "#aws/event-publisher.ts";
+import { transcript } from "./transcript.ts";
 
 export interface ReceivedEvent {
   "detail-type": string;
@@ -66,7 +67,10 @@ export async function subscribeToBus(
           new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
         );
         const messages = batch.Messages ?? [];
-        if (messages.length === 0) return events;
+        if (messages.length === 0) {
+          transcript.text(JSON.stringify(events));
+          return events;
+        }
         for (const message of messages) events.push(JSON.parse(message.Body ?? "{}") as ReceivedEvent);
         await clients.sqs.send(
           new DeleteMessageBatchCommand({

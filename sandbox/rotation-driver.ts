@@ -6,6 +6,7 @@
 // function handles both.)
 
 import { randomUUID } from "node:crypto";
+import { describeError, transcript } from "./transcript.ts";
 
 export const ROTATION_STEPS = ["createSecret", "setSecret", "testSecret", "finishSecret"] as const;
 export type RotationStep = (typeof ROTATION_STEPS)[number];
@@ -44,6 +45,7 @@ export async function rotateLikeSecretsManager(
         await invoke({ Step: step, SecretId: secretId, ClientRequestToken: token });
       } catch (error) {
         failures.push({ step, error });
+        transcript.text(describeError(error));
         failed = true;
         break;
       }

@@ -50,6 +50,7 @@
 import { createHash, randomBytes } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { AddressInfo } from "node:net";
+import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { FaultInjector, NO_ANSWER, type SimulatedResponse, sendResponse, serveWithFaults } from "./faults.ts";
 
@@ -186,6 +187,7 @@ export async function startEverflowSimulator(
     keys.set(stored.id, stored);
     keyIdByHash.set(hashOf(key), stored.id);
     issuedValues.push(key);
+    transcript.secret(key);
     return { stored, key };
   };
 

@@ -21,6 +21,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { AddressInfo } from "node:net";
+import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
 
@@ -174,6 +175,7 @@ export async function startImmutaSimulator(options: ImmutaSimulatorOptions = {})
     });
     state.tokenIdByHash.set(hashOf(token), tokenId);
     issuedValues.push(token);
+    transcript.secret(token);
     return { tokenId, token };
   };
 

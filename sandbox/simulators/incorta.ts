@@ -48,6 +48,7 @@
 import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { AddressInfo } from "node:net";
+import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
 
@@ -189,6 +190,7 @@ export async function startIncortaSimulator(
 
   const hand = (value: string): string => {
     issuedValues.push(value);
+    transcript.secret(value);
     return value;
   };
 

@@ -39,6 +39,7 @@
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import type { AddressInfo } from "node:net";
+import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
 
@@ -259,6 +260,7 @@ export async function startSoftwareOneSimulator(
     tokens.set(id, stored);
     tokenIdByHash.set(hashOf(token), id);
     issuedValues.push(token);
+    transcript.secret(token);
     return { stored, token };
   };
 

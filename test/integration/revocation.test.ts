@@ -89,6 +89,21 @@ describe("the grace period", () => {
     ]);
   });
 
+  test("a second rotation inside the grace period revokes the first previous token at once (superseded)", async () => {
+    const { secretId, keyId: firstKeyId } = await fx.createCredential();
+    await fx.rotate(secretId);
+    const second = await fx.current(secretId);
+
+    await fx.rotate(secretId);
+
+    expect(tokenState(firstKeyId)).toBe("deleted");
+    expect(tokenState(second.keyId)).toBe("live");
+    expect((await fx.tags(secretId))[Tag.previousKeyId]).toBe(second.keyId);
+    expect(await fx.invariantViolations([secretId], { rotationFinished: true })).toEqual([]);
+    const revoked = await eventsOfType("Credential Revoked");
+    expect(revoked.map((e) => [e.detail.keyId, e.detail.reason])).toEqual([[firstKeyId, "superseded"]]);
+  });
+
   test("a revoked previous token is not revoked again by later sweeps", async () => {
     const { secretId } = await fx.createCredential();
     await fx.rotate(secretId);
@@ -268,6 +283,21 @@ describe("emergency revoke", () => {
     expect(revoked.map((e) => e.detail)).toEqual([
       expect.objectContaining({ keyId: leakedKeyId, reason: "compromised", strength: "hard" }),
     ]);
+  });
+
+  test("revoking the current token during the previous one's grace period leaves only the new token live", async () => {
+    const { secretId, keyId: originalKeyId } = await fx.createCredential();
+    await fx.rotate(secretId);
+    const leaked = await fx.current(secretId);
+
+    await fx.revoke({ credential: secretId, reason: "leaked right after a rotation" });
+
+    const current = await fx.current(secretId);
+    expect(tokenState(originalKeyId)).toBe("deleted");
+    expect(tokenState(leaked.keyId)).toBe("deleted");
+    expect(fx.sim.liveTokens().map((t) => t.tokenId)).toEqual([current.keyId]);
+    const revoked = await eventsOfType("Credential Revoked");
+    expect(revoked.map((e) => e.detail.reason).sort()).toEqual(["compromised", "superseded"]);
   });
 
   test("a Revoke Requested event on the bus is accepted as the request", async () => {

@@ -128,7 +128,8 @@ describe("a self-issued rotation", () => {
     const afterSecond = await fx.current(secretId);
 
     expect(afterSecond.previous).toMatchObject({ keyId: afterFirst.keyId });
-    expect(countByType(await receivedEvents())).toEqual({ "Credential Rotated": 2 });
+    // The first rotation's previous key was still in its grace period: superseded, so revoked.
+    expect(countByType(await receivedEvents())).toEqual({ "Credential Rotated": 2, "Credential Revoked": 1 });
   });
 
   test("honours a key lifetime of none by minting a token without expiry", async () => {
@@ -387,5 +388,39 @@ describe("a credential that cannot be rotated", () => {
       await receivedEvents(),
       rotation.failures.map((f) => f.error),
     );
+  });
+});
+
+describe("a credential the stack created with its settings only", () => {
+  const settingsOnly = JSON.stringify({ provider: "immuta-request", region: "na" });
+
+  test("passes Secrets Manager's configuration test (testSecret on a copy of the value)", async () => {
+    const { secretId } = await fx.createCredential({ rawValue: settingsOnly });
+    const token = "c0ffee00-0000-4000-8000-000000000001";
+    await fx.aws.secretsManager.send(
+      new PutSecretValueCommand({
+        SecretId: secretId,
+        ClientRequestToken: token,
+        SecretString: settingsOnly,
+        VersionStages: ["AWSPENDING"],
+      }),
+    );
+
+    await expect(
+      fx.invoke({ Step: "testSecret", SecretId: secretId, ClientRequestToken: token }),
+    ).resolves.toBeUndefined();
+  });
+
+  test("a rotation says to store the first key with keyturn put, and the monitor waits quietly", async () => {
+    const { secretId } = await fx.createCredential({ rawValue: settingsOnly });
+
+    const rotation = await fx.rotate(secretId, { maxAttempts: 1 });
+    const sweep = await fx.sweep();
+
+    expect(rotation.failures[0]?.error).toMatchObject({
+      name: "AwaitingFirstKeyError",
+      message: expect.stringContaining(`keyturn put ${secretId}`),
+    });
+    expect(sweep.failures).toEqual([]);
   });
 });

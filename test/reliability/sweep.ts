@@ -9,7 +9,8 @@ import { startLocalAws } from "../../sandbox/local-aws.ts";
 
 const json = process.argv.includes("--json");
 const quick = process.argv.includes("--quick");
-const progress = (line: string) => process.stderr.write(`${line}\n`);
+const writeStderr = process.stderr.write.bind(process.stderr);
+const progress = (line: string) => writeStderr(`${line}\n`);
 
 // The handlers read their environment at load; logs at INFO, so that the leak scan has
 // every record to look at.
@@ -21,7 +22,7 @@ Object.assign(process.env, {
 
 /** Everything written to stdout and stderr by keyturn while the campaign runs (kept, not echoed). */
 const printed: string[] = [];
-const originalWrite = process.stdout.write.bind(process.stdout);
+const writeStdout = process.stdout.write.bind(process.stdout);
 const tap = ((chunk: unknown, ...rest: unknown[]) => {
   printed.push(typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8"));
   const callback = rest.find((arg) => typeof arg === "function") as (() => void) | undefined;
@@ -35,6 +36,7 @@ const { badInputCorpus } = await import("./bad-inputs.ts");
 const { loadRun } = await import("./load.ts");
 
 process.stdout.write = tap;
+process.stderr.write = tap;
 let crash: Awaited<ReturnType<typeof crashSweep>>;
 let bad: Awaited<ReturnType<typeof badInputCorpus>>;
 let load: Awaited<ReturnType<typeof loadRun>>;
@@ -45,7 +47,8 @@ try {
   load = await loadRun(aws.endpoint, { credentials: quick ? 100 : 1_000, progress });
   progress(`load: ${load.rotated} of ${load.credentials} rotated in ${load.seconds} s`);
 } finally {
-  process.stdout.write = originalWrite;
+  process.stdout.write = writeStdout;
+  process.stderr.write = writeStderr;
   await aws.stop();
 }
 

@@ -2,6 +2,8 @@
 // and finds any secret value in it or in events and errors. Captured output is kept, not
 // echoed, so that the test run's own output stays readable.
 
+import { transcript } from "#sandbox/transcript.ts";
+
 export interface CapturedOutput {
   text(): string;
   restore(): void;
@@ -11,7 +13,9 @@ export function captureOutput(): CapturedOutput {
   const chunks: string[] = [];
   const originals = { out: process.stdout.write, err: process.stderr.write };
   const tap = ((chunk: unknown, ...rest: unknown[]) => {
-    chunks.push(typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8"));
+    const text = typeof chunk === "string" ? chunk : Buffer.from(chunk as Uint8Array).toString("utf8");
+    chunks.push(text);
+    transcript.text(text);
     const callback = rest.find((arg) => typeof arg === "function") as (() => void) | undefined;
     callback?.();
     return true;
@@ -27,22 +31,7 @@ export function captureOutput(): CapturedOutput {
   };
 }
 
-/** Everything an error shows: message, stack, JSON form and its causes. */
-export function describeError(error: unknown): string {
-  const parts: string[] = [];
-  let current: unknown = error;
-  for (let depth = 0; current !== undefined && current !== null && depth < 5; depth++) {
-    parts.push(String(current));
-    if (current instanceof Error) parts.push(current.stack ?? "");
-    try {
-      parts.push(JSON.stringify(current));
-    } catch {
-      // cyclic: String() and stack above already cover it
-    }
-    current = current instanceof Error ? current.cause : undefined;
-  }
-  return parts.join("\n");
-}
+export { describeError } from "#sandbox/transcript.ts";
 
 /** The secret values (abbreviated) found in any of the texts. */
 export function findLeaks(texts: readonly string[], secrets: readonly string[]): string[] {
