@@ -3,7 +3,7 @@
 // above the minimum severity they asked for. Anyone may add rules of their own on the bus;
 // these topics are what keyturn itself offers people.
 
-import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
 import { type IEventBus, Rule } from "aws-cdk-lib/aws-events";
 import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
@@ -13,9 +13,10 @@ import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { EVENT_SOURCE } from "#aws/event-publisher.ts";
 import type { Severity } from "#engine/events.ts";
+import { SEVERITIES } from "./config.ts";
 
-/** Least to most severe. */
-export const SEVERITIES = ["info", "warning", "critical"] as const satisfies readonly Severity[];
+export { SEVERITIES };
+
 const DEFAULT_MINIMUM_SEVERITY: Severity = "warning";
 
 export interface KeyturnAlertProps {
@@ -40,6 +41,7 @@ export interface KeyturnAlertsProps extends KeyturnAlertProps {
 }
 
 const events = new ServicePrincipal("events.amazonaws.com");
+const cloudWatch = new ServicePrincipal("cloudwatch.amazonaws.com");
 
 export class KeyturnAlerts extends Construct {
   /** Encrypts the three topics. */
@@ -132,9 +134,16 @@ export class KeyturnAlerts extends Construct {
       if (rank >= minimum) {
         // Each subscription's id is its endpoint, so reordering the list replaces none (a
         // replaced email subscription would have to be confirmed again).
-        for (const address of new Set(props.email)) topic.addSubscription(new EmailSubscription(address));
+        // SNS keeps what it could not deliver to an endpoint (after its own retries) in the alerts
+        // dead-letter queue too, where an alarm notices it.
+        const deadLetterQueue = props.deadLetters;
+        for (const address of new Set(props.email)) {
+          topic.addSubscription(new EmailSubscription(address, { deadLetterQueue }));
+        }
         for (const url of new Set(props.https)) {
-          topic.addSubscription(new UrlSubscription(url, { protocol: SubscriptionProtocol.HTTPS }));
+          topic.addSubscription(
+            new UrlSubscription(url, { protocol: SubscriptionProtocol.HTTPS, deadLetterQueue }),
+          );
         }
       }
       topics[severity] = topic;
@@ -142,5 +151,38 @@ export class KeyturnAlerts extends Construct {
     }
     this.topics = topics as Record<Severity, Topic>;
     this.rules = rules as Record<Severity, Rule>;
+
+    // keyturn's CloudWatch alarms (functions failing or throttled, dead letters, rotations
+    // failing) notify the critical topic. CloudWatch publishes as its service principal, for
+    // alarms of this account only; it needs the key as EventBridge does, since SNS encrypts
+    // with the publisher's permissions.
+    const ownAlarms = {
+      ArnLike: {
+        "aws:SourceArn": Stack.of(this).formatArn({
+          service: "cloudwatch",
+          resource: "alarm",
+          resourceName: "*",
+          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
+        }),
+      },
+    };
+    this.topics.critical.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "PublishFromAlarms",
+        principals: [cloudWatch],
+        actions: ["sns:Publish"],
+        resources: [this.topics.critical.topicArn],
+        conditions: ownAlarms,
+      }),
+    );
+    this.key.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "AlarmsEncryptForCriticalTopic",
+        principals: [cloudWatch],
+        actions: ["kms:GenerateDataKey*", "kms:Decrypt"],
+        resources: ["*"],
+        conditions: { StringEquals: { "aws:SourceAccount": Stack.of(this).account } },
+      }),
+    );
   }
 }

@@ -3,7 +3,8 @@
 // schema, so that a variable the handler reads cannot be forgotten here without `tsc` failing.
 
 import { fileURLToPath } from "node:url";
-import type { Duration } from "aws-cdk-lib";
+import { type Duration, Validations } from "aws-cdk-lib";
+import { Role, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Architecture, Runtime, Tracing } from "aws-cdk-lib/aws-lambda";
 import { SqsDestination } from "aws-cdk-lib/aws-lambda-destinations";
 import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
@@ -57,6 +58,8 @@ export interface KeyturnFunctionProps<H extends HandlerName> {
 export class KeyturnFunction<H extends HandlerName> extends Construct {
   readonly function: NodejsFunction;
   readonly logGroup: LogGroup;
+  /** The execution role: it may write to its own log group, and what the construct adds. */
+  readonly role: Role;
 
   constructor(scope: Construct, id: string, props: KeyturnFunctionProps<H>) {
     super(scope, id);
@@ -66,8 +69,18 @@ export class KeyturnFunction<H extends HandlerName> extends Construct {
     // retained when the stack is deleted, for the same reason.
     this.logGroup = new LogGroup(this, "Logs", { retention: RetentionDays.ONE_YEAR });
 
+    // A role of its own rather than the AWSLambdaBasicExecutionRole managed policy, which lets a
+    // function create log groups and write to every one in the account: this one may write to
+    // its own log group only.
+    this.role = new Role(this, "Role", {
+      assumedBy: new ServicePrincipal("lambda.amazonaws.com"),
+      description: `keyturn: execution role of the ${props.handler} function`,
+    });
+    this.logGroup.grantWrite(this.role);
+
     const asyncInvocation = props.asyncInvocation;
     this.function = new NodejsFunction(this, "Function", {
+      role: this.role,
       description: props.description,
       entry: fileURLToPath(new URL(`../functions/handlers/${props.handler}.ts`, import.meta.url)),
       handler: "handler",
@@ -107,6 +120,14 @@ export class KeyturnFunction<H extends HandlerName> extends Construct {
           'import { createRequire as keyturnCreateRequire } from "node:module"; ' +
           "const require = keyturnCreateRequire(import.meta.url);",
       },
+    });
+    Validations.of(this.function).acknowledge({
+      id: "Serverless-LambdaDLQ",
+      reason: asyncInvocation
+        ? "Failed asynchronous invocations go to an SQS on-failure destination instead (see asyncInvocation), whose " +
+          "record carries the error and the attempts, which a function dead-letter queue does not."
+        : "Only invoked synchronously (by Secrets Manager's rotation and RotateSecret), so nothing is queued that could " +
+          "be lost: the caller receives the error, and Secrets Manager records it and retries the rotation.",
     });
   }
 }

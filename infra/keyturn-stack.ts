@@ -23,6 +23,7 @@ export class KeyturnStack extends Stack {
       minTokenRemaining: props.minTokenRemaining,
       tokenParameterPrefix: props.tokenParameterPrefix,
       alerts: props.alerts,
+      credentials: props.credentials,
     });
   }
 }

@@ -1,17 +1,27 @@
 // keyturn as one construct to drop into any CDK app: the event bus; the rotate, monitor, refresh,
 // revoke and relay functions with what invokes each (Secrets Manager, a schedule, a rule on the
-// bus, a rule on the default bus); the refresh's lease table; the alert topics by severity; and
-// the permissions that let each function touch keyturn's secrets and token parameters only, and
-// only as its handler does.
+// bus, a rule on the default bus); the refresh's lease table; the alert topics by severity; the
+// configured credentials (secrets, their KMS key, rotation schedules); alarms on the critical
+// topic; and the permissions that let each function touch keyturn's secrets and token parameters
+// only, and only as its handler does. cdk-nag findings it accepts are acknowledged here, each
+// with its reason.
 
-import { ArnFormat, Duration, RemovalPolicy, Stack, Token } from "aws-cdk-lib";
+import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { EventBus, Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
-import { Grant, type IGrantable, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import {
+  Grant,
+  type IGrantable,
+  type IRole,
+  PolicyStatement,
+  Role,
+  ServicePrincipal,
+} from "aws-cdk-lib/aws-iam";
+import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { Schedule, ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
-import { LambdaInvoke } from "aws-cdk-lib/aws-scheduler-targets";
+import { LambdaInvoke, type ScheduleTargetBaseProps } from "aws-cdk-lib/aws-scheduler-targets";
 import type { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
@@ -19,17 +29,22 @@ import { DEFAULT_TOKEN_PARAMETER_PREFIX, tokenParameterName } from "#aws/token-s
 import { parseDuration } from "#engine/duration.ts";
 import { DetailType, type Severity } from "#engine/events.ts";
 import { Tag } from "#engine/settings.ts";
+import {
+  type CredentialConfig,
+  DEFAULT_BUS_NAME,
+  DEFAULT_SECRET_NAME_PREFIX,
+  type KeyturnConfig,
+  SECRET_NAME_PREFIX,
+} from "./config.ts";
+import { KeyturnAlarms } from "./keyturn-alarms.ts";
 import { type KeyturnAlertProps, KeyturnAlerts, SEVERITIES } from "./keyturn-alerts.ts";
-import { KeyturnFunction } from "./keyturn-function.ts";
+import { KeyturnCredentials } from "./keyturn-credentials.ts";
+import { type HandlerName, KeyturnFunction } from "./keyturn-function.ts";
 
-export const DEFAULT_BUS_NAME = "keyturn";
-export const DEFAULT_SECRET_NAME_PREFIX = "keyturn/";
+export { DEFAULT_BUS_NAME, DEFAULT_SECRET_NAME_PREFIX };
 export const DEFAULT_MONITOR_SCHEDULE = ScheduleExpression.rate(Duration.hours(1));
 export const DEFAULT_REFRESH_INTERVAL = "2m";
 export const DEFAULT_MIN_TOKEN_REMAINING = "2m";
-
-/** Secrets Manager name characters, ending in "/" so that the prefix names a folder, not a stem. */
-const SECRET_NAME_PREFIX = /^[A-Za-z0-9/_+=.@-]*\/$/;
 /**
  * A Parameter Store path: "/" and segments of the characters parameter names may hold, not ending
  * with "/" (the refresh appends "/<credential>"), nor starting with aws or ssm, which Parameter
@@ -89,6 +104,32 @@ export interface KeyturnProps {
   readonly tokenParameterPrefix?: string;
   /** Who is alerted, and from which severity on. Default: the topics with no subscriptions. */
   readonly alerts?: KeyturnAlertProps;
+  /**
+   * The credentials to manage, as `parseConfig` (infra/config.ts) answers them: a secret each,
+   * with its policy tags, and Secrets Manager's rotation schedule for those keyturn mints.
+   * Default: none; secrets tagged by hand under the prefix are managed all the same.
+   */
+  readonly credentials?: readonly CredentialConfig[];
+}
+
+/** The construct's props from a config file's contents (`loadConfig`). */
+export function keyturnPropsFromConfig(config: KeyturnConfig): KeyturnProps {
+  return {
+    busName: config.busName,
+    secretNamePrefix: config.secretNamePrefix,
+    monitorSchedule:
+      config.monitorSchedule === undefined
+        ? undefined
+        : ScheduleExpression.expression(config.monitorSchedule),
+    orphanSafetyMargin: config.orphanSafetyMargin,
+    reconcileInterval: config.reconcileInterval,
+    stuckRotationAfter: config.stuckRotationAfter,
+    refreshInterval: config.refreshInterval,
+    minTokenRemaining: config.minTokenRemaining,
+    tokenParameterPrefix: config.tokenParameterPrefix,
+    alerts: config.alerts,
+    credentials: config.credentials,
+  };
 }
 
 export class InvalidKeyturnPropsError extends Error {
@@ -124,6 +165,10 @@ export class Keyturn extends Construct {
   readonly relayRule: Rule;
   /** ARN pattern of the secrets keyturn may manage. */
   readonly secretArnPattern: string;
+  /** The configured credentials' secrets, their KMS key and rotation schedules. */
+  readonly credentials: KeyturnCredentials;
+  /** Alarms on the functions, the dead-letter queues and failed rotations, sent to the critical topic. */
+  readonly alarms: KeyturnAlarms;
 
   constructor(scope: Construct, id: string, props: KeyturnProps = {}) {
     super(scope, id);
@@ -164,6 +209,14 @@ export class Keyturn extends Construct {
       );
     }
     validateAlerts(props.alerts);
+    for (const credential of props.credentials ?? []) {
+      if (!credential.secretName.startsWith(secretNamePrefix)) {
+        throw new InvalidKeyturnPropsError(
+          `Keyturn credential "${credential.name}": its secret "${credential.secretName}" is outside secretNamePrefix ` +
+            `"${secretNamePrefix}", where keyturn's functions may not touch it.`,
+        );
+      }
+    }
 
     this.bus = new EventBus(this, "Bus", { eventBusName: props.busName ?? DEFAULT_BUS_NAME });
     const busName = this.bus.eventBusName;
@@ -180,8 +233,8 @@ export class Keyturn extends Construct {
     // engine refuses a secret without keyturn:provider anyway, so requiring it costs nothing.
     // (secretsmanager:resource/AllowRotationLambdaArn would be tighter still, but it would
     // deny reading an issuer credential that is not rotated by this function.)
-    // No KMS statement: secrets under the AWS managed key aws/secretsmanager need none.
-    // Customer managed keys come with the config-driven stack, which knows the keys.
+    // KMS: secrets under the AWS managed key aws/secretsmanager need no statement; those under
+    // keyturn's own key or an adopted secret's key get theirs once the credentials are known (below).
     const managedSecret = { Null: { [`aws:ResourceTag/${Tag.provider}`]: "false" } };
     const onManagedSecrets = (sid: string, actions: string[]) =>
       new PolicyStatement({ sid, actions, resources: [this.secretArnPattern], conditions: managedSecret });
@@ -197,7 +250,7 @@ export class Keyturn extends Construct {
       this.bus.grantPutEventsTo(grantee);
     };
 
-    this.rotateFunction = new KeyturnFunction(this, "Rotate", {
+    const rotate = new KeyturnFunction(this, "Rotate", {
       handler: "rotate",
       description: "keyturn: Secrets Manager rotation function for vendor API credentials",
       // One step makes a few vendor calls (list issued keys, revoke a lost one, mint); each
@@ -206,12 +259,15 @@ export class Keyturn extends Construct {
       // client's deadline check fails the step cleanly and Secrets Manager retries it.
       timeout: Duration.minutes(3),
       environment: { KEYTURN_EVENT_BUS_NAME: busName },
-    }).function;
-    // AWS recommends aws:SourceAccount alone for rotation functions: aws:SourceArn would tie
-    // the function to a single secret, and it rotates every keyturn credential.
+    });
+    this.rotateFunction = rotate.function;
+    // AWS recommends aws:SourceAccount for rotation functions and warns that an exact
+    // aws:SourceArn would tie the function to one secret. Lambda matches SourceArn with ArnLike,
+    // so the secrets folder keeps the function to keyturn's secrets while it rotates all of them.
     this.rotateFunction.addPermission("InvokedBySecretsManager", {
       principal: new ServicePrincipal("secretsmanager.amazonaws.com"),
       sourceAccount: Stack.of(this).account,
+      sourceArn: this.secretArnPattern,
     });
     allow(
       this.rotateFunction,
@@ -225,7 +281,7 @@ export class Keyturn extends Construct {
     );
 
     this.monitorDeadLetters = deadLetterQueue(this, "MonitorDeadLetters");
-    this.monitorFunction = new KeyturnFunction(this, "Monitor", {
+    const monitor = new KeyturnFunction(this, "Monitor", {
       handler: "monitor",
       description: "keyturn: sweep over every managed credential (due revocations, orphaned vendor keys)",
       // One ListSecrets page per 100 credentials, then vendor calls only for what is due: a
@@ -250,7 +306,8 @@ export class Keyturn extends Construct {
         maxEventAge: Duration.hours(1),
         deadLetterQueue: this.monitorDeadLetters,
       },
-    }).function;
+    });
+    this.monitorFunction = monitor.function;
     allow(
       this.monitorFunction,
       // ListSecrets supports no resource-level permissions: AWS accepts only Resource "*". It is
@@ -273,7 +330,7 @@ export class Keyturn extends Construct {
     // As for the revoke function below: RotateSecret requires lambda:InvokeFunction on the
     // secret's rotation function, and granting it on this one only keeps the monitor from
     // pointing a secret at any other.
-    this.rotateFunction.grantInvoke(this.monitorFunction);
+    this.monitorFunction.addToRolePolicy(this.#invokeRotateFunction());
     // EventBridge Scheduler rather than a scheduled rule on the default bus: it is AWS's
     // successor for schedules, takes cron with a time zone, needs no rule on the account's
     // default bus, and has a retry policy and a dead-letter queue for invocations it could
@@ -281,9 +338,10 @@ export class Keyturn extends Construct {
     new Schedule(this, "MonitorSchedule", {
       schedule: props.monitorSchedule ?? DEFAULT_MONITOR_SCHEDULE,
       description: "keyturn: runs the monitor sweep",
-      target: new LambdaInvoke(this.monitorFunction, {
+      target: new InvokeFunction(this.monitorFunction, {
         deadLetterQueue: this.monitorDeadLetters,
         maxEventAge: Duration.hours(1),
+        role: this.#schedulerRole("MonitorScheduleRole", "monitor"),
       }),
     });
 
@@ -305,7 +363,7 @@ export class Keyturn extends Construct {
     // The refresh interval is also the schedule's rate below: the engine replaces a pair once it
     // could expire before the next run, so it must know how often runs really come.
     const refreshEventAge = Duration.minutes(Math.min(refreshIntervalMinutes, 6 * 60));
-    this.refreshFunction = new KeyturnFunction(this, "Refresh", {
+    const refresh = new KeyturnFunction(this, "Refresh", {
       handler: "refresh",
       description:
         "keyturn: keeps a valid access token for every token-refresh credential in Parameter Store",
@@ -333,7 +391,8 @@ export class Keyturn extends Construct {
         maxEventAge: refreshEventAge,
         deadLetterQueue: this.refreshDeadLetters,
       },
-    }).function;
+    });
+    this.refreshFunction = refresh.function;
     allow(
       this.refreshFunction,
       // As for the monitor: ListSecrets has no resource-level permissions, is read-only and
@@ -361,14 +420,15 @@ export class Keyturn extends Construct {
     new Schedule(this, "RefreshSchedule", {
       schedule: ScheduleExpression.rate(Duration.minutes(refreshIntervalMinutes)),
       description: "keyturn: runs the token refresh",
-      target: new LambdaInvoke(this.refreshFunction, {
+      target: new InvokeFunction(this.refreshFunction, {
         deadLetterQueue: this.refreshDeadLetters,
         maxEventAge: refreshEventAge,
+        role: this.#schedulerRole("RefreshScheduleRole", "refresh"),
       }),
     });
 
     this.revokeDeadLetters = deadLetterQueue(this, "RevokeDeadLetters");
-    this.revokeFunction = new KeyturnFunction(this, "Revoke", {
+    const revoke = new KeyturnFunction(this, "Revoke", {
       handler: "revoke",
       description: "keyturn: emergency revoke, rotates a credential at once and revokes the compromised key",
       // It waits for a whole rotation through Secrets Manager. Only createSecret and testSecret
@@ -391,7 +451,8 @@ export class Keyturn extends Construct {
         maxEventAge: Duration.hours(6),
         deadLetterQueue: this.revokeDeadLetters,
       },
-    }).function;
+    });
+    this.revokeFunction = revoke.function;
     allow(
       this.revokeFunction,
       onManagedSecrets("RotateKeyturnSecretsNow", [
@@ -405,7 +466,7 @@ export class Keyturn extends Construct {
     // secret's rotation function (Secrets Manager API reference, RotateSecret "Required
     // permissions"). Granting it on this function only also keeps RotateSecret from pointing
     // a secret at any other rotation function.
-    this.rotateFunction.grantInvoke(this.revokeFunction);
+    this.revokeFunction.addToRolePolicy(this.#invokeRotateFunction());
     new Rule(this, "RevokeRequested", {
       eventBus: this.bus,
       description: "keyturn: runs the revoke function for each Revoke Requested event",
@@ -423,7 +484,7 @@ export class Keyturn extends Construct {
     });
 
     this.relayDeadLetters = deadLetterQueue(this, "RelayDeadLetters");
-    this.relayFunction = new KeyturnFunction(this, "Relay", {
+    const relay = new KeyturnFunction(this, "Relay", {
       handler: "relay",
       description:
         "keyturn: re-publishes Secrets Manager's RotationFailed and RotationAbandoned on the keyturn bus",
@@ -437,7 +498,8 @@ export class Keyturn extends Construct {
         maxEventAge: Duration.hours(6),
         deadLetterQueue: this.relayDeadLetters,
       },
-    }).function;
+    });
+    this.relayFunction = relay.function;
     allow(
       this.relayFunction,
       // Without the keyturn:provider condition of the other statements: the relay reads the tags
@@ -475,6 +537,145 @@ export class Keyturn extends Construct {
     });
     this.topics = alerts.topics;
     this.alertRules = alerts.rules;
+
+    this.credentials = new KeyturnCredentials(this, "Credentials", {
+      credentials: props.credentials ?? [],
+      rotateFunction: this.rotateFunction,
+      rotateDependencies: [
+        rotate.role,
+        this.rotateFunction.permissionsNode.findChild("InvokedBySecretsManager"),
+      ],
+    });
+    // The secrets' KMS keys, used through Secrets Manager for keyturn's secrets only. Reading a
+    // value decrypts it; only the rotate function stores values, which needs a data key.
+    if (this.credentials.keyArns.length > 0) {
+      const throughSecretsManager = (sid: string, actions: string[]) =>
+        new PolicyStatement({
+          sid,
+          actions,
+          resources: this.credentials.keyArns,
+          conditions: {
+            StringEquals: { "kms:ViaService": `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+            StringLike: { "kms:EncryptionContext:SecretARN": this.secretArnPattern },
+          },
+        });
+      this.rotateFunction.addToRolePolicy(
+        throughSecretsManager("DecryptAndEncryptKeyturnSecrets", ["kms:Decrypt", "kms:GenerateDataKey"]),
+      );
+      for (const reader of [this.monitorFunction, this.refreshFunction, this.revokeFunction]) {
+        reader.addToRolePolicy(throughSecretsManager("DecryptKeyturnSecrets", ["kms:Decrypt"]));
+      }
+    }
+
+    const functions: Record<HandlerName, KeyturnFunction<HandlerName>> = {
+      rotate,
+      monitor,
+      refresh,
+      revoke,
+      relay,
+    };
+    this.alarms = new KeyturnAlarms(this, "Alarms", {
+      functions: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.function])),
+      deadLetterQueues: {
+        monitor: this.monitorDeadLetters,
+        refresh: this.refreshDeadLetters,
+        revoke: this.revokeDeadLetters,
+        relay: this.relayDeadLetters,
+        alert: this.alertDeadLetters,
+      },
+      rotationFailures: this.relayRule,
+      topic: this.topics.critical,
+    });
+    this.#acknowledgeFindings(functions, secretNamePrefix);
+  }
+
+  /**
+   * Lets an application read one credential's secret: GetSecretValue on it and, for secrets under
+   * keyturn's KMS key, decryption through Secrets Manager for that secret only. Read AWSCURRENT
+   * on every use or cache it briefly: keyturn replaces it on every rotation.
+   */
+  grantReadCredential(grantee: IGrantable, credential: string): Grant {
+    const secretArn = this.credentials.secretPolicyArns[credential];
+    if (!secretArn) {
+      throw new InvalidKeyturnPropsError(
+        `Keyturn grantReadCredential: "${credential}" is not a configured credential ` +
+          `(${Object.keys(this.credentials.secrets).join(", ") || "none are configured"}).`,
+      );
+    }
+    const grant = Grant.addToPrincipal({
+      grantee,
+      actions: ["secretsmanager:GetSecretValue"],
+      resourceArns: [secretArn],
+    });
+    if (this.credentials.keyArns.length > 0) {
+      Grant.addToPrincipal({
+        grantee,
+        actions: ["kms:Decrypt"],
+        resourceArns: this.credentials.keyArns,
+        conditions: {
+          StringEquals: { "kms:ViaService": `secretsmanager.${Stack.of(this).region}.amazonaws.com` },
+          StringLike: { "kms:EncryptionContext:SecretARN": secretArn },
+        },
+      });
+    }
+    return grant;
+  }
+
+  /**
+   * The cdk-nag findings keyturn accepts, each with the reason a reviewer needs. Anything else
+   * fails the synthesis (infra/compliance.ts) and the infra tests.
+   */
+  #acknowledgeFindings(
+    functions: Record<HandlerName, KeyturnFunction<HandlerName>>,
+    secretNamePrefix: string,
+  ): void {
+    Validations.of(this).acknowledge({
+      id:
+        "AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:secretsmanager:<AWS::Region>:<AWS::AccountId>:secret:" +
+        `${secretNamePrefix}*]`,
+      reason:
+        `keyturn's functions serve every credential in the ${secretNamePrefix} folder, including ones added after ` +
+        "deploy, and a secret's ARN ends in six random characters: the folder needs a wildcard. Every statement on " +
+        "it but the relay's DescribeSecret also requires the keyturn:provider tag, and tags may only be keyturn:*.",
+    });
+    const xray =
+      "X-Ray's PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions";
+    const listSecrets =
+      "; so does secretsmanager:ListSecrets, which is read-only, returns no secret value and is how the function " +
+      "finds keyturn's credentials (by their keyturn:provider tag)";
+    for (const [name, fn] of Object.entries(functions)) {
+      const lists = name === "monitor" || name === "refresh";
+      Validations.of(fn.role).acknowledge({
+        id: "AwsSolutions-IAM5[Resource::*]",
+        reason: `Only actions that AWS allows on Resource "*" alone are granted on it: ${xray}${lists ? listSecrets : ""}.`,
+      });
+    }
+    Validations.of(functions.refresh.role).acknowledge({
+      id: `AwsSolutions-IAM5[Resource::arn:<AWS::Partition>:ssm:<AWS::Region>:<AWS::AccountId>:parameter${this.tokenParameterPrefix}/*]`,
+      reason:
+        "The refresh stores one token parameter per Incorta credential, named after it, under keyturn's own token " +
+        "prefix; credentials come and go with the config, so the prefix needs a wildcard (GetParameter and PutParameter only).",
+    });
+  }
+
+  /** lambda:InvokeFunction on the rotate function itself (unqualified: rotation schedules name it so), as RotateSecret requires. */
+  #invokeRotateFunction(): PolicyStatement {
+    return new PolicyStatement({
+      sid: "InvokeRotateForRotateSecret",
+      actions: ["lambda:InvokeFunction"],
+      resources: [this.rotateFunction.functionArn],
+    });
+  }
+
+  /** The role EventBridge Scheduler invokes a function with: that function only, for this account's schedules. */
+  #schedulerRole(id: string, handler: string): Role {
+    const role = new Role(this, id, {
+      assumedBy: new ServicePrincipal("scheduler.amazonaws.com", {
+        conditions: { StringEquals: { "aws:SourceAccount": Stack.of(this).account } },
+      }),
+      description: `keyturn: EventBridge Scheduler invokes the ${handler} function with it`,
+    });
+    return role;
   }
 
   /**
@@ -558,9 +759,35 @@ function validateAlerts(alerts: KeyturnAlertProps | undefined): void {
  * they are, where a KMS key would need a key policy letting each of them use it.
  */
 function deadLetterQueue(scope: Construct, id: string): Queue {
-  return new Queue(scope, id, {
+  const queue = new Queue(scope, id, {
     encryption: QueueEncryption.SQS_MANAGED,
     enforceSSL: true,
     retentionPeriod: Duration.days(14),
   });
+  const isDeadLetterQueue =
+    "This queue is itself a dead-letter queue (a Lambda on-failure destination or an EventBridge, Scheduler or SNS " +
+    "dead-letter target), which the rule does not recognise; a message here is kept 14 days and raises an alarm.";
+  Validations.of(queue).acknowledge({ id: "AwsSolutions-SQS3", reason: isDeadLetterQueue });
+  Validations.of(queue).acknowledge({ id: "Serverless-SQSRedrivePolicy", reason: isDeadLetterQueue });
+  return queue;
+}
+
+/**
+ * EventBridge Scheduler's Lambda target, allowed to invoke the function itself only: the
+ * schedule names its unqualified ARN, so the versions and aliases LambdaInvoke also grants are
+ * not needed.
+ */
+class InvokeFunction extends LambdaInvoke {
+  readonly #functionArn: string;
+
+  constructor(fn: IFunction, props: ScheduleTargetBaseProps) {
+    super(fn, props);
+    this.#functionArn = fn.functionArn;
+  }
+
+  protected override addTargetActionToRole(role: IRole): void {
+    role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ["lambda:InvokeFunction"], resources: [this.#functionArn] }),
+    );
+  }
 }

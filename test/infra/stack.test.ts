@@ -16,7 +16,14 @@ import { RELAYED_EVENT_NAMES } from "#engine/relay.ts";
 import { InvalidKeyturnPropsError } from "../../infra/keyturn.ts";
 import { SEVERITIES } from "../../infra/keyturn-alerts.ts";
 import type { KeyturnStack } from "../../infra/keyturn-stack.ts";
-import { HANDLERS, type Handler, resourceProperties, type Synthesized, synthesize } from "./synthesize.ts";
+import {
+  configProps,
+  HANDLERS,
+  type Handler,
+  resourceProperties,
+  type Synthesized,
+  synthesize,
+} from "./synthesize.ts";
 
 interface Statement {
   Sid?: string;
@@ -111,7 +118,8 @@ describe("the Keyturn stack", () => {
   let bundleDirectories: Record<Handler, string>;
 
   beforeAll(() => {
-    synthesized = synthesize();
+    // The example config, bundled: what `npx cdk synth` produces on a clean clone.
+    synthesized = synthesize(configProps());
     const { template, functionIds, assemblyDirectory } = synthesized;
     functions = Object.fromEntries(
       HANDLERS.map((handler) => [handler, resourceProperties(template, functionIds[handler])]),
@@ -207,13 +215,21 @@ describe("the Keyturn stack", () => {
     synthesized.template.hasResourceProperties("AWS::Events::EventBus", { Name: "keyturn" });
   });
 
-  test("lets Secrets Manager in the same account invoke the rotate function", () => {
-    synthesized.template.hasResourceProperties("AWS::Lambda::Permission", {
-      Action: "lambda:InvokeFunction",
-      Principal: "secretsmanager.amazonaws.com",
-      FunctionName: { "Fn::GetAtt": [synthesized.functionIds.rotate, "Arn"] },
-      SourceAccount: { Ref: "AWS::AccountId" },
-    });
+  test("lets Secrets Manager invoke the rotate function for secrets under keyturn/ in the same account only", () => {
+    const permissions = Object.values(synthesized.template.findResources("AWS::Lambda::Permission"))
+      .map((permission) => permission.Properties)
+      .filter((permission) => permission.Principal === "secretsmanager.amazonaws.com");
+
+    expect(permissions).toEqual([
+      expect.objectContaining({
+        Action: "lambda:InvokeFunction",
+        FunctionName: { "Fn::GetAtt": [synthesized.functionIds.rotate, "Arn"] },
+        SourceAccount: { Ref: "AWS::AccountId" },
+      }),
+    ]);
+    expect(joinedArn(permissions[0]?.SourceArn)).toBe(
+      'arn:{{"Ref":"AWS::Partition"}}:secretsmanager:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:secret:keyturn/*',
+    );
   });
 
   test("runs the monitor every hour from EventBridge Scheduler, failed deliveries to its dead-letter queue", () => {
@@ -417,7 +433,7 @@ describe("the Keyturn stack", () => {
       const rotateArn = { "Fn::GetAtt": [synthesized.functionIds.rotate, "Arn"] };
 
       expect(invoking.map((statement) => [actionsOf(statement), resourcesOf(statement)])).toEqual([
-        [["lambda:InvokeFunction"], [rotateArn, { "Fn::Join": ["", [rotateArn, ":*"]] }]],
+        [["lambda:InvokeFunction"], [rotateArn]],
       ]);
     },
   );
@@ -512,12 +528,21 @@ describe("the Keyturn stack", () => {
       ]);
     });
 
-    test("needs no KMS permission, the tokens being under the AWS managed key aws/ssm", () => {
+    test("uses KMS only to decrypt secrets through Secrets Manager, the tokens being under the AWS managed key aws/ssm", () => {
       expect(
         refreshStatements()
-          .flatMap(actionsOf)
-          .filter((action) => action.startsWith("kms:")),
-      ).toEqual([]);
+          .filter((statement) => actionsOf(statement).some((action) => action.startsWith("kms:")))
+          .map((statement) => [actionsOf(statement), statement.Condition?.StringEquals]),
+      ).toEqual([
+        [
+          ["kms:Decrypt"],
+          {
+            "kms:ViaService": {
+              "Fn::Join": ["", ["secretsmanager.", { Ref: "AWS::Region" }, ".amazonaws.com"]],
+            },
+          },
+        ],
+      ]);
     });
   });
 
@@ -686,8 +711,13 @@ describe("the alerts", () => {
 
   test.each(SEVERITIES)("let only the %s rule publish to its topic, and only over TLS", (severity) => {
     const statements = topicPolicy(severity);
+    const fromEventBridge = statements.filter(
+      (statement) =>
+        statement.Effect === "Allow" &&
+        JSON.stringify(statement.Principal) === JSON.stringify({ Service: "events.amazonaws.com" }),
+    );
 
-    expect(statements.filter((statement) => statement.Effect === "Allow")).toEqual([
+    expect(fromEventBridge).toEqual([
       expect.objectContaining({
         Principal: { Service: "events.amazonaws.com" },
         Action: "sns:Publish",
@@ -725,6 +755,20 @@ describe("the alerts", () => {
       ).toEqual({ source: ["keyturn"], detail: { severity: [severity] } });
     },
   );
+
+  test("let no one but EventBridge publish to the info and warning topics, and CloudWatch alarms only to the critical one", () => {
+    const publishers = (severity: Severity) =>
+      topicPolicy(severity)
+        .filter((statement) => statement.Effect === "Allow")
+        .map((statement) => statement.Principal);
+
+    expect(publishers("info")).toEqual([{ Service: "events.amazonaws.com" }]);
+    expect(publishers("warning")).toEqual([{ Service: "events.amazonaws.com" }]);
+    expect(publishers("critical")).toEqual([
+      { Service: "events.amazonaws.com" },
+      { Service: "cloudwatch.amazonaws.com" },
+    ]);
+  });
 
   test("let only the alert rules put undelivered alerts in the alerts dead-letter queue", () => {
     const policy = Object.values(synthesized.template.findResources("AWS::SQS::QueuePolicy")).find(

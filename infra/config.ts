@@ -1,0 +1,872 @@
+// keyturn's deployment config: one JSON file, named by the cdk.json context "keyturn:config",
+// that lists the credentials keyturn manages and who hears about them. Its schema is defined
+// once, here: `parseConfig` validates a config with it at synth (then checks what a schema
+// cannot say: issuers, rotation schedules, name rules), `infra/config-schema.ts` writes the
+// JSON Schema that editors and reviewers use (config/keyturn.config.schema.json), and
+// `credentialTags` / `initialSecretValue` turn a credential into the keyturn:* policy tags and
+// the first secret value, so that the stack, the sandbox and the CLI provision the same thing.
+//
+// No AWS CDK here: the CLI and the sandbox import this module too.
+
+import { readFileSync } from "node:fs";
+import * as v from "valibot";
+import { parseDuration } from "#engine/duration.ts";
+import type { Severity } from "#engine/events.ts";
+import {
+  DEFAULT_EXPIRY_THRESHOLDS,
+  DEFAULT_GRACE_PERIOD,
+  DEFAULT_HARD_REVOKE_DELAY,
+  DEFAULT_IN_USE_LIMIT,
+  DEFAULT_IN_USE_WINDOW,
+  DEFAULT_KEY_LIFETIME,
+  Tag,
+} from "#engine/settings.ts";
+import { EVERFLOW_BASE_URL, EVERFLOW_EU_BASE_URL } from "#providers/everflow/index.ts";
+import { IMMUTA_REGIONS } from "#providers/immuta-request/index.ts";
+import { providerFor } from "#providers/registry.ts";
+import type { ProviderId, ProviderMode } from "#providers/types.ts";
+
+/** The cdk.json context key that names the config file. */
+export const CONFIG_CONTEXT_KEY = "keyturn:config";
+export const DEFAULT_BUS_NAME = "keyturn";
+export const DEFAULT_SECRET_NAME_PREFIX = "keyturn/";
+/** Least to most severe. */
+export const SEVERITIES = ["info", "warning", "critical"] as const satisfies readonly Severity[];
+
+/** Secrets Manager name characters, ending in "/" so that the prefix names a folder, not a stem. */
+export const SECRET_NAME_PREFIX = /^[A-Za-z0-9/_+=.@-]*\/$/;
+/**
+ * A credential's name: segments of letters, digits and _.- separated by single slashes. Narrower
+ * than what Secrets Manager takes (no +=@) so that every name is also a Parameter Store name,
+ * where an Incorta credential's tokens are stored under it.
+ */
+const CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/;
+/** A policy duration: a whole number above zero and a unit, as the engine reads it (functions/engine/duration.ts). */
+const DURATION = /^[1-9][0-9]*[smhd]$/;
+/** An existing secret's complete ARN: the name, then "-" and the six characters Secrets Manager adds. */
+const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/;
+const HOUR_MS = 3_600_000;
+const DAY_MS = 24 * HOUR_MS;
+/** Secrets Manager rotates at most every four hours and at least every 1000 days. */
+const MIN_ROTATION_MS = 4 * HOUR_MS;
+const MAX_ROTATION_MS = 1000 * DAY_MS;
+/** A tag value holds at most 256 characters, and keyturn:credential and keyturn:issuer hold secret names. */
+const MAX_SECRET_NAME = 256;
+
+const text = (description: string) => v.pipe(v.string(), v.minLength(1), v.description(description));
+const duration = (description: string) =>
+  v.pipe(
+    v.string(),
+    v.regex(DURATION, "a duration: a whole number above zero and s, m, h or d, such as 30m, 24h or 90d"),
+    v.description(description),
+  );
+const httpsUrl = (description: string) =>
+  v.pipe(
+    v.string(),
+    v.regex(/^https:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/, "an https:// URL without query or credentials"),
+    v.description(description),
+  );
+const incortaClusterUrl = v.pipe(
+  v.string(),
+  v.regex(
+    /^https:\/\/[^\s/?#@]+(\/[^\s?#]*)?\/incorta\/*$/,
+    "an https:// URL ending in /incorta, such as https://acme.cloud.incorta.com/incorta",
+  ),
+  v.description("The Incorta cluster's URL, https://<cluster>/incorta."),
+);
+
+// What a consumer needs besides the key, per provider: the secret's JSON starts with these, and
+// each provider's schema (functions/providers/*/index.ts) reads them from it on every use.
+const ProviderSettings = {
+  "immuta-request": v.strictObject({
+    region: v.pipe(
+      v.picklist(IMMUTA_REGIONS),
+      v.description("The region of the customer's Immuta Govern app: Immuta keeps data only there."),
+    ),
+    baseUrl: v.optional(
+      httpsUrl("Overrides the regional base URL (https://<region>.api.immutacloud.com/marketplace)."),
+    ),
+  }),
+  softwareone: v.strictObject({
+    accountId: v.pipe(
+      v.string(),
+      v.regex(/^ACC-[0-9A-Za-z]+(-[0-9A-Za-z]+)*$/, "an account id such as ACC-1234-5678"),
+      v.description("The SoftwareOne account the token belongs to."),
+    ),
+    name: v.optional(text("The token's name at SoftwareOne; successors get the same name.")),
+    modules: v.optional(
+      v.pipe(
+        v.array(
+          v.pipe(v.string(), v.regex(/^MOD-[0-9A-Za-z]+(-[0-9A-Za-z]+)*$/, "a module id such as MOD-1234")),
+        ),
+        v.description("The token's modules; successors get the same modules."),
+      ),
+    ),
+    baseUrl: v.optional(httpsUrl("Overrides SoftwareOne's API base URL.")),
+  }),
+  everflow: v.strictObject({
+    baseUrl: v.optional(
+      v.pipe(
+        v.picklist([EVERFLOW_BASE_URL, EVERFLOW_EU_BASE_URL]),
+        v.description(`Everflow's API base URL; ${EVERFLOW_EU_BASE_URL} for EU-hosted accounts.`),
+      ),
+    ),
+  }),
+  "incorta-v1": v.strictObject({
+    clusterUrl: incortaClusterUrl,
+    tenantName: text("The Incorta tenant."),
+    loginName: text("The Incorta user the API key belongs to."),
+  }),
+  "incorta-v2": v.strictObject({
+    clusterUrl: incortaClusterUrl,
+    tenantName: text("The Incorta tenant."),
+  }),
+} as const satisfies Record<ProviderId, v.GenericSchema>;
+
+const credentialName = v.pipe(
+  v.string(),
+  v.regex(
+    CREDENTIAL_NAME,
+    "a name of letters, digits and _.- in segments separated by single slashes, such as payments/immuta",
+  ),
+  v.maxLength(200),
+);
+
+const SecretSource = v.pipe(
+  v.strictObject({
+    existing: v.pipe(
+      v.string(),
+      v.minLength(1),
+      v.description(
+        "The name or complete ARN of an existing secret to manage, under secretNamePrefix. The stack tags it " +
+          "and schedules its rotation but leaves its value and its encryption key as they are.",
+      ),
+    ),
+    kmsKey: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^arn:aws[a-z-]*:kms:[a-z0-9-]+:\d{12}:key\/[A-Za-z0-9-]+$/, "a KMS key ARN"),
+        v.description(
+          "The ARN of the customer managed KMS key the existing secret is encrypted with, if it is not aws/secretsmanager: " +
+            "keyturn's functions are allowed to use it through Secrets Manager.",
+        ),
+      ),
+    ),
+  }),
+  v.description("Where the secret comes from. Default: the stack creates <secretNamePrefix><name>."),
+);
+
+/** Fields every credential has. */
+const commonFields = {
+  name: v.pipe(
+    credentialName,
+    v.description(
+      "The credential's name; its secret is <secretNamePrefix><name> and other credentials refer to it by it.",
+    ),
+  ),
+  description: v.optional(v.pipe(v.string(), v.maxLength(2048), v.description("The secret's description."))),
+  secret: v.optional(SecretSource),
+  gracePeriod: v.optional(
+    duration("How long the previous key stays valid after a rotation or a handover, before it is revoked."),
+    DEFAULT_GRACE_PERIOD,
+  ),
+  expiryThresholds: v.optional(
+    v.pipe(
+      v.array(duration("How long before expiry to warn.")),
+      v.minLength(1),
+      v.description('When to publish "Credential Expiring" before the key expires, once each.'),
+    ),
+    DEFAULT_EXPIRY_THRESHOLDS.split(","),
+  ),
+};
+
+/** Fields of credentials whose successors keyturn mints at the vendor (Secrets Manager rotation). */
+const automaticFields = {
+  rotateEvery: v.optional(
+    duration(
+      "Rotate this often: whole hours, at least 4h (Secrets Manager's minimum), such as 30d. Or use schedule.",
+    ),
+  ),
+  schedule: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^(rate|cron)\(.+\)$/, "a Secrets Manager rate() or cron() expression"),
+      v.description(
+        "A Secrets Manager schedule expression instead of rotateEvery: rate(10 days), rate(12 hours) or " +
+          "cron(0 4 1 * ? *) (UTC). At most every four hours.",
+      ),
+    ),
+  ),
+  rotationWindow: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(/^([1-9]|1[0-9]|2[0-4])h$/, "a whole number of hours from 1h to 24h"),
+      v.description("How long after the scheduled time Secrets Manager may start the rotation, such as 2h."),
+    ),
+  ),
+  issuer: v.optional(
+    v.pipe(
+      credentialName,
+      v.description(
+        "Another credential of the same provider whose key mints this one's successors (a SoftwareOne account " +
+          "administrator's token). Default: the credential mints its own.",
+      ),
+    ),
+  ),
+};
+
+const keyLifetime = v.optional(
+  v.pipe(
+    v.union([duration("How long a minted key lives."), v.literal("none")]),
+    v.description('How long a key keyturn mints stays valid at the vendor; "none" for no expiry.'),
+  ),
+  DEFAULT_KEY_LIFETIME,
+);
+/** For vendors that report when a key was last used (functions/engine/revocation.ts). */
+const inUseFields = {
+  inUseWindow: v.optional(
+    duration("An old key the vendor saw used this recently is not revoked yet."),
+    DEFAULT_IN_USE_WINDOW,
+  ),
+  inUseLimit: v.optional(
+    v.pipe(
+      v.number(),
+      v.integer(),
+      v.minValue(0),
+      v.maxValue(10_000),
+      v.description(
+        "How many sweeps may postpone a revocation because the old key is in use, before it happens anyway.",
+      ),
+    ),
+    DEFAULT_IN_USE_LIMIT,
+  ),
+};
+/** For vendors that can disable a key before deleting it. */
+const hardRevokeDelay = v.optional(
+  duration("How long an old key stays disabled before it is deleted."),
+  DEFAULT_HARD_REVOKE_DELAY,
+);
+
+/** Fields of credentials a person replaces (manual providers, and the Incorta v1 API key). */
+const handoverFields = {
+  maxAge: v.optional(
+    duration('Publish "Manual Rotation Required" once the key is older than this, such as 90d.'),
+  ),
+};
+
+function credentialSchema<const P extends ProviderId, const E extends v.ObjectEntries>(
+  provider: P,
+  description: string,
+  entries: E,
+) {
+  return v.pipe(
+    v.strictObject({
+      ...commonFields,
+      provider: v.pipe(v.literal(provider), v.description(description)),
+      ...entries,
+    }),
+    v.title(provider),
+  );
+}
+
+/** A credential's entry in the config, per provider: the fields that mean something for its vendor. */
+export const CredentialEntries = {
+  "immuta-request": credentialSchema(
+    "immuta-request",
+    "An Immuta Request app personal access token, rotated by keyturn.",
+    { settings: ProviderSettings["immuta-request"], ...automaticFields, keyLifetime },
+  ),
+  softwareone: credentialSchema("softwareone", "A SoftwareOne Marketplace API token, rotated by keyturn.", {
+    settings: ProviderSettings.softwareone,
+    ...automaticFields,
+    ...inUseFields,
+    hardRevokeDelay,
+  }),
+  everflow: credentialSchema("everflow", "An Everflow API key, replaced by a person in Everflow's UI.", {
+    settings: v.optional(ProviderSettings.everflow, {}),
+    ...handoverFields,
+  }),
+  "incorta-v1": credentialSchema(
+    "incorta-v1",
+    "An Incorta v1 API key, replaced by a person; keyturn keeps its tokens refreshed in Parameter Store.",
+    { settings: ProviderSettings["incorta-v1"], ...handoverFields },
+  ),
+  "incorta-v2": credentialSchema(
+    "incorta-v2",
+    "An Incorta v2 personal access token, replaced by a person in Incorta's UI.",
+    { settings: ProviderSettings["incorta-v2"], ...handoverFields },
+  ),
+} as const satisfies Record<ProviderId, v.GenericSchema>;
+
+const CredentialEntry = v.variant("provider", [
+  CredentialEntries["immuta-request"],
+  CredentialEntries.softwareone,
+  CredentialEntries.everflow,
+  CredentialEntries["incorta-v1"],
+  CredentialEntries["incorta-v2"],
+]);
+type CredentialEntry = v.InferOutput<typeof CredentialEntry>;
+
+const email = v.pipe(
+  v.string(),
+  v.regex(/^[^@\s,]+@[^@\s,]+\.[^@\s,]+$/, "one email address, such as oncall@example.com"),
+);
+
+/** The whole config file. */
+export const KeyturnConfigSchema = v.pipe(
+  v.strictObject({
+    $schema: v.optional(v.pipe(v.string(), v.description("The JSON Schema this file follows, for editors."))),
+    secretNamePrefix: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(SECRET_NAME_PREFIX, 'letters, digits and /_+=.@- ending with "/", such as keyturn/'),
+        v.description(
+          "Every managed secret's name starts with it, and keyturn's functions may touch no secret outside it.",
+        ),
+      ),
+      DEFAULT_SECRET_NAME_PREFIX,
+    ),
+    busName: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^[A-Za-z0-9._-]{1,256}$/, "an event bus name: letters, digits and ._-"),
+        v.description("The EventBridge bus keyturn publishes its events to."),
+      ),
+      DEFAULT_BUS_NAME,
+    ),
+    monitorSchedule: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^(rate|cron)\(.+\)$/, "an EventBridge Scheduler rate() or cron() expression"),
+        v.description("When the monitor sweeps every credential. Default rate(1 hour)."),
+      ),
+    ),
+    orphanSafetyMargin: v.optional(
+      duration("A marked vendor key younger than this is never revoked as an orphan. Default 1h."),
+    ),
+    reconcileInterval: v.optional(
+      duration("How often each issuer's keys are reconciled with the vendor's list. Default 6h."),
+    ),
+    stuckRotationAfter: v.optional(
+      duration("An AWSPENDING version this old is a stuck rotation. Default 6h."),
+    ),
+    refreshInterval: v.optional(
+      duration("How often Incorta token pairs are refreshed: whole minutes, at least 1m. Default 2m."),
+    ),
+    minTokenRemaining: v.optional(
+      duration("Consumers always find an access token with at least this long left. Default 2m."),
+    ),
+    tokenParameterPrefix: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'a Parameter Store path such as "/keyturn/tokens"'),
+        v.description(
+          "Token pairs are stored at <tokenParameterPrefix>/<secret name>. Default /keyturn/tokens.",
+        ),
+      ),
+    ),
+    alerts: v.optional(
+      v.pipe(
+        v.strictObject({
+          email: v.optional(
+            v.pipe(v.array(email), v.description("Addresses subscribed to the alert topics.")),
+          ),
+          https: v.optional(
+            v.pipe(
+              v.array(httpsUrl("An HTTPS endpoint.")),
+              v.description("HTTPS endpoints subscribed to the alert topics."),
+            ),
+          ),
+          minimumSeverity: v.optional(
+            v.pipe(
+              v.picklist(SEVERITIES),
+              v.description("The least severe alerts the endpoints receive. Default warning."),
+            ),
+          ),
+        }),
+        v.description("Who hears about keyturn's events and alarms (alarms go to the critical topic)."),
+      ),
+    ),
+    credentials: v.pipe(v.array(CredentialEntry), v.description("The credentials keyturn manages.")),
+  }),
+  v.title("keyturn config"),
+  v.description("keyturn's deployment config: the credentials it manages and who hears about them."),
+);
+type KeyturnConfigEntry = v.InferOutput<typeof KeyturnConfigSchema>;
+
+/** A credential's policy, as the keyturn:* tags carry it to the engine. */
+export interface CredentialPolicy {
+  gracePeriod: string;
+  expiryThresholds: string[];
+  keyLifetime?: string;
+  inUseWindow?: string;
+  inUseLimit?: number;
+  hardRevokeDelay?: string;
+  maxAge?: string;
+}
+
+export type SecretSourceConfig =
+  | { kind: "create" }
+  | { kind: "existing"; secretName: string; secretArn: string | undefined; kmsKeyArn: string | undefined };
+
+export interface RotationConfig {
+  /** A Secrets Manager ScheduleExpression. */
+  scheduleExpression: string;
+  /** The rotation window, such as "2h"; undefined for Secrets Manager's default. */
+  window: string | undefined;
+}
+
+/** A credential as the stack, the sandbox and the CLI provision it. */
+export interface CredentialConfig {
+  name: string;
+  provider: ProviderId;
+  mode: ProviderMode;
+  /** The secret's name: <secretNamePrefix><name>, or the existing secret's name. */
+  secretName: string;
+  description: string | undefined;
+  /** The non-secret settings a consumer needs besides the key (region, base URL, tenant…). */
+  settings: Record<string, unknown>;
+  source: SecretSourceConfig;
+  /** Secrets Manager's rotation schedule, for credentials keyturn mints. */
+  rotation: RotationConfig | undefined;
+  /** The credential that mints this one's successors. */
+  issuer: { name: string; secretName: string } | undefined;
+  policy: CredentialPolicy;
+}
+
+export interface KeyturnConfig {
+  secretNamePrefix: string;
+  busName: string;
+  monitorSchedule: string | undefined;
+  orphanSafetyMargin: string | undefined;
+  reconcileInterval: string | undefined;
+  stuckRotationAfter: string | undefined;
+  refreshInterval: string | undefined;
+  minTokenRemaining: string | undefined;
+  tokenParameterPrefix: string | undefined;
+  alerts: { email?: string[]; https?: string[]; minimumSeverity?: Severity } | undefined;
+  credentials: CredentialConfig[];
+}
+
+export class InvalidConfigError extends Error {
+  override readonly name = "InvalidConfigError";
+  readonly retryable = false;
+  /** One line per problem, each naming the credential (when there is one) and the field. */
+  readonly problems: string[];
+
+  constructor(source: string, problems: string[]) {
+    super(
+      `${source} is not a valid keyturn config:\n${problems.map((problem) => `  - ${problem}`).join("\n")}`,
+    );
+    this.problems = problems;
+  }
+}
+
+/** Reads and validates a config file; a relative path is taken from the working directory (the project's, under cdk). */
+export function loadConfig(path: string): KeyturnConfig {
+  let textContent: string;
+  try {
+    textContent = readFileSync(path, "utf8");
+  } catch (error) {
+    throw new InvalidConfigError(path, [
+      `the file cannot be read (${(error as Error).message}). Name the config file in cdk.json's context ` +
+        `"${CONFIG_CONTEXT_KEY}", or pass -c ${CONFIG_CONTEXT_KEY}=path/to/keyturn.json.`,
+    ]);
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(textContent);
+  } catch (error) {
+    throw new InvalidConfigError(path, [`the file is not JSON: ${(error as Error).message}.`]);
+  }
+  return parseConfig(json, path);
+}
+
+/** Validates a config already read as JSON. `source` names it in messages. */
+export function parseConfig(json: unknown, source = "the keyturn config"): KeyturnConfig {
+  const result = v.safeParse(KeyturnConfigSchema, json);
+  if (!result.success)
+    throw new InvalidConfigError(
+      source,
+      result.issues.map((issue) => describeIssue(issue, json)),
+    );
+  const config = result.output;
+  const problems: string[] = [];
+  const credentials = normalizeCredentials(config, problems);
+  if (problems.length > 0) throw new InvalidConfigError(source, problems);
+  return {
+    secretNamePrefix: config.secretNamePrefix,
+    busName: config.busName,
+    monitorSchedule: config.monitorSchedule,
+    orphanSafetyMargin: config.orphanSafetyMargin,
+    reconcileInterval: config.reconcileInterval,
+    stuckRotationAfter: config.stuckRotationAfter,
+    refreshInterval: config.refreshInterval,
+    minTokenRemaining: config.minTokenRemaining,
+    tokenParameterPrefix: config.tokenParameterPrefix,
+    alerts: config.alerts,
+    credentials,
+  };
+}
+
+/** The keyturn:* policy tags of a credential's secret: what the engine reads (functions/engine/settings.ts). */
+export function credentialTags(credential: CredentialConfig): Record<string, string> {
+  const { policy } = credential;
+  const optional: [string, string | number | undefined][] = [
+    [Tag.issuer, credential.issuer?.secretName],
+    [Tag.keyLifetime, policy.keyLifetime],
+    [Tag.inUseWindow, policy.inUseWindow],
+    [Tag.inUseLimit, policy.inUseLimit],
+    [Tag.hardRevokeDelay, policy.hardRevokeDelay],
+    [Tag.maxAge, policy.maxAge],
+  ];
+  return {
+    [Tag.provider]: credential.provider,
+    [Tag.credential]: credential.secretName,
+    [Tag.gracePeriod]: policy.gracePeriod,
+    [Tag.expiryThresholds]: policy.expiryThresholds.join(","),
+    ...Object.fromEntries(
+      optional
+        .filter((entry): entry is [string, string | number] => entry[1] !== undefined)
+        .map(([k, value]) => [k, String(value)]),
+    ),
+  };
+}
+
+/**
+ * The value a created secret starts with: the provider and the non-secret settings, no key. The
+ * first `keyturn put` adds the key (and keeps these fields); until then the credential has no key
+ * to use or rotate.
+ */
+export function initialSecretValue(credential: CredentialConfig): string {
+  const settings = Object.keys(credential.settings)
+    .sort()
+    .map((key) => [key, credential.settings[key]] as const);
+  return JSON.stringify({ provider: credential.provider, ...Object.fromEntries(settings) });
+}
+
+/** The mode of each provider, as its registry entry declares it. */
+export function providerMode(provider: ProviderId): ProviderMode {
+  return providerFor(provider).mode;
+}
+
+function normalizeCredentials(config: KeyturnConfigEntry, problems: string[]): CredentialConfig[] {
+  const prefix = config.secretNamePrefix;
+  const byName = new Map<string, CredentialEntry>();
+  for (const entry of config.credentials) {
+    if (byName.has(entry.name))
+      problems.push(`credential "${entry.name}": field "name" is used by another credential too.`);
+    byName.set(entry.name, entry);
+  }
+  const secretNames = new Map<string, string>();
+  const normalized = config.credentials.map((entry) => {
+    const say = (field: string, problem: string) =>
+      problems.push(`credential "${entry.name}": field "${field}" ${problem}`);
+    const source = secretSource(entry, prefix, say);
+    const secretName = source.kind === "existing" ? source.secretName : `${prefix}${entry.name}`;
+    const other = secretNames.get(secretName);
+    if (other !== undefined && other !== entry.name) {
+      say(
+        source.kind === "existing" ? "secret.existing" : "name",
+        `names secret "${secretName}", as credential "${other}" does.`,
+      );
+    }
+    secretNames.set(secretName, entry.name);
+    if (secretName.length > MAX_SECRET_NAME) {
+      say(
+        "name",
+        `makes the secret name "${secretName}" ${secretName.length} characters long; keyturn's tags hold at most ${MAX_SECRET_NAME}.`,
+      );
+    }
+    if (source.kind === "create" && /-[A-Za-z0-9]{6}$/.test(entry.name)) {
+      say(
+        "name",
+        `ends with "-" and six characters, as Secrets Manager's own ARN suffix does, which makes partial ARNs ` +
+          "ambiguous (AWS advises against it). Rename it, for example by dropping the hyphen.",
+      );
+    }
+    const mode = providerMode(entry.provider);
+    const rotation = mode === "automatic" ? rotationOf(entry, say) : undefined;
+    const issuer =
+      "issuer" in entry && entry.issuer !== undefined
+        ? issuerOf(entry, entry.issuer, byName, prefix, say)
+        : undefined;
+    const policy: CredentialPolicy = {
+      gracePeriod: entry.gracePeriod,
+      expiryThresholds: entry.expiryThresholds,
+      ...("keyLifetime" in entry ? { keyLifetime: entry.keyLifetime } : {}),
+      ...("inUseWindow" in entry ? { inUseWindow: entry.inUseWindow, inUseLimit: entry.inUseLimit } : {}),
+      ...("hardRevokeDelay" in entry ? { hardRevokeDelay: entry.hardRevokeDelay } : {}),
+      ...("maxAge" in entry && entry.maxAge !== undefined ? { maxAge: entry.maxAge } : {}),
+    };
+    if (new Set(policy.expiryThresholds).size !== policy.expiryThresholds.length) {
+      say("expiryThresholds", `lists a threshold twice (${policy.expiryThresholds.join(", ")}).`);
+    }
+    checkKeyLifetime(entry, policy, say);
+    return {
+      name: entry.name,
+      provider: entry.provider,
+      mode,
+      secretName,
+      description: entry.description,
+      settings: { ...entry.settings },
+      source,
+      rotation,
+      issuer,
+      policy,
+    } satisfies CredentialConfig;
+  });
+  checkIssuerCycles(normalized, problems);
+  return normalized;
+}
+
+type Say = (field: string, problem: string) => void;
+
+function secretSource(entry: CredentialEntry, prefix: string, say: Say): SecretSourceConfig {
+  if (entry.secret === undefined) return { kind: "create" };
+  const { existing, kmsKey } = entry.secret;
+  const arn = existing.startsWith("arn:") ? SECRET_ARN.exec(existing) : null;
+  if (existing.startsWith("arn:") && !arn) {
+    say(
+      "secret.existing",
+      `is "${existing}", not a complete secret ARN (arn:aws:secretsmanager:<region>:<account>:secret:<name>-<6 characters>); ` +
+        "give the complete ARN or the secret's name.",
+    );
+  }
+  const secretName = arn?.[1] ?? existing;
+  if (!secretName.startsWith(prefix)) {
+    say(
+      "secret.existing",
+      `names secret "${secretName}", which is outside secretNamePrefix "${prefix}": keyturn's functions may touch ` +
+        "secrets in that folder only. Move the secret (create it anew under the prefix) or change the prefix.",
+    );
+  }
+  return { kind: "existing", secretName, secretArn: arn ? existing : undefined, kmsKeyArn: kmsKey };
+}
+
+function rotationOf(
+  entry: CredentialEntry & { rotateEvery?: string; schedule?: string; rotationWindow?: string },
+  say: Say,
+): RotationConfig | undefined {
+  const { rotateEvery, schedule, rotationWindow } = entry;
+  if (rotateEvery !== undefined && schedule !== undefined) {
+    say("schedule", "is set together with rotateEvery: keep one of them.");
+    return undefined;
+  }
+  if (rotateEvery === undefined && schedule === undefined) {
+    say(
+      "rotateEvery",
+      `is missing: keyturn rotates ${entry.provider} credentials through Secrets Manager, so give rotateEvery ` +
+        '(such as "30d") or schedule (such as "cron(0 4 1 * ? *)").',
+    );
+    return undefined;
+  }
+  let intervalMs: number | undefined;
+  let expression: string;
+  if (rotateEvery !== undefined) {
+    intervalMs = parseDuration(rotateEvery) ?? 0;
+    if (intervalMs % HOUR_MS !== 0 || intervalMs < MIN_ROTATION_MS || intervalMs > MAX_ROTATION_MS) {
+      say(
+        "rotateEvery",
+        `is "${rotateEvery}": Secrets Manager rotates in whole hours, at most every 4 hours and at least every 1000 days ` +
+          '(such as "12h" or "30d").',
+      );
+      return undefined;
+    }
+    expression =
+      intervalMs % DAY_MS === 0
+        ? `rate(${intervalMs / DAY_MS} ${intervalMs === DAY_MS ? "day" : "days"})`
+        : `rate(${intervalMs / HOUR_MS} hours)`;
+  } else {
+    expression = schedule as string;
+    const problem = scheduleProblem(expression);
+    if (problem) {
+      say("schedule", `is "${expression}": ${problem}`);
+      return undefined;
+    }
+    intervalMs = rateMs(expression);
+  }
+  if (rotationWindow !== undefined && intervalMs !== undefined) {
+    const windowMs = parseDuration(rotationWindow) ?? 0;
+    if (windowMs >= intervalMs) {
+      say(
+        "rotationWindow",
+        `is "${rotationWindow}", as long as the rotation interval or longer: a window must end before the next one starts.`,
+      );
+    }
+  }
+  return { scheduleExpression: expression, window: rotationWindow };
+}
+
+/** The interval of a rate() expression, in milliseconds; undefined for cron(). */
+function rateMs(expression: string): number | undefined {
+  const match = /^rate\((\d+) (hours?|days?)\)$/.exec(expression);
+  if (!match) return undefined;
+  return Number(match[1]) * (match[2]?.startsWith("hour") ? HOUR_MS : DAY_MS);
+}
+
+/** What Secrets Manager would refuse about a schedule expression, or undefined when it is fine. */
+function scheduleProblem(expression: string): string | undefined {
+  if (expression.startsWith("rate(")) {
+    const ms = rateMs(expression);
+    if (ms === undefined)
+      return 'a rate must be a whole number of hours or days, such as "rate(12 hours)" or "rate(10 days)".';
+    if (ms < MIN_ROTATION_MS || ms > MAX_ROTATION_MS) {
+      return "Secrets Manager rotates at most every 4 hours and at least every 1000 days.";
+    }
+    return undefined;
+  }
+  const fields = expression.slice("cron(".length, -1).trim().split(/\s+/);
+  if (fields.length !== 6) {
+    return 'a cron expression has six fields: minutes hours day-of-month month day-of-week year, such as "cron(0 4 1 * ? *)".';
+  }
+  const [minutes, hours, dayOfMonth, , dayOfWeek] = fields as [
+    string,
+    string,
+    string,
+    string,
+    string,
+    string,
+  ];
+  if (dayOfMonth !== "?" && dayOfWeek !== "?") return 'one of day-of-month and day-of-week must be "?".';
+  if (!/^\d{1,2}$/.test(minutes) || Number(minutes) > 59) {
+    return "the minutes field must be one minute (0 to 59): more would rotate more often than every 4 hours.";
+  }
+  if (hoursStep(hours) < 4) {
+    return "the hours field would rotate more often than every 4 hours, Secrets Manager's minimum (use a single hour, a list 4 or more hours apart, or */4 and up).";
+  }
+  return undefined;
+}
+
+/** The smallest gap in hours between two runs a cron hours field allows (24 for a single hour). */
+function hoursStep(field: string): number {
+  if (field === "*" || field.includes("-")) return 1;
+  const step = /^(\*|\d{1,2})\/(\d{1,2})$/.exec(field);
+  if (step) return Number(step[2]);
+  if (!/^\d{1,2}(,\d{1,2})*$/.test(field)) return 0;
+  const hours = [...new Set(field.split(",").map(Number))].sort((a, b) => a - b);
+  if (hours.some((hour) => hour > 23)) return 0;
+  const gaps = hours.map((hour, index) => (hours[index + 1] ?? (hours[0] as number) + 24) - hour);
+  return Math.min(...gaps);
+}
+
+function issuerOf(
+  entry: CredentialEntry,
+  issuerName: string,
+  byName: Map<string, CredentialEntry>,
+  prefix: string,
+  say: Say,
+): { name: string; secretName: string } | undefined {
+  const issuer = byName.get(issuerName);
+  if (issuerName === entry.name) {
+    say(
+      "issuer",
+      "names the credential itself; leave issuer out for a credential that mints its own successors.",
+    );
+    return undefined;
+  }
+  if (!issuer) {
+    say(
+      "issuer",
+      `is "${issuerName}", which is not a credential in this config (${[...byName.keys()].join(", ")}).`,
+    );
+    return undefined;
+  }
+  if (issuer.provider !== entry.provider) {
+    say(
+      "issuer",
+      `is "${issuerName}", whose provider is ${issuer.provider}: an issuer mints keys of its own vendor, so it must be ` +
+        `${entry.provider} too.`,
+    );
+    return undefined;
+  }
+  const secretName = issuer.secret
+    ? (SECRET_ARN.exec(issuer.secret.existing)?.[1] ?? issuer.secret.existing)
+    : `${prefix}${issuer.name}`;
+  return { name: issuer.name, secretName };
+}
+
+function checkIssuerCycles(credentials: CredentialConfig[], problems: string[]): void {
+  const issuers = new Map(credentials.map((credential) => [credential.name, credential.issuer?.name]));
+  for (const credential of credentials) {
+    const seen = new Set<string>([credential.name]);
+    let next = credential.issuer?.name;
+    while (next !== undefined) {
+      if (seen.has(next)) {
+        problems.push(
+          `credential "${credential.name}": field "issuer" leads back to itself (${[...seen, next].join(" → ")}): ` +
+            "some credential of the chain must mint its own successors.",
+        );
+        break;
+      }
+      seen.add(next);
+      next = issuers.get(next);
+    }
+  }
+}
+
+function checkKeyLifetime(entry: CredentialEntry, policy: CredentialPolicy, say: Say): void {
+  if (policy.keyLifetime === undefined || policy.keyLifetime === "none") return;
+  const rotateEvery = "rotateEvery" in entry ? entry.rotateEvery : undefined;
+  const intervalMs = rotateEvery !== undefined ? parseDuration(rotateEvery) : undefined;
+  const lifetimeMs = parseDuration(policy.keyLifetime);
+  const graceMs = parseDuration(policy.gracePeriod);
+  if (intervalMs === undefined || lifetimeMs === undefined || graceMs === undefined) return;
+  if (lifetimeMs <= intervalMs + graceMs) {
+    say(
+      "keyLifetime",
+      `is "${policy.keyLifetime}", not longer than rotateEvery "${rotateEvery}" plus gracePeriod "${policy.gracePeriod}": ` +
+        "every key would expire before its successor's grace period ends. Make keyLifetime longer or rotate more often.",
+    );
+  }
+}
+
+/** One schema problem as a line naming the credential and the field. */
+function describeIssue(issue: v.BaseIssue<unknown>, input: unknown): string {
+  const keys = (issue.path ?? []).map((item) => item.key as string | number);
+  let where = "";
+  let fieldKeys = keys;
+  let entry: { name?: unknown; provider?: unknown } | undefined;
+  if (keys[0] === "credentials" && typeof keys[1] === "number") {
+    entry = (input as { credentials?: { name?: unknown; provider?: unknown }[] }).credentials?.[keys[1]];
+    where =
+      typeof entry?.name === "string"
+        ? `credential "${entry.name}"`
+        : `credential #${keys[1] + 1} (credentials[${keys[1]}])`;
+    fieldKeys = keys.slice(2);
+  }
+  const field = fieldKeys.reduce<string>(
+    (path, key) => (typeof key === "number" ? `${path}[${key}]` : path ? `${path}.${key}` : key),
+    "",
+  );
+  const subject = `${where ? `${where}: ` : ""}field "${field || "(the config)"}"`;
+  if (issue.type === "strict_object" && issue.expected === "never") {
+    const why = fieldKeys.length === 1 ? hint(String(fieldKeys[0]), entry?.provider) : "";
+    return `${subject} is not a field keyturn knows here${why}.`;
+  }
+  if (issue.input === undefined) return `${subject} is missing.`;
+  return `${subject} must be ${expectation(issue)}, got ${issue.received}.`;
+}
+
+/** Why a field is refused for this provider, when it is one that other providers take. */
+function hint(field: string, provider: unknown): string {
+  if (typeof provider !== "string" || !(provider in CredentialEntries)) return "";
+  const mode = providerMode(provider as ProviderId);
+  if (
+    (field === "rotateEvery" || field === "schedule" || field === "rotationWindow" || field === "issuer") &&
+    mode !== "automatic"
+  ) {
+    return `: ${provider} keys cannot be minted by API, so keyturn cannot rotate them on a schedule; use maxAge to be reminded when a person should replace one`;
+  }
+  if (field === "maxAge" && mode === "automatic") {
+    return `: keyturn rotates ${provider} credentials itself; set rotateEvery or schedule instead`;
+  }
+  if (["keyLifetime", "inUseWindow", "inUseLimit", "hardRevokeDelay"].includes(field)) {
+    return `: it does not apply to ${provider} keys`;
+  }
+  return "";
+}
+
+function expectation(issue: v.BaseIssue<unknown>): string {
+  return issue.message.startsWith("Invalid ") ? (issue.expected ?? "something else") : issue.message;
+}
