@@ -1,0 +1,75 @@
+// keyturn status: every managed credential in one table (or JSON), from ListSecrets alone.
+
+import { Tag } from "#engine/settings.ts";
+import type { CommandRun, ExitCode } from "../command.ts";
+import { type Colour, relative, shortDuration } from "../output.ts";
+import { type CredentialState, type CredentialStatus, credentialStatus } from "../status.ts";
+
+const STATE_COLOURS: Record<CredentialState, Colour> = {
+  ok: "green",
+  expiring: "yellow",
+  "replace-due": "yellow",
+  rotating: "cyan",
+  expired: "red",
+  invalid: "red",
+};
+
+function cells(row: CredentialStatus, now: Date): string[] {
+  const nextAt = row.nextAction.at ? new Date(row.nextAction.at) : undefined;
+  let when = "-";
+  if (nextAt) {
+    when = row.nextAction.overdue
+      ? nextAt.getTime() >= now.getTime() - 60_000
+        ? "now"
+        : `overdue ${shortDuration(now.getTime() - nextAt.getTime())}`
+      : relative(nextAt, now);
+  }
+  let expires = "unknown";
+  if (row.expiresAt === "never") expires = "never";
+  else if (row.expiresAt) expires = relative(new Date(row.expiresAt), now);
+  return [
+    row.credential,
+    row.provider ?? "?",
+    row.mode ?? "?",
+    row.issuedAt ? shortDuration(now.getTime() - Date.parse(row.issuedAt)) : "-",
+    row.lastRotation ? relative(new Date(row.lastRotation), now) : "never",
+    row.nextAction.action,
+    when,
+    expires,
+    row.state,
+  ];
+}
+
+export async function run({ out, connect }: CommandRun): Promise<ExitCode> {
+  const connection = await connect();
+  const now = connection.now();
+  const rows: CredentialStatus[] = [];
+  await out.progress(`listing keyturn's credentials in ${connection.where}`, async () => {
+    for await (const page of connection.store.listTagged(Tag.provider)) {
+      for (const description of page) rows.push(credentialStatus(description, now));
+    }
+  });
+  rows.sort((a, b) => a.credential.localeCompare(b.credential));
+
+  if (out.json) {
+    out.result({ generatedAt: now.toISOString(), credentials: rows });
+    return 0;
+  }
+  if (rows.length === 0) {
+    out.note(
+      `No credentials managed by keyturn in ${connection.where}: no secret carries the ${Tag.provider} tag.`,
+    );
+    return 0;
+  }
+  out.table(
+    ["CREDENTIAL", "PROVIDER", "MODE", "AGE", "LAST ROTATION", "NEXT ACTION", "WHEN", "EXPIRES", "STATE"],
+    rows.map((row) => {
+      const colours: (Colour | undefined)[] = [];
+      colours[6] = row.nextAction.overdue ? "yellow" : undefined;
+      colours[8] = STATE_COLOURS[row.state];
+      return { cells: cells(row, now), colours };
+    }),
+  );
+  for (const row of rows.filter((r) => r.problem)) out.line(`\n${row.credential}: ${row.problem}`);
+  return 0;
+}

@@ -1,0 +1,162 @@
+// What the CLI works with: Secrets Manager and EventBridge through keyturn's own store and
+// publisher (functions/aws), vendor HTTP clients, and "rotate now". Against AWS that is
+// RotateSecret, then waiting until keyturn's rotate function has made the new key current.
+// Against the sandbox (moto cannot run a rotation Lambda) the CLI plays Secrets Manager's part
+// in-process with the real rotate handler, exactly as sandbox/local-keyturn.ts does.
+
+import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import type { BuildMiddleware, InitializeMiddleware } from "@smithy/types";
+import { EventPublisher } from "#aws/event-publisher.ts";
+import { SecretStore } from "#aws/secret-store.ts";
+import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
+import { rotateThroughSecretsManager } from "#engine/emergency.ts";
+import { HttpClient } from "#http/client.ts";
+import { DEFAULT_BUS } from "./args.ts";
+import { AWS_ACTION, CommandFailure, isAwsError } from "./failure.ts";
+
+const SANDBOX_REGION = "us-east-1";
+const POLL_MS = 2_000;
+
+export interface ConnectionOptions {
+  region?: string | undefined;
+  profile?: string | undefined;
+  endpoint?: string | undefined;
+  vendorEndpoint?: string | undefined;
+  bus?: string | undefined;
+  sandbox?: boolean | undefined;
+}
+
+export interface Connection {
+  store: SecretStore;
+  publisher: EventPublisher;
+  http(vendor: string): HttpClient;
+  now(): Date;
+  sandbox: boolean;
+  /** Where AWS is, for messages: "region eu-west-1" or "the endpoint http://127.0.0.1:5000 (us-east-1)". */
+  where: string;
+  bus: string;
+  /** How a rotation runs here, for messages. */
+  rotationVia: string;
+  /** Rotates now; resolves once the new key is AWSCURRENT, rejects if the rotation failed or timed out. */
+  rotate(secretId: string, timeoutMs: number): Promise<void>;
+  /** The credential's description, settings and provider (DescribeSecret: tags and labels, no value). */
+  credential(secretId: string): Promise<ManagedCredential>;
+}
+
+/** Records the IAM action of a failed call on the error, so that its message can name it. */
+function recordAction<I extends object, O extends object>(service: string): InitializeMiddleware<I, O> {
+  return (next, context) => async (args) => {
+    try {
+      return await next(args);
+    } catch (error) {
+      if (error instanceof Error && !Object.hasOwn(error, AWS_ACTION)) {
+        const operation = String(context.commandName ?? "call").replace(/Command$/, "");
+        Object.defineProperty(error, AWS_ACTION, { value: `${service}:${operation}` });
+      }
+      throw error;
+    }
+  };
+}
+
+/**
+ * Test and sandbox aid, never for AWS: KEYTURN_MOTO_ACCOUNT puts every call into that moto
+ * account (moto keys its state by the `x-moto-account-id` header), so that tests running the
+ * CLI as a subprocess stay isolated from each other as in-process tests are (test/support/aws.ts).
+ */
+function motoAccount<I extends object, O extends object>(accountId: string): BuildMiddleware<I, O> {
+  return (next) => async (args) => {
+    const request = args.request as { headers?: Record<string, string> };
+    if (request.headers) request.headers["x-moto-account-id"] = accountId;
+    return next(args);
+  };
+}
+
+export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv): Promise<Connection> {
+  const sandbox = options.sandbox === true || env.KEYTURN_SANDBOX === "1" || env.KEYTURN_SANDBOX === "true";
+  const endpoint = options.endpoint ?? (env.AWS_ENDPOINT_URL || undefined);
+  const region =
+    options.region ?? (env.AWS_REGION || env.AWS_DEFAULT_REGION || (sandbox ? SANDBOX_REGION : undefined));
+  const vendorEndpoint = options.vendorEndpoint ?? env.KEYTURN_VENDOR_ENDPOINT ?? "";
+  const bus = options.bus ?? (env.KEYTURN_EVENT_BUS_NAME || DEFAULT_BUS);
+  // moto accepts any credentials; the sandbox should not need real ones.
+  const dummyCredentials =
+    sandbox && !env.AWS_ACCESS_KEY_ID && !options.profile && !env.AWS_PROFILE
+      ? { credentials: { accessKeyId: "sandbox", secretAccessKey: "sandbox" } }
+      : {};
+  const config = {
+    ...(region ? { region } : {}),
+    ...(options.profile ? { profile: options.profile } : {}),
+    ...(endpoint ? { endpoint } : {}),
+    ...dummyCredentials,
+  };
+  const secretsManager = new SecretsManagerClient(config);
+  const eventBridge = new EventBridgeClient(config);
+  secretsManager.middlewareStack.add(recordAction("secretsmanager"), {
+    step: "initialize",
+    name: "keyturnAwsAction",
+  });
+  eventBridge.middlewareStack.add(recordAction("events"), { step: "initialize", name: "keyturnAwsAction" });
+  const account = env.KEYTURN_MOTO_ACCOUNT;
+  if (account) {
+    secretsManager.middlewareStack.add(motoAccount(account), { step: "build", name: "keyturnMotoAccount" });
+    eventBridge.middlewareStack.add(motoAccount(account), { step: "build", name: "keyturnMotoAccount" });
+  }
+  // Resolved now, so that a missing region fails before anything is done, and messages can name it.
+  const resolvedRegion = await secretsManager.config.region();
+  const where = endpoint ? `the endpoint ${endpoint} (${resolvedRegion})` : `region ${resolvedRegion}`;
+
+  const store = new SecretStore(secretsManager);
+  const publisher = new EventPublisher(eventBridge, bus);
+  const http = (vendor: string) => new HttpClient({ vendor, endpointOverride: vendorEndpoint });
+  const now = () => new Date();
+
+  let rotate: Connection["rotate"];
+  if (sandbox) {
+    rotate = async (secretId, timeoutMs) => {
+      // The rotate handler's module reads its environment when it loads, as in Lambda.
+      process.env.KEYTURN_EVENT_BUS_NAME ??= bus;
+      const { createRotateHandler } = await import("#handlers/rotate.ts");
+      const { rotateLikeSecretsManager } = await import("#sandbox/rotation-driver.ts");
+      const handler = createRotateHandler({
+        store,
+        publisher,
+        now,
+        http: { endpointOverride: vendorEndpoint },
+      });
+      const deadline = Date.now() + timeoutMs;
+      const context = { getRemainingTimeInMillis: () => deadline - Date.now(), awsRequestId: "keyturn-cli" };
+      const rotation = await rotateLikeSecretsManager((event) => handler(event, context), secretId);
+      if (!rotation.succeeded) throw rotation.failures.at(-1)?.error ?? new Error("the rotation failed");
+    };
+  } else {
+    rotate = async (secretId, timeoutMs) => {
+      try {
+        await rotateThroughSecretsManager(store, { timeoutMs, pollMs: POLL_MS })(secretId);
+      } catch (error) {
+        if (isAwsError(error)) throw error;
+        throw new CommandFailure(
+          `The rotation of ${secretId} did not complete: ${error instanceof Error ? error.message : String(error)}. ` +
+            'Check the rotate function\'s logs and the "Credential Rotation Failed" events; keyturn status shows ' +
+            "whether it is still pending.",
+          { cause: error },
+        );
+      }
+    };
+  }
+
+  return {
+    store,
+    publisher,
+    http,
+    now,
+    sandbox,
+    where,
+    bus,
+    rotationVia: sandbox
+      ? "in-process with keyturn's rotate handler (sandbox: moto cannot run the rotation Lambda)"
+      : "through Secrets Manager (RotateSecret, keyturn's rotate function)",
+    rotate,
+    credential: async (secretId) => managedCredential(await store.describe(secretId)),
+  };
+}

@@ -1,0 +1,168 @@
+// Where a credential stands, decided as the monitor decides: from its ListSecrets entry alone
+// (tags, staging labels, the rotation schedule), so that `keyturn status` reads no secret value
+// and calls no vendor. "Next action" is the earliest thing keyturn or a person must do: the
+// previous key's revocation, a scheduled or early rotation, or a key a person must replace.
+
+import { CURRENT, PENDING, type SecretDescription } from "#aws/secret-store.ts";
+import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
+import { Tag } from "#engine/settings.ts";
+import { isAutomatic, type ProviderMode } from "#providers/types.ts";
+
+export type CredentialState = "ok" | "expiring" | "expired" | "replace-due" | "rotating" | "invalid";
+
+export interface NextAction {
+  action: string;
+  /** When it is due, ISO 8601; null when nothing is scheduled. */
+  at: string | null;
+  overdue: boolean;
+}
+
+export interface CredentialStatus {
+  credential: string;
+  secret: string;
+  provider: string | null;
+  mode: ProviderMode | null;
+  keyId: string | null;
+  /** When the current key was obtained (minted or handed over); null when not yet recorded in tags. */
+  issuedAt: string | null;
+  ageDays: number | null;
+  lastRotation: string | null;
+  nextAction: NextAction;
+  /** ISO 8601, "never" for keys without expiry, or null while unknown (mirrored by the monitor's first sweep). */
+  expiresAt: string | null;
+  state: CredentialState;
+  /** Why the state is "invalid". */
+  problem?: string;
+}
+
+const DAY = 86_400_000;
+
+function timeOf(text: string | undefined): number | undefined {
+  if (!text) return undefined;
+  const ms = Date.parse(text);
+  return Number.isNaN(ms) ? undefined : ms;
+}
+
+function iso(ms: number | undefined): string | null {
+  return ms === undefined ? null : new Date(ms).toISOString();
+}
+
+/** The dated things due for a credential, earliest first being the next action. */
+function dueActions(credential: ManagedCredential, expiry: number | undefined, issuedAt: number | undefined) {
+  const { tags, settings, provider } = credential;
+  const actions: { action: string; at: number | undefined }[] = [];
+  const firstWarningMs = settings.expiryThresholds[0]?.ms ?? 0;
+  const previousKeyId = tags[Tag.previousKeyId];
+  const previousState = tags[Tag.previousState] ?? "active";
+  const pending = Object.entries(credential.versions).find(
+    ([, stages]) => stages.includes(PENDING) && !stages.includes(CURRENT),
+  );
+  if (pending) actions.push({ action: `rotation in progress (version ${pending[0].slice(0, 8)}…)`, at: 0 });
+
+  if (isAutomatic(provider)) {
+    if (previousKeyId && previousState === "disabled") {
+      actions.push({
+        action: `delete disabled previous key ${previousKeyId}`,
+        at: timeOf(tags[Tag.deleteAfter]),
+      });
+    } else if (previousKeyId && previousState === "active") {
+      actions.push({ action: `revoke previous key ${previousKeyId}`, at: timeOf(tags[Tag.revokeAfter]) });
+    }
+    const next = credential.nextRotationDate?.getTime();
+    if (next !== undefined) actions.push({ action: "scheduled rotation", at: next });
+    // The monitor rotates early once the first warning threshold is crossed, unless a scheduled
+    // rotation comes before the expiry.
+    if (expiry !== undefined && (next === undefined || next >= expiry)) {
+      actions.push({ action: "early rotation (key expiring)", at: expiry - firstWarningMs });
+    }
+    return actions;
+  }
+  if (previousKeyId && previousState === "active") {
+    actions.push({
+      action:
+        provider.mode === "refresh"
+          ? `monitor confirms old key ${previousKeyId} is dead`
+          : `revoke old key "${previousKeyId}" in ${provider.vendor}'s UI`,
+      at: timeOf(tags[Tag.revokeAfter]),
+    });
+  }
+  if (settings.maxAgeMs !== undefined && issuedAt !== undefined) {
+    actions.push({ action: "replace the key by hand (keyturn put)", at: issuedAt + settings.maxAgeMs });
+  }
+  // A person has until the expiry; the warnings start at the first threshold.
+  if (expiry !== undefined) {
+    actions.push({ action: "replace the key before it expires (keyturn put)", at: expiry });
+  }
+  return actions;
+}
+
+export function credentialStatus(description: SecretDescription, now: Date): CredentialStatus {
+  const { tags } = description;
+  const name = tags[Tag.credential] || description.name;
+  const nowMs = now.getTime();
+  let credential: ManagedCredential;
+  try {
+    credential = managedCredential(description);
+  } catch (error) {
+    return {
+      credential: name,
+      secret: description.name,
+      provider: tags[Tag.provider] ?? null,
+      mode: null,
+      keyId: tags[Tag.keyId] ?? null,
+      issuedAt: null,
+      ageDays: null,
+      lastRotation: null,
+      nextAction: { action: "fix the keyturn:* tags", at: null, overdue: false },
+      expiresAt: null,
+      state: "invalid",
+      problem: error instanceof Error ? error.message : String(error),
+    };
+  }
+  const { settings, provider } = credential;
+  const issuedAt = timeOf(tags[Tag.issuedAt]) ?? timeOf(tags[Tag.rotatedAt]);
+  const expiry = timeOf(tags[Tag.expiresAt]);
+  const expiresAt = expiry !== undefined ? iso(expiry) : tags[Tag.expiresAt] === "none" ? "never" : null;
+
+  const actions = dueActions(credential, expiry, issuedAt)
+    .filter((a): a is { action: string; at: number } => a.at !== undefined)
+    .sort((a, b) => a.at - b.at);
+  const first = actions[0];
+  const nextAction: NextAction = first
+    ? { action: first.action, at: iso(first.at === 0 ? nowMs : first.at), overdue: first.at <= nowMs }
+    : {
+        action: isAutomatic(provider) ? "none scheduled (rotation off: keyturn rotate)" : "none",
+        at: null,
+        overdue: false,
+      };
+
+  const firstWarningMs = settings.expiryThresholds[0]?.ms ?? 0;
+  const rotating = Object.values(description.versions).some(
+    (stages) => stages.includes(PENDING) && !stages.includes(CURRENT),
+  );
+  let state: CredentialState = "ok";
+  if (expiry !== undefined && expiry <= nowMs) state = "expired";
+  else if (rotating) state = "rotating";
+  else if (
+    !isAutomatic(provider) &&
+    settings.maxAgeMs !== undefined &&
+    issuedAt !== undefined &&
+    issuedAt + settings.maxAgeMs <= nowMs
+  ) {
+    state = "replace-due";
+  } else if (expiry !== undefined && expiry - nowMs <= firstWarningMs) state = "expiring";
+
+  return {
+    credential: settings.credential,
+    secret: description.name,
+    provider: provider.id,
+    mode: provider.mode,
+    keyId: tags[Tag.keyId] ?? null,
+    issuedAt: iso(issuedAt),
+    ageDays: issuedAt === undefined ? null : Math.floor((nowMs - issuedAt) / DAY),
+    lastRotation: iso(timeOf(tags[Tag.rotatedAt])),
+    nextAction,
+    expiresAt,
+    state,
+  };
+}

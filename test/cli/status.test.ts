@@ -1,0 +1,137 @@
+// keyturn status against the sandbox: every managed credential in one table, or as JSON.
+
+import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { Tag } from "#engine/settings.ts";
+import { findLeaks } from "../support/leak-guard.ts";
+import { type CliSandbox, DAY, lines, startCliSandbox } from "./cli-sandbox.ts";
+
+let sandbox: CliSandbox;
+
+beforeEach(async () => {
+  sandbox = await startCliSandbox();
+});
+
+afterEach(async () => {
+  try {
+    expect(findLeaks(sandbox.outputs(), sandbox.issuedValues())).toEqual([]);
+  } finally {
+    await sandbox.close();
+  }
+});
+
+interface StatusJson {
+  generatedAt: string;
+  credentials: {
+    credential: string;
+    provider: string | null;
+    mode: string | null;
+    keyId: string | null;
+    issuedAt: string | null;
+    ageDays: number | null;
+    lastRotation: string | null;
+    nextAction: { action: string; at: string | null; overdue: boolean };
+    expiresAt: string | null;
+    state: string;
+    problem?: string;
+  }[];
+}
+
+async function statusJson(): Promise<StatusJson> {
+  const result = await sandbox.run(["status", "--json"]);
+  expect(result.code).toBe(0);
+  expect(result.stderr).toBe("");
+  return JSON.parse(result.stdout) as StatusJson;
+}
+
+describe("keyturn status", () => {
+  test("shows every credential with its provider, mode and state in a table", async () => {
+    await sandbox.seedImmuta("keyturn/immuta");
+    await sandbox.seedEverflow("keyturn/everflow");
+    await sandbox.seedIncortaV1("keyturn/incorta-v1");
+
+    const result = await sandbox.run(["status"]);
+
+    expect(result.code).toBe(0);
+    const [header, ...rows] = lines(result.stdout);
+    expect(header?.split(/\s{2,}/)).toEqual([
+      "CREDENTIAL",
+      "PROVIDER",
+      "MODE",
+      "AGE",
+      "LAST ROTATION",
+      "NEXT ACTION",
+      "WHEN",
+      "EXPIRES",
+      "STATE",
+    ]);
+    expect(rows.map((row) => row.split(/\s{2,}/).slice(0, 3))).toEqual([
+      ["keyturn/everflow", "everflow", "manual"],
+      ["keyturn/immuta", "immuta-request", "automatic"],
+      ["keyturn/incorta-v1", "incorta-v1", "refresh"],
+    ]);
+    expect(result.stdout).not.toContain("\u001b[");
+  });
+
+  test("--json gives each credential's key, age, next action, expiry and state", async () => {
+    const issuedAt = new Date(Date.now() - 100 * DAY).toISOString();
+    await sandbox.seedEverflow("keyturn/everflow", { [Tag.maxAge]: "90d", [Tag.issuedAt]: issuedAt });
+    await sandbox.seedIncortaPat("keyturn/incorta-pat", 5 * DAY);
+
+    const { credentials } = await statusJson();
+
+    const everflow = credentials.find((c) => c.credential === "keyturn/everflow");
+    expect(everflow).toMatchObject({
+      provider: "everflow",
+      mode: "manual",
+      issuedAt,
+      ageDays: 100,
+      lastRotation: null,
+      nextAction: { action: "replace the key by hand (keyturn put)", overdue: true },
+      state: "replace-due",
+    });
+    const pat = credentials.find((c) => c.credential === "keyturn/incorta-pat");
+    expect(pat).toMatchObject({
+      provider: "incorta-v2",
+      keyId: "reporting 1",
+      nextAction: { action: "replace the key before it expires (keyturn put)", overdue: false },
+      state: "expiring",
+    });
+    expect(Date.parse(pat?.expiresAt ?? "")).toBeGreaterThan(Date.now() + 4 * DAY);
+  });
+
+  test("after a rotation the old key's revocation is the next action, when the grace period ends", async () => {
+    await sandbox.seedImmuta("keyturn/immuta");
+    const rotated = await sandbox.run(["rotate", "keyturn/immuta", "--json"]);
+    const { previousKeyId, revokeAfter } = JSON.parse(rotated.stdout) as Record<string, string>;
+
+    const { credentials } = await statusJson();
+
+    expect(credentials[0]).toMatchObject({
+      lastRotation: expect.any(String),
+      nextAction: { action: `revoke previous key ${previousKeyId}`, at: revokeAfter, overdue: false },
+      state: "ok",
+    });
+  });
+
+  test("a secret with broken keyturn tags is listed as invalid, with the reason", async () => {
+    await sandbox.createSecret("keyturn/broken", { provider: "everflow" }, { [Tag.provider]: "evrflow" });
+
+    const { credentials } = await statusJson();
+
+    expect(credentials).toEqual([
+      expect.objectContaining({
+        credential: "keyturn/broken",
+        state: "invalid",
+        problem: expect.stringContaining('tag keyturn:provider is "evrflow", not a known provider'),
+      }),
+    ]);
+  });
+
+  test("an account without keyturn credentials says so on stderr and exits 0", async () => {
+    const result = await sandbox.run(["status"]);
+
+    expect(result.code).toBe(0);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain("No credentials managed by keyturn");
+  });
+});
