@@ -12,6 +12,7 @@ import { mkdtempSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import { afterEach, beforeEach, expect } from "vitest";
 import { SecretStore } from "#aws/secret-store.ts";
 import { Tag } from "#engine/settings.ts";
 import { incortaKeyId } from "#providers/incorta-v1/index.ts";
@@ -30,7 +31,9 @@ import {
   type SoftwareOneSimulator,
   startSoftwareOneSimulator,
 } from "#sandbox/simulators/softwareone.ts";
+import { transcript } from "#sandbox/transcript.ts";
 import { type IsolatedAws, isolatedAws } from "../support/aws.ts";
+import { findLeaks } from "../support/leak-guard.ts";
 
 export const CLI = join(import.meta.dirname, "..", "..", "cli", "keyturn.ts");
 export const BUS_NAME = "keyturn";
@@ -284,5 +287,29 @@ export async function startCliSandbox(): Promise<CliSandbox> {
       await hub.close();
       await Promise.all([immuta.close(), softwareone.close(), everflow.close(), incorta.close()]);
     },
+  };
+}
+
+/**
+ * A fresh sandbox for each test of the file, closed after it; whatever the CLI printed is
+ * checked for secret values and handed to the suite-wide leak guard.
+ */
+export function useCliSandbox(): () => CliSandbox {
+  let sandbox: CliSandbox | undefined;
+  beforeEach(async () => {
+    sandbox = await startCliSandbox();
+  });
+  afterEach(async () => {
+    if (!sandbox) return;
+    try {
+      transcript.text(sandbox.outputs().join("\n"));
+      expect(findLeaks(sandbox.outputs(), sandbox.issuedValues())).toEqual([]);
+    } finally {
+      await sandbox.close();
+    }
+  });
+  return () => {
+    if (!sandbox) throw new Error("the CLI sandbox is only there inside a test");
+    return sandbox;
   };
 }

@@ -1,38 +1,25 @@
-// keyturn rotate and keyturn revoke against the sandbox. moto cannot run a rotation Lambda, so
+// keyturn rotate and keyturn revoke against the sandbox(). moto cannot run a rotation Lambda, so
 // with KEYTURN_SANDBOX=1 the CLI plays Secrets Manager in-process with the real rotate handler;
 // against AWS it calls RotateSecret and waits for the rotate function, which on moto never
 // comes (the last test shows that path and how it reports).
 
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { eventProblems } from "../support/event-schemas.ts";
-import { findLeaks } from "../support/leak-guard.ts";
-import { type CliSandbox, lines, startCliSandbox } from "./cli-sandbox.ts";
+import { lines, useCliSandbox } from "./cli-sandbox.ts";
 
-let sandbox: CliSandbox;
-
-beforeEach(async () => {
-  sandbox = await startCliSandbox();
-});
-
-afterEach(async () => {
-  try {
-    expect(findLeaks(sandbox.outputs(), sandbox.issuedValues())).toEqual([]);
-  } finally {
-    await sandbox.close();
-  }
-});
+const sandbox = useCliSandbox();
 
 async function received() {
-  const events = await sandbox.subscriber.drain();
+  const events = await sandbox().subscriber.drain();
   expect(events.flatMap(eventProblems)).toEqual([]);
   return events;
 }
 
 describe("keyturn rotate", () => {
   test("mints a successor, makes it AWSCURRENT and prints both key ids", async () => {
-    const seeded = await sandbox.seedImmuta("keyturn/immuta");
+    const seeded = await sandbox().seedImmuta("keyturn/immuta");
 
-    const result = await sandbox.run(["rotate", "keyturn/immuta", "--json"]);
+    const result = await sandbox().run(["rotate", "keyturn/immuta", "--json"]);
 
     expect(result.code).toBe(0);
     const rotated = JSON.parse(result.stdout) as Record<string, string>;
@@ -41,18 +28,18 @@ describe("keyturn rotate", () => {
       previousKeyId: seeded.keyId,
       via: "sandbox",
     });
-    const current = await sandbox.current("keyturn/immuta");
+    const current = await sandbox().current("keyturn/immuta");
     expect(current.keyId).toBe(rotated.keyId);
     expect(current.keyId).not.toBe(seeded.keyId);
-    expect(sandbox.immuta.isLive(current.token as string)).toBe(true);
-    expect(sandbox.immuta.isLive(seeded.token)).toBe(true);
+    expect(sandbox().immuta.isLive(current.token as string)).toBe(true);
+    expect(sandbox().immuta.isLive(seeded.token)).toBe(true);
     expect((await received()).map((e) => e["detail-type"])).toEqual(["Credential Rotated"]);
   });
 
   test("says in text which key is current and until when the old one stays valid", async () => {
-    await sandbox.seedSoftwareOne("keyturn/s1-admin", "keyturn/s1-catalog");
+    await sandbox().seedSoftwareOne("keyturn/s1-admin", "keyturn/s1-catalog");
 
-    const result = await sandbox.run(["rotate", "keyturn/s1-catalog"]);
+    const result = await sandbox().run(["rotate", "keyturn/s1-catalog"]);
 
     expect(result.code).toBe(0);
     expect(lines(result.stdout)).toEqual([
@@ -64,9 +51,9 @@ describe("keyturn rotate", () => {
   });
 
   test("refuses a credential only a person can replace, in one line", async () => {
-    await sandbox.seedEverflow("keyturn/everflow");
+    await sandbox().seedEverflow("keyturn/everflow");
 
-    const result = await sandbox.run(["rotate", "keyturn/everflow"]);
+    const result = await sandbox().run(["rotate", "keyturn/everflow"]);
 
     expect(result.code).toBe(1);
     expect(lines(result.stderr)).toEqual([
@@ -76,27 +63,27 @@ describe("keyturn rotate", () => {
   });
 
   test("a rotation the vendor refuses fails in one line and leaves AWSCURRENT as it was", async () => {
-    const seeded = await sandbox.seedImmuta("keyturn/immuta");
-    sandbox.immuta.faults.add({
+    const seeded = await sandbox().seedImmuta("keyturn/immuta");
+    sandbox().immuta.faults.add({
       method: "POST",
       path: "/marketplace/api/auth/tokens",
       times: Number.POSITIVE_INFINITY,
       fault: { kind: "status", status: 400, body: JSON.stringify({ message: "token limit reached" }) },
     });
 
-    const result = await sandbox.run(["rotate", "keyturn/immuta"]);
+    const result = await sandbox().run(["rotate", "keyturn/immuta"]);
 
     expect(result.code).toBe(1);
     expect(lines(result.stderr)).toHaveLength(1);
     expect(result.stderr).toContain("token creation");
     expect(result.stderr).not.toMatch(/\n\s+at /);
-    expect((await sandbox.current("keyturn/immuta")).keyId).toBe(seeded.keyId);
+    expect((await sandbox().current("keyturn/immuta")).keyId).toBe(seeded.keyId);
   });
 
   test("against AWS it calls RotateSecret and waits; on moto, which runs no rotation function, it times out", async () => {
-    await sandbox.seedImmuta("keyturn/immuta");
+    await sandbox().seedImmuta("keyturn/immuta");
 
-    const result = await sandbox.run(["rotate", "keyturn/immuta", "--timeout", "3s"], {
+    const result = await sandbox().run(["rotate", "keyturn/immuta", "--timeout", "3s"], {
       env: { KEYTURN_SANDBOX: "", AWS_ACCESS_KEY_ID: "testing", AWS_SECRET_ACCESS_KEY: "testing" },
     });
 
@@ -109,9 +96,9 @@ describe("keyturn rotate", () => {
 
 describe("keyturn revoke", () => {
   test("rotates, then deletes the leaked key at the vendor and publishes Credential Revoked", async () => {
-    const { consumerKeyId } = await sandbox.seedSoftwareOne("keyturn/s1-admin", "keyturn/s1-catalog");
+    const { consumerKeyId } = await sandbox().seedSoftwareOne("keyturn/s1-admin", "keyturn/s1-catalog");
 
-    const result = await sandbox.run([
+    const result = await sandbox().run([
       "revoke",
       "keyturn/s1-catalog",
       "--reason",
@@ -129,10 +116,14 @@ describe("keyturn revoke", () => {
       revocation: "revoked",
       reason: "token pasted in a public issue",
     });
-    expect(sandbox.softwareone.tokens().find((t) => t.id === consumerKeyId)?.status).toBe("Deleted");
-    const current = await sandbox.current("keyturn/s1-catalog");
+    expect(
+      sandbox()
+        .softwareone.tokens()
+        .find((t) => t.id === consumerKeyId)?.status,
+    ).toBe("Deleted");
+    const current = await sandbox().current("keyturn/s1-catalog");
     expect(current.keyId).toBe(outcome.newKeyId);
-    expect(sandbox.softwareone.isLive(current.token as string)).toBe(true);
+    expect(sandbox().softwareone.isLive(current.token as string)).toBe(true);
     const revoked = (await received()).filter((e) => e["detail-type"] === "Credential Revoked");
     expect(revoked.map((e) => e.detail)).toEqual([
       expect.objectContaining({ keyId: consumerKeyId, reason: "compromised", strength: "hard" }),
@@ -140,11 +131,11 @@ describe("keyturn revoke", () => {
   });
 
   test("--previous revokes the previous key and rotates nothing", async () => {
-    const seeded = await sandbox.seedImmuta("keyturn/immuta");
-    await sandbox.run(["rotate", "keyturn/immuta"]);
-    const current = await sandbox.current("keyturn/immuta");
+    const seeded = await sandbox().seedImmuta("keyturn/immuta");
+    await sandbox().run(["rotate", "keyturn/immuta"]);
+    const current = await sandbox().current("keyturn/immuta");
 
-    const result = await sandbox.run([
+    const result = await sandbox().run([
       "revoke",
       "keyturn/immuta",
       "--previous",
@@ -156,23 +147,23 @@ describe("keyturn revoke", () => {
     expect(lines(result.stdout)).toEqual([
       `Revoked previous key ${seeded.keyId} of keyturn/immuta; "Credential Revoked" published.`,
     ]);
-    expect(sandbox.immuta.isLive(seeded.token)).toBe(false);
-    expect((await sandbox.current("keyturn/immuta")).keyId).toBe(current.keyId);
+    expect(sandbox().immuta.isLive(seeded.token)).toBe(false);
+    expect((await sandbox().current("keyturn/immuta")).keyId).toBe(current.keyId);
   });
 
   test("when the rotation fails the leaked key is revoked anyway, and keyturn exits 1 saying consumers have no key", async () => {
-    const seeded = await sandbox.seedImmuta("keyturn/immuta");
-    sandbox.immuta.faults.add({
+    const seeded = await sandbox().seedImmuta("keyturn/immuta");
+    sandbox().immuta.faults.add({
       method: "POST",
       path: "/marketplace/api/auth/tokens",
       times: Number.POSITIVE_INFINITY,
       fault: { kind: "status", status: 400, body: JSON.stringify({ message: "token limit reached" }) },
     });
 
-    const result = await sandbox.run(["revoke", "keyturn/immuta", "--reason", "leaked"]);
+    const result = await sandbox().run(["revoke", "keyturn/immuta", "--reason", "leaked"]);
 
     expect(result.code).toBe(1);
-    expect(sandbox.immuta.isLive(seeded.token)).toBe(false);
+    expect(sandbox().immuta.isLive(seeded.token)).toBe(false);
     expect(lines(result.stdout)).toEqual([
       `Revoked current key ${seeded.keyId} of keyturn/immuta; "Credential Revoked" published.`,
     ]);
@@ -187,9 +178,9 @@ describe("keyturn revoke", () => {
   });
 
   test("a credential that cannot be revoked by API is refused with what to do instead", async () => {
-    await sandbox.seedIncortaPat("keyturn/incorta-pat", 30 * 86_400_000);
+    await sandbox().seedIncortaPat("keyturn/incorta-pat", 30 * 86_400_000);
 
-    const result = await sandbox.run(["revoke", "keyturn/incorta-pat", "--reason", "leaked"]);
+    const result = await sandbox().run(["revoke", "keyturn/incorta-pat", "--reason", "leaked"]);
 
     expect(result.code).toBe(1);
     expect(lines(result.stderr)).toEqual([

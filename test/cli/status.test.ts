@@ -1,23 +1,10 @@
 // keyturn status against the sandbox: every managed credential in one table, or as JSON.
 
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
-import { findLeaks } from "../support/leak-guard.ts";
-import { type CliSandbox, DAY, lines, startCliSandbox } from "./cli-sandbox.ts";
+import { DAY, lines, useCliSandbox } from "./cli-sandbox.ts";
 
-let sandbox: CliSandbox;
-
-beforeEach(async () => {
-  sandbox = await startCliSandbox();
-});
-
-afterEach(async () => {
-  try {
-    expect(findLeaks(sandbox.outputs(), sandbox.issuedValues())).toEqual([]);
-  } finally {
-    await sandbox.close();
-  }
-});
+const sandbox = useCliSandbox();
 
 interface StatusJson {
   generatedAt: string;
@@ -37,7 +24,7 @@ interface StatusJson {
 }
 
 async function statusJson(): Promise<StatusJson> {
-  const result = await sandbox.run(["status", "--json"]);
+  const result = await sandbox().run(["status", "--json"]);
   expect(result.code).toBe(0);
   expect(result.stderr).toBe("");
   return JSON.parse(result.stdout) as StatusJson;
@@ -45,11 +32,11 @@ async function statusJson(): Promise<StatusJson> {
 
 describe("keyturn status", () => {
   test("shows every credential with its provider, mode and state in a table", async () => {
-    await sandbox.seedImmuta("keyturn/immuta");
-    await sandbox.seedEverflow("keyturn/everflow");
-    await sandbox.seedIncortaV1("keyturn/incorta-v1");
+    await sandbox().seedImmuta("keyturn/immuta");
+    await sandbox().seedEverflow("keyturn/everflow");
+    await sandbox().seedIncortaV1("keyturn/incorta-v1");
 
-    const result = await sandbox.run(["status"]);
+    const result = await sandbox().run(["status"]);
 
     expect(result.code).toBe(0);
     const [header, ...rows] = lines(result.stdout);
@@ -74,8 +61,8 @@ describe("keyturn status", () => {
 
   test("--json gives each credential's key, age, next action, expiry and state", async () => {
     const issuedAt = new Date(Date.now() - 100 * DAY).toISOString();
-    await sandbox.seedEverflow("keyturn/everflow", { [Tag.maxAge]: "90d", [Tag.issuedAt]: issuedAt });
-    await sandbox.seedIncortaPat("keyturn/incorta-pat", 5 * DAY);
+    await sandbox().seedEverflow("keyturn/everflow", { [Tag.maxAge]: "90d", [Tag.issuedAt]: issuedAt });
+    await sandbox().seedIncortaPat("keyturn/incorta-pat", 5 * DAY);
 
     const { credentials } = await statusJson();
 
@@ -100,8 +87,8 @@ describe("keyturn status", () => {
   });
 
   test("after a rotation the old key's revocation is the next action, when the grace period ends", async () => {
-    await sandbox.seedImmuta("keyturn/immuta");
-    const rotated = await sandbox.run(["rotate", "keyturn/immuta", "--json"]);
+    await sandbox().seedImmuta("keyturn/immuta");
+    const rotated = await sandbox().run(["rotate", "keyturn/immuta", "--json"]);
     const { previousKeyId, revokeAfter } = JSON.parse(rotated.stdout) as Record<string, string>;
 
     const { credentials } = await statusJson();
@@ -114,7 +101,7 @@ describe("keyturn status", () => {
   });
 
   test("a secret with broken keyturn tags is listed as invalid, with the reason", async () => {
-    await sandbox.createSecret("keyturn/broken", { provider: "everflow" }, { [Tag.provider]: "evrflow" });
+    await sandbox().createSecret("keyturn/broken", { provider: "everflow" }, { [Tag.provider]: "evrflow" });
 
     const { credentials } = await statusJson();
 
@@ -128,7 +115,7 @@ describe("keyturn status", () => {
   });
 
   test("an account without keyturn credentials says so on stderr and exits 0", async () => {
-    const result = await sandbox.run(["status"]);
+    const result = await sandbox().run(["status"]);
 
     expect(result.code).toBe(0);
     expect(result.stdout).toBe("");

@@ -1,30 +1,17 @@
 // keyturn verify against the sandbox: a dry run that checks the current key and, for
 // automatic providers, that the issuer can list keys; nothing minted, nothing changed.
 
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
-import { findLeaks } from "../support/leak-guard.ts";
-import { type CliSandbox, lines, startCliSandbox } from "./cli-sandbox.ts";
+import { describe, expect, test } from "vitest";
+import { lines, useCliSandbox } from "./cli-sandbox.ts";
 
-let sandbox: CliSandbox;
-
-beforeEach(async () => {
-  sandbox = await startCliSandbox();
-});
-
-afterEach(async () => {
-  try {
-    expect(findLeaks(sandbox.outputs(), sandbox.issuedValues())).toEqual([]);
-  } finally {
-    await sandbox.close();
-  }
-});
+const sandbox = useCliSandbox();
 
 describe("keyturn verify", () => {
   test("checks the current key and the issuer's listing, and mints nothing", async () => {
-    const { consumerKeyId } = await sandbox.seedSoftwareOne("keyturn/s1-admin", "keyturn/s1-catalog");
-    const tokensBefore = sandbox.softwareone.tokens().length;
+    const { consumerKeyId } = await sandbox().seedSoftwareOne("keyturn/s1-admin", "keyturn/s1-catalog");
+    const tokensBefore = sandbox().softwareone.tokens().length;
 
-    const result = await sandbox.run(["verify", "keyturn/s1-catalog", "--json"]);
+    const result = await sandbox().run(["verify", "keyturn/s1-catalog", "--json"]);
 
     expect(result.code).toBe(0);
     expect(JSON.parse(result.stdout)).toEqual({
@@ -42,14 +29,14 @@ describe("keyturn verify", () => {
         },
       ],
     });
-    expect(sandbox.softwareone.tokens()).toHaveLength(tokensBefore);
-    expect(await sandbox.subscriber.drain()).toEqual([]);
+    expect(sandbox().softwareone.tokens()).toHaveLength(tokensBefore);
+    expect(await sandbox().subscriber.drain()).toEqual([]);
   });
 
   test("checks only the key of a credential a person replaces", async () => {
-    await sandbox.seedEverflow("keyturn/everflow");
+    await sandbox().seedEverflow("keyturn/everflow");
 
-    const result = await sandbox.run(["verify", "keyturn/everflow"]);
+    const result = await sandbox().run(["verify", "keyturn/everflow"]);
 
     expect(result.code).toBe(0);
     expect(lines(result.stdout)).toEqual([
@@ -59,11 +46,13 @@ describe("keyturn verify", () => {
   });
 
   test("a key revoked at the vendor fails its check, with the vendor's reason, and exits 1", async () => {
-    await sandbox.seedEverflow("keyturn/everflow");
-    const record = sandbox.everflow.keys().find((k) => k.name === "reporting sync");
-    sandbox.everflow.revokeKey(record?.id ?? -1);
+    await sandbox().seedEverflow("keyturn/everflow");
+    const record = sandbox()
+      .everflow.keys()
+      .find((k) => k.name === "reporting sync");
+    sandbox().everflow.revokeKey(record?.id ?? -1);
 
-    const result = await sandbox.run(["verify", "keyturn/everflow"]);
+    const result = await sandbox().run(["verify", "keyturn/everflow"]);
 
     expect(result.code).toBe(1);
     expect(lines(result.stdout)[1]).toMatch(
