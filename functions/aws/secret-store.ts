@@ -56,12 +56,17 @@ export class SecretStore {
    * Every secret carrying `tagKey`, a page (up to 100 secrets) at a time, with tags and
    * staging labels: enough to decide what is due without reading a single value.
    */
-  async *listTagged(tagKey: string): AsyncIterable<SecretDescription[]> {
+  async *listTagged(tagKey: string, tagValues?: string[]): AsyncIterable<SecretDescription[]> {
     let nextToken: string | undefined;
     do {
       const page = await this.#client.send(
         new ListSecretsCommand({
-          Filters: [{ Key: "tag-key", Values: [tagKey] }],
+          // Filters are ANDed; a tag-value filter matches the value of any tag, so callers
+          // still check that it is `tagKey` that carries it.
+          Filters: [
+            { Key: "tag-key", Values: [tagKey] },
+            ...(tagValues ? [{ Key: "tag-value" as const, Values: tagValues }] : []),
+          ],
           MaxResults: 100,
           ...(nextToken ? { NextToken: nextToken } : {}),
         }),

@@ -61,14 +61,14 @@ export async function readCurrent(
       { credential: name },
     );
   }
-  const current = await readValue(store, credential, { stage: CURRENT });
-  if (!current) {
+  if (!raw) {
     throw new RotationStateError(
       `Credential "${credential.settings.credential}" has no AWSCURRENT value. Store the first key with keyturn put.`,
       { credential: credential.settings.credential },
     );
   }
-  return current;
+  const name = credential.settings.credential;
+  return credential.provider.parse(parseSecretJson(raw.secretString, name), name);
 }
 
 /**

@@ -26,6 +26,7 @@ import type { SecretStore } from "#aws/secret-store.ts";
 import { type StoredTokens, type TokenStore, tokenParameterName } from "#aws/token-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
+import { PROVIDER_IDS, providerFor } from "#providers/registry.ts";
 import type { CredentialValue, ProviderContext, TokenMinter, TokenPair } from "#providers/types.ts";
 import { type ManagedCredential, managedCredential, readCurrent } from "./credentials.ts";
 import { asKeyturnError, CredentialRejectedError } from "./errors.ts";
@@ -77,7 +78,9 @@ export class TokenRefresher {
 
   async run(): Promise<RefreshReport> {
     const report: RefreshReport = { credentials: 0, outcomes: [], failures: [] };
-    for await (const page of this.#deps.store.listTagged(Tag.provider)) {
+    // Only the credentials of refresh providers: one page where the monitor needs a hundred.
+    const refreshProviders = PROVIDER_IDS.filter((id) => providerFor(id).mode === "refresh");
+    for await (const page of this.#deps.store.listTagged(Tag.provider, refreshProviders)) {
       for (const description of page) {
         let credential: ManagedCredential;
         try {

@@ -19,6 +19,7 @@ import type { EventPublisher } from "#aws/event-publisher.ts";
 import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
+import { parseSecretJson } from "#providers/schema.ts";
 import {
   type AutomaticProvider,
   type CredentialValue,
@@ -82,14 +83,16 @@ export class RotationEngine {
   async run(step: RotationStepName, secretId: string, versionId: string): Promise<void> {
     const ref: CredentialRef = { credential: secretId, provider: "unknown", secretArn: secretId };
     try {
+      if (step === "setSecret") {
+        // Nothing to do (the vendors activate keys on creation), so nothing to read either.
+        logger.info("setSecret: nothing to do, the vendor activates keys on creation", { secretId, step });
+        return;
+      }
       const target = await this.#target(secretId, versionId, ref);
       logger.appendKeys({ credential: target.settings.credential, provider: target.provider.id, step });
       switch (step) {
         case "createSecret":
           return await this.#create(target);
-        case "setSecret":
-          logger.info("setSecret: nothing to do, the vendor activates keys on creation");
-          return;
         case "testSecret":
           return await this.#test(target);
         case "finishSecret":
@@ -256,12 +259,17 @@ export class RotationEngine {
     );
   }
 
-  async #pending(target: RotationTarget): Promise<CredentialValue> {
-    const pending = await readValue(this.#deps.store, target.credential, { versionId: target.versionId });
+  /** The pending value (parsed from `secretString` when the caller has just read it). */
+  async #pending(target: RotationTarget, secretString?: string): Promise<CredentialValue> {
+    const name = target.settings.credential;
+    const pending =
+      secretString === undefined
+        ? await readValue(this.#deps.store, target.credential, { versionId: target.versionId })
+        : target.provider.parse(parseSecretJson(secretString, name), name);
     if (!pending) {
       throw new RotationStateError(
-        `Credential "${target.settings.credential}": version ${target.versionId} has no value; createSecret has not stored one yet.`,
-        { credential: target.settings.credential, retryable: true },
+        `Credential "${name}": version ${target.versionId} has no value; createSecret has not stored one yet.`,
+        { credential: name, retryable: true },
       );
     }
     return pending;
@@ -276,7 +284,7 @@ export class RotationEngine {
       logger.info("testSecret: configuration test of a credential awaiting its first key; nothing to verify");
       return;
     }
-    const pending = await this.#pending(target);
+    const pending = await this.#pending(target, raw?.secretString);
     await target.provider.verify(pending, target.ctx);
     logger.info("testSecret: the pending key authenticates at the vendor", { keyId: pending.keyId });
   }
