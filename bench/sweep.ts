@@ -1,0 +1,193 @@
+// The monitor's sweep at fleet scale: 10,000 managed credentials in one moto account, swept by
+// the real monitor handler with nothing due (three times, the median counts), and once by a naive sweep that reads every
+// secret's value (GetSecretValue per secret) to decide the same thing. The refresh function lists
+// the same fleet on every run, so its listing is timed here too.
+//
+// moto's secret store is not thread-safe (concurrent CreateSecret calls fail once it holds a few
+// thousand secrets), so the fleet is created one secret at a time: about 80 s.
+//
+// Import this module only after the handlers' environment is set (bench/run.ts does it).
+
+import { randomBytes, randomUUID } from "node:crypto";
+import { CreateEventBusCommand } from "@aws-sdk/client-eventbridge";
+import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
+import { EventPublisher } from "#aws/event-publisher.ts";
+import { LeaseTable } from "#aws/lease.ts";
+import { CURRENT, SecretStore } from "#aws/secret-store.ts";
+import { TokenStore } from "#aws/token-store.ts";
+import { Tag } from "#engine/settings.ts";
+import { createMonitorHandler } from "#handlers/monitor.ts";
+import { createRefreshHandler } from "#handlers/refresh.ts";
+import { type AwsCall, benchAws, countByOperation, countOf } from "./aws.ts";
+import { HOUR, MINUTE, timed } from "./scenarios.ts";
+
+const NOW = new Date("2026-11-22T10:00:00Z");
+const BUS_NAME = "keyturn";
+/** Where no vendor answers: a sweep with nothing due must not call one. */
+const NO_VENDOR = "http://127.0.0.1:9";
+const CONTEXT = { getRemainingTimeInMillis: () => 900_000, awsRequestId: "bench-sweep" };
+
+export interface SweepFigures {
+  credentials: number;
+  listCalls: number;
+  getCalls: number;
+  /** Every AWS call of the keyturn sweep, by Service.Operation. */
+  byOperation: Record<string, number>;
+  ms: number;
+  cpuMs: number;
+  /** Time spent inside ListSecrets calls (moto answering, the SDK parsing). */
+  listingMs: number;
+  /** Every keyturn sweep's wall time; `ms` is their median. */
+  sweepRunsMs: number[];
+  /** Mean time of one ListSecrets page in the keyturn sweep. */
+  listMsPerCall: number;
+  naive: { byOperation: Record<string, number>; ms: number; cpuMs: number; getMsPerCall: number };
+  naiveMs: number;
+  speedup: number;
+  /** One run of the refresh function over the same fleet (no refresh credential in it). */
+  refreshListing: { byOperation: Record<string, number>; ms: number; cpuMs: number };
+  createMs: number;
+}
+
+function credentialValue(i: number) {
+  return JSON.stringify({
+    provider: "immuta-request",
+    region: "na",
+    token: randomBytes(32).toString("base64url"),
+    keyId: randomUUID(),
+    expiresAt: "2027-06-01T00:00:00.000Z",
+    name: `fleet-${i}`,
+  });
+}
+
+function tagsOf(i: number) {
+  return {
+    [Tag.provider]: "immuta-request",
+    [Tag.credential]: `keyturn/fleet-${i}`,
+    [Tag.keyId]: `key-${i}`,
+    [Tag.expiresAt]: "2027-06-01T00:00:00.000Z",
+    [Tag.reconciledAt]: NOW.toISOString(),
+  };
+}
+
+const SWEEP_RUNS = 3;
+
+const sum = (calls: AwsCall[], operation: string) =>
+  calls.filter((c) => c.operation === operation).reduce((total, c) => total + c.ms, 0);
+const mean = (calls: AwsCall[], operation: string) =>
+  sum(calls, operation) / Math.max(1, calls.filter((c) => c.operation === operation).length);
+
+export async function measureSweep(
+  endpoint: string,
+  credentials: number,
+  progress: (line: string) => void,
+): Promise<SweepFigures> {
+  const aws = benchAws(endpoint);
+  await aws.eventBridge.send(new CreateEventBusCommand({ Name: BUS_NAME }));
+  const created = await timed(async () => {
+    for (let i = 0; i < credentials; i++) {
+      await aws.secretsManager.send(
+        new CreateSecretCommand({
+          Name: `keyturn/fleet-${i}`,
+          SecretString: credentialValue(i),
+          Tags: Object.entries(tagsOf(i)).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+      if ((i + 1) % 1000 === 0 || i + 1 === credentials) {
+        progress(`fleet: created ${i + 1} of ${credentials} secrets`);
+      }
+    }
+  });
+
+  const store = new SecretStore(aws.secretsManager);
+  const publisher = new EventPublisher(aws.eventBridge, BUS_NAME);
+  const monitor = createMonitorHandler({
+    store,
+    publisher,
+    now: () => NOW,
+    rotate: async () => {
+      throw new Error("no rotation is due in the benchmark's sweep");
+    },
+    orphanSafetyMarginMs: HOUR,
+    reconcileIntervalMs: 6 * HOUR,
+    stuckAfterMs: 6 * HOUR,
+    http: { endpointOverride: NO_VENDOR },
+  });
+
+  const sweepOnce = async (run: number) => {
+    progress(`fleet: keyturn sweep ${run} of ${SWEEP_RUNS} over ${credentials} credentials`);
+    const mark = aws.log.calls.length;
+    const sweep = await timed(() => monitor({}, CONTEXT));
+    if (sweep.value.credentials !== credentials || sweep.value.failures.length > 0) {
+      throw new Error(
+        `The benchmark's sweep saw ${sweep.value.credentials} of ${credentials} credentials, ` +
+          `failures: ${JSON.stringify(sweep.value.failures.slice(0, 3))}`,
+      );
+    }
+    return { ...sweep, calls: aws.log.since(mark) };
+  };
+  // The sweep runs before and after the naive one; the median of the three stands, so that a
+  // neighbour loading the machine for a while weighs on one run, not on the figure.
+  const sweeps = [await sweepOnce(1)];
+
+  progress(`fleet: naive sweep (a GetSecretValue per credential, minutes on moto)`);
+  let mark = aws.log.calls.length;
+  const naive = await timed(async () => {
+    let expiring = 0;
+    for await (const page of store.listTagged(Tag.provider)) {
+      for (const description of page) {
+        const version = await store.read(description.arn, { stage: CURRENT });
+        const value = JSON.parse(version?.secretString ?? "{}") as { expiresAt?: string };
+        if (Date.parse(value.expiresAt ?? "") - NOW.getTime() < 30 * 24 * HOUR) expiring++;
+      }
+    }
+    return expiring;
+  });
+  const naiveCalls = aws.log.since(mark);
+  for (let run = 2; run <= SWEEP_RUNS; run++) sweeps.push(await sweepOnce(run));
+  const sweep = [...sweeps].sort((a, b) => a.wallMs - b.wallMs)[Math.floor(SWEEP_RUNS / 2)] ?? sweeps[0];
+  if (!sweep) throw new Error("no sweep ran");
+  const sweepCalls = sweep.calls;
+
+  progress("fleet: one refresh run over the same fleet");
+  const refresh = createRefreshHandler({
+    store,
+    tokens: new TokenStore(aws.ssm),
+    leases: new LeaseTable(aws.dynamodb, "keyturn-leases"),
+    publisher,
+    now: () => NOW,
+    http: { endpointOverride: NO_VENDOR },
+    parameterPrefix: "/keyturn/tokens",
+    intervalMs: 2 * MINUTE,
+    minRemainingMs: 2 * MINUTE,
+  });
+  mark = aws.log.calls.length;
+  const refreshRun = await timed(() => refresh({}, CONTEXT));
+  const refreshCalls = aws.log.since(mark);
+
+  return {
+    credentials,
+    listCalls: countOf(sweepCalls, "SecretsManager", "ListSecrets"),
+    getCalls: countOf(sweepCalls, "SecretsManager", "GetSecretValue"),
+    byOperation: countByOperation(sweepCalls),
+    ms: sweep.wallMs,
+    cpuMs: sweep.cpuMs,
+    listingMs: sum(sweepCalls, "ListSecrets"),
+    sweepRunsMs: sweeps.map((run) => run.wallMs),
+    listMsPerCall: mean(sweepCalls, "ListSecrets"),
+    naive: {
+      byOperation: countByOperation(naiveCalls),
+      ms: naive.wallMs,
+      cpuMs: naive.cpuMs,
+      getMsPerCall: mean(naiveCalls, "GetSecretValue"),
+    },
+    naiveMs: naive.wallMs,
+    speedup: naive.wallMs / sweep.wallMs,
+    refreshListing: {
+      byOperation: countByOperation(refreshCalls),
+      ms: refreshRun.wallMs,
+      cpuMs: refreshRun.cpuMs,
+    },
+    createMs: created.wallMs,
+  };
+}
