@@ -15,7 +15,13 @@ import type { EventPublisher } from "#aws/event-publisher.ts";
 import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { type CredentialValue, isAutomatic, type ProviderContext } from "#providers/types.ts";
-import { type ManagedCredential, managedCredential, readAuthority, readValue } from "./credentials.ts";
+import {
+  isAwaitingFirstKey,
+  type ManagedCredential,
+  managedCredential,
+  readAuthority,
+  readValue,
+} from "./credentials.ts";
 import { CredentialRejectedError, InvalidSettingsError, KeyturnError } from "./errors.ts";
 import { credentialRevoked, credentialRotated, manualRotationRequired } from "./events.ts";
 import { logger } from "./logger.ts";
@@ -65,7 +71,13 @@ export async function acceptKey(
   const credential = managedCredential(await deps.store.describe(secretId));
   const { settings, provider } = credential;
   const name = settings.credential;
-  const current = await readValue(deps.store, credential, { stage: CURRENT }).catch(() => undefined);
+  // A secret the stack created holds the credential's settings only (no key yet): keep them.
+  const raw = await deps.store.read(credential.arn, { stage: CURRENT });
+  const settingsOnly =
+    raw && isAwaitingFirstKey(raw.secretString) ? (JSON.parse(raw.secretString) as object) : undefined;
+  const current = settingsOnly
+    ? undefined
+    : await readValue(deps.store, credential, { stage: CURRENT }).catch(() => undefined);
   const now = deps.now();
   const {
     keyId: _oldKeyId,
@@ -73,7 +85,7 @@ export async function acceptKey(
     issuedAt: _oldIssuedAt,
     expiresAt: _oldExpiry,
     ...kept
-  } = (current ?? {}) as CredentialValue & Record<string, unknown>;
+  } = (current ?? settingsOnly ?? {}) as CredentialValue & Record<string, unknown>;
   const revokeAfter = new Date(now.getTime() + settings.gracePeriodMs).toISOString();
   const candidate = provider.parse(
     {

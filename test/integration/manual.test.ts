@@ -274,3 +274,28 @@ describe("an Incorta v1 API key renewed in the UI", () => {
     await received();
   });
 });
+
+describe("the first key of a credential the stack created with its settings only", () => {
+  test("is stored with the settings kept, once the vendor accepts it", async () => {
+    await world.createSecret(
+      PAT,
+      { provider: "incorta-v2", clusterUrl: `https://${CLUSTER}/incorta`, tenantName: "analytics" },
+      { [Tag.provider]: "incorta-v2", [Tag.credential]: PAT },
+    );
+    const expiresAt = new Date(world.clock.now() + 60 * DAY);
+    const pat = incorta.createPat(CLUSTER, "analytics", "etl.bot", { name: "first", expiresAt });
+
+    const accepted = await world.put(PAT, {
+      token: pat.token,
+      keyId: "first",
+      expiresAt: expiresAt.toISOString(),
+    });
+
+    expect(accepted).toMatchObject({ keyId: "first", previousKeyId: undefined });
+    expect(await world.read(PAT)).toMatchObject({
+      clusterUrl: `https://${CLUSTER}/incorta`,
+      tenantName: "analytics",
+      keyId: "first",
+    });
+  });
+});
