@@ -32,16 +32,49 @@ export interface EventSubscriber {
   drain(): Promise<ReceivedEvent[]>;
 }
 
+/** Every message in an SQS queue that EventBridge delivers to, parsed and deleted, oldest first as far as SQS keeps order. */
+export async function drainQueue(sqs: SQSClient, queueUrl: string): Promise<ReceivedEvent[]> {
+  const events: ReceivedEvent[] = [];
+  for (;;) {
+    const batch = await sqs.send(
+      new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
+    );
+    const messages = batch.Messages ?? [];
+    if (messages.length === 0) {
+      transcript.text(JSON.stringify(events));
+      return events;
+    }
+    for (const message of messages) events.push(JSON.parse(message.Body ?? "{}") as ReceivedEvent);
+    await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
+      }),
+    );
+  }
+}
+
+/** An SQS queue and its ARN, for a rule's target. */
+export async function createTargetQueue(sqs: SQSClient, name: string): Promise<{ url: string; arn: string }> {
+  const queue = await sqs.send(new CreateQueueCommand({ QueueName: name }));
+  const url = queue.QueueUrl as string;
+  const attributes = await sqs.send(
+    new GetQueueAttributesCommand({ QueueUrl: url, AttributeNames: ["QueueArn"] }),
+  );
+  return { url, arn: attributes.Attributes?.QueueArn as string };
+}
+
+/**
+ * Attaches the subscriber to `busName`, creating the bus first unless `busExists` (the sandbox's
+ * provisioning creates it as the stack does).
+ */
 export async function subscribeToBus(
   clients: { eventBridge: EventBridgeClient; sqs: SQSClient },
   busName: string,
+  options: { busExists?: boolean } = {},
 ): Promise<EventSubscriber> {
-  await clients.eventBridge.send(new CreateEventBusCommand({ Name: busName }));
-  const queue = await clients.sqs.send(new CreateQueueCommand({ QueueName: `${busName}-subscriber` }));
-  const queueUrl = queue.QueueUrl as string;
-  const attributes = await clients.sqs.send(
-    new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ["QueueArn"] }),
-  );
+  if (!options.busExists) await clients.eventBridge.send(new CreateEventBusCommand({ Name: busName }));
+  const queue = await createTargetQueue(clients.sqs, `${busName}-subscriber`);
   const ruleName = `${busName}-all-events`;
   await clients.eventBridge.send(
     new PutRuleCommand({
@@ -54,31 +87,12 @@ export async function subscribeToBus(
     new PutTargetsCommand({
       Rule: ruleName,
       EventBusName: busName,
-      Targets: [{ Id: "subscriber", Arn: attributes.Attributes?.QueueArn }],
+      Targets: [{ Id: "subscriber", Arn: queue.arn }],
     }),
   );
   return {
     busName,
-    queueUrl,
-    async drain() {
-      const events: ReceivedEvent[] = [];
-      for (;;) {
-        const batch = await clients.sqs.send(
-          new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 10, WaitTimeSeconds: 0 }),
-        );
-        const messages = batch.Messages ?? [];
-        if (messages.length === 0) {
-          transcript.text(JSON.stringify(events));
-          return events;
-        }
-        for (const message of messages) events.push(JSON.parse(message.Body ?? "{}") as ReceivedEvent);
-        await clients.sqs.send(
-          new DeleteMessageBatchCommand({
-            QueueUrl: queueUrl,
-            Entries: messages.map((m, i) => ({ Id: String(i), ReceiptHandle: m.ReceiptHandle })),
-          }),
-        );
-      }
-    },
+    queueUrl: queue.url,
+    drain: () => drainQueue(clients.sqs, queue.url),
   };
 }

@@ -19,6 +19,8 @@ const motoServerBin = join(venvDir, "bin", "moto_server");
 const installStamp = join(venvDir, ".keyturn-requirements.sha256");
 
 export const LOCAL_REGION = "us-east-1";
+/** The refresh's lease table in moto (in AWS, CloudFormation names it). */
+export const LEASE_TABLE = "keyturn-leases";
 
 export interface LocalAws {
   /** `http://127.0.0.1:PORT`, what `AWS_ENDPOINT_URL` is set to. */

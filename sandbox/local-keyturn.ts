@@ -1,5 +1,5 @@
-// keyturn wired for a local run, as the stack wires it in AWS: the real rotate, monitor and
-// revoke handlers, on the AWS clients given (moto) and the vendor hub, with an injected
+// keyturn wired for a local run, as the stack wires it in AWS: the real rotate, monitor,
+// refresh and revoke handlers, on the AWS clients given (moto) and the vendor hub, with an injected
 // clock. Used by the demo and the tests, so that both drive the same thing.
 
 import { CreateTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -27,12 +27,13 @@ import { createRotateHandler } from "#handlers/rotate.ts";
 import { vendorHttp } from "#handlers/vendor-http.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { type EventSubscriber, subscribeToBus } from "./event-subscriber.ts";
+import { LEASE_TABLE } from "./local-aws.ts";
 import { type DrivenRotation, type RotationInvoker, rotateLikeSecretsManager } from "./rotation-driver.ts";
 import type { Clock } from "./simulators/clock.ts";
 
 export type StoredValue = Record<string, unknown> & { token: string; keyId: string };
 
-export const LEASE_TABLE = "keyturn-leases";
+export { LEASE_TABLE };
 export const TOKEN_PARAMETER_PREFIX = "/keyturn/tokens";
 
 export interface LocalKeyturnOptions {
@@ -54,6 +55,14 @@ export interface LocalKeyturnOptions {
   minTokenRemainingMs: number;
   /** HTTP client settings for the handlers (tests shorten timeouts and backoff). */
   http?: Partial<HttpClientOptions>;
+  /** Default TOKEN_PARAMETER_PREFIX. */
+  tokenParameterPrefix?: string;
+  /**
+   * What sandbox/provision.ts already created from the config, as the stack would: the bus with
+   * its subscriber, and the lease table. Default: the bus, the subscriber and LEASE_TABLE are
+   * created here.
+   */
+  provisioned?: { subscriber: EventSubscriber; leaseTable: string };
 }
 
 export interface LocalKeyturn {
@@ -78,7 +87,9 @@ export interface LocalKeyturn {
 
 export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<LocalKeyturn> {
   const { clients, clock } = options;
-  const subscriber = await subscribeToBus(clients, options.busName);
+  const subscriber = options.provisioned?.subscriber ?? (await subscribeToBus(clients, options.busName));
+  const leaseTable = options.provisioned?.leaseTable ?? LEASE_TABLE;
+  const tokenParameterPrefix = options.tokenParameterPrefix ?? TOKEN_PARAMETER_PREFIX;
   const store = new SecretStore(clients.secretsManager);
   const publisher = new EventPublisher(clients.eventBridge, options.busName);
   const now = () => new Date(clock.now());
@@ -104,23 +115,25 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     stuckAfterMs: options.stuckAfterMs,
   });
   const revokeHandler = createRevokeHandler({ store, publisher, now, http, rotate: rotateNow });
-  await clients.dynamodb.send(
-    new CreateTableCommand({
-      TableName: LEASE_TABLE,
-      AttributeDefinitions: [{ AttributeName: "lease", AttributeType: "S" }],
-      KeySchema: [{ AttributeName: "lease", KeyType: "HASH" }],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
+  if (!options.provisioned) {
+    await clients.dynamodb.send(
+      new CreateTableCommand({
+        TableName: LEASE_TABLE,
+        AttributeDefinitions: [{ AttributeName: "lease", AttributeType: "S" }],
+        KeySchema: [{ AttributeName: "lease", KeyType: "HASH" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+  }
   const tokens = new TokenStore(clients.ssm);
   const refreshHandler = createRefreshHandler({
     store,
     tokens,
-    leases: new LeaseTable(clients.dynamodb, LEASE_TABLE),
+    leases: new LeaseTable(clients.dynamodb, leaseTable),
     publisher,
     now,
     http,
-    parameterPrefix: TOKEN_PARAMETER_PREFIX,
+    parameterPrefix: tokenParameterPrefix,
     intervalMs: options.refreshIntervalMs,
     minRemainingMs: options.minTokenRemainingMs,
   });
@@ -146,7 +159,7 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     refresh: (requestId = "local-refresh") => refreshHandler({}, { ...context, awsRequestId: requestId }),
     put: (secretId, input) =>
       acceptKey({ store, publisher, now, http: vendorHttp(context, http) }, secretId, input),
-    storedTokens: (credential) => tokens.read(tokenParameterName(credential, TOKEN_PARAMETER_PREFIX)),
+    storedTokens: (credential) => tokens.read(tokenParameterName(credential, tokenParameterPrefix)),
     revoke: (request) => revokeHandler(request, context),
     async createSecret(name, value, tags) {
       await clients.secretsManager.send(

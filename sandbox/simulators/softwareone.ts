@@ -112,7 +112,8 @@ export interface SoftwareOneSimulator {
   readonly clock: Clock;
   /** Checked on every request; paths are matched after the host segment, e.g. `/public/v1/accounts/api-tokens`. */
   readonly faults: FaultInjector;
-  createAccount(options?: { name?: string }): { accountId: string };
+  /** `accountId` gives the account a known id (one a config names, such as ACC-1234-5678); default a new one. */
+  createAccount(options?: { name?: string; accountId?: string }): { accountId: string };
   /** A token as if created on the platform's API tokens page. */
   seedToken(
     accountId: string,
@@ -471,7 +472,12 @@ export async function startSoftwareOneSimulator(
     clock,
     faults,
     createAccount(accountOptions = {}) {
-      const id = newId("ACC");
+      const wanted = accountOptions.accountId;
+      if (wanted !== undefined && usedIds.has(wanted)) {
+        throw new Error(`SoftwareOne account id ${wanted} is taken already`);
+      }
+      if (wanted !== undefined) usedIds.add(wanted);
+      const id = wanted ?? newId("ACC");
       accounts.set(id, {
         id,
         name: accountOptions.name ?? `Account ${accounts.size + 1}`,

@@ -1,21 +1,36 @@
 // `npm run demo -- --json` as a user runs it: a subprocess with its own moto server.
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
-import { expect, test } from "vitest";
+import { beforeAll, expect, test } from "vitest";
+import { EXAMPLE_CONFIG } from "#sandbox/provision.ts";
+import { loadConfig } from "../../infra/config.ts";
 
 const run = promisify(execFile);
 // A SoftwareOne token value: its id, then the secret. Immuta's random values have no shape to
 // look for from outside the process; the in-process leak guards cover them.
 const SOFTWAREONE_TOKEN = /idt:TKN-\d{4}-\d{4}:[A-Za-z0-9_-]{8,}/;
 
-test("the demo rotates, refreshes, warns and revokes for every vendor, with an emergency revoke and no failures", async () => {
-  const { stdout, stderr } = await run(process.execPath, ["sandbox/demo.ts", "--json"], {
+/** One `--json` run, shared by the tests that read its summary. */
+let json: { stdout: string; stderr: string };
+
+beforeAll(async () => {
+  json = await run(process.execPath, ["sandbox/demo.ts", "--json"], {
     env: { ...process.env, AWS_ENDPOINT_URL: "" },
     timeout: 120_000,
   });
+}, 180_000);
+
+test("the demo rotates, refreshes, warns and revokes for every vendor, with an emergency revoke and no failures", () => {
+  const { stdout, stderr } = json;
 
   const summary = JSON.parse(stdout);
   const byName = Object.fromEntries(summary.credentials.map((c: { name: string }) => [c.name, c]));
+  expect(summary.credentials.map((c: { name: string }) => c.name)).toEqual(
+    loadConfig(EXAMPLE_CONFIG).credentials.map((c) => c.secretName),
+  );
+  expect(new Set(summary.credentials.map((c: { provider: string }) => c.provider))).toEqual(
+    new Set(["immuta-request", "softwareone", "incorta-v1", "incorta-v2", "everflow"]),
+  );
   expect(summary.failures).toBe(0);
   expect(byName["keyturn/immuta-request-app"]).toMatchObject({
     provider: "immuta-request",
@@ -37,7 +52,18 @@ test("the demo rotates, refreshes, warns and revokes for every vendor, with an e
   expect(summary.events["Previous Credential Still In Use"]).toBeGreaterThanOrEqual(1);
   expect(stdout.trim().split("\n")).toHaveLength(1);
   expect(`${stdout}${stderr}`).not.toMatch(SOFTWAREONE_TOKEN);
-}, 180_000);
+});
+
+test("the demo's SoftwareOne outage fails a scheduled rotation's attempts, which Secrets Manager's retries get through", () => {
+  const summary = JSON.parse(json.stdout);
+
+  // Each failed attempt alerts; the rotation that then succeeds is no failure.
+  expect(summary.events["Credential Rotation Failed"]).toBeGreaterThanOrEqual(1);
+  expect(summary.failures).toBe(0);
+  expect(
+    summary.credentials.find((c: { name: string }) => c.name === "keyturn/softwareone-catalog"),
+  ).toMatchObject({ state: "healthy" });
+});
 
 test("the demo's timeline and the handlers' logs show key ids, never a SoftwareOne token value", async () => {
   const { stdout, stderr } = await run(process.execPath, ["sandbox/demo.ts"], {
@@ -47,5 +73,7 @@ test("the demo's timeline and the handlers' logs show key ids, never a SoftwareO
 
   expect(stdout).toMatch(/"level":"INFO"/);
   expect(stdout).toMatch(/revoked +keyturn\/softwareone-catalog key TKN-\d{4}-\d{4}/);
+  expect(stdout).toMatch(/OUTAGE +SoftwareOne .* 503/);
+  expect(stdout).toMatch(/rotated +keyturn\/softwareone-catalog on schedule .*\(after \d+ failed attempts\)/);
   expect(`${stdout}${stderr}`).not.toMatch(SOFTWAREONE_TOKEN);
 }, 180_000);
