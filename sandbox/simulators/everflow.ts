@@ -48,11 +48,11 @@
 // `issuedValues`, so that tests can scan everything keyturn printed for any of them.
 
 import { createHash, randomBytes } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { FaultInjector, NO_ANSWER, type SimulatedResponse, sendResponse, serveWithFaults } from "./faults.ts";
+import { serveOnLoopback } from "./loopback-server.ts";
 
 export const EVERFLOW_HOSTS = ["api.eflow.team", "api-eu.eflow.team"] as const;
 export type EverflowHost = (typeof EVERFLOW_HOSTS)[number];
@@ -320,17 +320,8 @@ export async function startEverflowSimulator(
     }
   };
 
-  const server = createServer((req, res) => {
-    void handle(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await serveOnLoopback(handle, options.port);
+  const { url } = served;
 
   return {
     url,
@@ -361,10 +352,7 @@ export async function startEverflowSimulator(
     },
     close() {
       closing.abort();
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      return served.close();
     },
   };
 }

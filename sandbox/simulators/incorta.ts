@@ -46,11 +46,11 @@
 // `issuedValues`, so that tests can scan everything keyturn printed for any of them.
 
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
+import { serveOnLoopback } from "./loopback-server.ts";
 
 /** How far a mint request's `timestamp` may be from the simulator's clock (a simulator choice). */
 export const INCORTA_TIMESTAMP_SKEW_MS = 5 * 60_000;
@@ -390,17 +390,8 @@ export async function startIncortaSimulator(
     }
   };
 
-  const server = createServer((req, res) => {
-    void handle(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await serveOnLoopback(handle, options.port);
+  const { url } = served;
 
   return {
     url,
@@ -496,10 +487,7 @@ export async function startIncortaSimulator(
     },
     close() {
       closing.abort();
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      return served.close();
     },
   };
 }

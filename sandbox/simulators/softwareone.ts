@@ -37,11 +37,11 @@
 // `issuedValues`, so that tests can scan everything keyturn printed for any of them.
 
 import { createHash, randomBytes, randomInt } from "node:crypto";
-import { createServer, type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
-import type { AddressInfo } from "node:net";
+import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
 import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
 import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
+import { serveOnLoopback } from "./loopback-server.ts";
 
 export const SOFTWAREONE_HOST = "api.platform.softwareone.com";
 /** The module that makes a token an account administrator (a simulator choice, see above). */
@@ -447,17 +447,8 @@ export async function startSoftwareOneSimulator(
     }
   };
 
-  const server = createServer((req, res) => {
-    void handle(req, res);
-  });
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", reject);
-    server.listen(options.port ?? 0, "127.0.0.1", () => {
-      server.off("error", reject);
-      resolve();
-    });
-  });
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  const served = await serveOnLoopback(handle, options.port);
+  const { url } = served;
 
   const toSimulated = (token: StoredToken): SimulatedApiToken => ({
     ...toApiToken(token),
@@ -526,10 +517,7 @@ export async function startSoftwareOneSimulator(
     },
     close() {
       closing.abort();
-      return new Promise<void>((resolve) => {
-        server.close(() => resolve());
-        server.closeAllConnections();
-      });
+      return served.close();
     },
   };
 }
