@@ -3,7 +3,7 @@
 // rotation and the revocation sweep start with). Nothing is minted, revoked or stored.
 
 import { readAuthority, readCurrent } from "#engine/credentials.ts";
-import { parseMarker } from "#engine/revocation.ts";
+import { parseMarker } from "#providers/marker.ts";
 import type { CredentialValue } from "#providers/types.ts";
 import { isAutomatic } from "#providers/types.ts";
 import type { CommandRun, ExitCode } from "../command.ts";

@@ -20,6 +20,7 @@
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import { CURRENT, PENDING, type SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
+import { parseMarker } from "#providers/marker.ts";
 import {
   type AutomaticProvider,
   type CredentialValue,
@@ -67,26 +68,17 @@ export function refOf(credential: ManagedCredential): CredentialRef {
   };
 }
 
-/** Splits `keyturn:<credential>:<versionId>`; credential names may contain colons, version ids do not. */
-/** "awaiting" for a credential that has no key yet (see isAwaitingFirstKey); any other error is thrown again. */
-function awaitingFirstKey(error: unknown): "awaiting" {
-  if (error instanceof AwaitingFirstKeyError) return "awaiting";
-  throw error;
-}
-
-export function parseMarker(marker: string): { credential: string; versionId: string } | undefined {
-  if (!marker.startsWith("keyturn:")) return undefined;
-  const rest = marker.slice("keyturn:".length);
-  const cut = rest.lastIndexOf(":");
-  if (cut <= 0) return undefined;
-  return { credential: rest.slice(0, cut), versionId: rest.slice(cut + 1) };
-}
-
 /** What a sweep did, for the monitor's report and log. */
 export interface RevocationReport {
   revoked: RevocationRecord[];
   postponed: { credential: string; keyId: string; postponements: number }[];
   failures: { credential: string; error: string }[];
+}
+
+/** "awaiting" for a credential that has no key yet (see isAwaitingFirstKey); any other error is thrown again. */
+function awaitingFirstKey(error: unknown): "awaiting" {
+  if (error instanceof AwaitingFirstKeyError) return "awaiting";
+  throw error;
 }
 
 export class Revocation {

@@ -19,6 +19,7 @@ import type { EventPublisher } from "#aws/event-publisher.ts";
 import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
+import { rotationMarker } from "#providers/marker.ts";
 import { parseSecretJson } from "#providers/schema.ts";
 import {
   type AutomaticProvider,
@@ -51,10 +52,6 @@ export interface RotationDeps {
   /** An HTTP client for one vendor, for the current invocation (its deadline comes from the Lambda context). */
   http: (vendor: string) => HttpClient;
   now: () => Date;
-}
-
-export function rotationMarker(credential: string, versionId: string): string {
-  return `keyturn:${credential}:${versionId}`;
 }
 
 interface RotationTarget {

@@ -21,6 +21,7 @@ import {
 } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
 import { rememberSecret } from "#http/redact.ts";
+import { markerIn } from "../marker.ts";
 import { isoDateTime, parseSecretValue, parseVendorAnswer } from "../schema.ts";
 import type { AutomaticProvider, IssuedKey, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
@@ -33,7 +34,6 @@ export function immutaBaseUrl(region: ImmutaRegion): string {
 }
 
 const VENDOR = "Immuta";
-const MARKER_PREFIX = "keyturn:";
 
 const ImmutaValue = v.looseObject({
   provider: v.literal("immuta-request"),
@@ -239,7 +239,7 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
     })) {
       yield {
         keyId: token.tokenId,
-        marker: token.description?.startsWith(MARKER_PREFIX) ? token.description : undefined,
+        marker: markerIn(token.description),
         active: token.active !== false,
         createdAt: token.creationDate ? new Date(token.creationDate) : undefined,
         expiresAt: token.expirationDate ? new Date(token.expirationDate) : undefined,

@@ -32,6 +32,7 @@ import {
 } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
 import { rememberSecret } from "#http/redact.ts";
+import { markerIn } from "../marker.ts";
 import { isoDateTime, parseSecretValue, parseVendorAnswer } from "../schema.ts";
 import type { AutomaticProvider, IssuedKey, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
@@ -39,7 +40,6 @@ import { vendorFailure } from "../vendor-errors.ts";
 export const SOFTWAREONE_BASE_URL = "https://api.platform.softwareone.com/public/v1";
 
 const VENDOR = "SoftwareOne";
-const MARKER_PREFIX = "keyturn:";
 const PAGE_SIZE = 100;
 const DETAIL_CHARS = 300;
 const SHOWN_FIELD_ERRORS = 3;
@@ -268,7 +268,7 @@ function toIssuedKey(record: ApiTokenRecord): IssuedKey {
   const createdAt = record.audit?.created?.at;
   return {
     keyId: record.id,
-    marker: record.description?.startsWith(MARKER_PREFIX) ? record.description : undefined,
+    marker: markerIn(record.description),
     active: record.status === "Active",
     createdAt: createdAt ? new Date(createdAt) : undefined,
     lastUsedAt: record.lastAccessAt ? new Date(record.lastAccessAt) : undefined,
