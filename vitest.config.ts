@@ -1,13 +1,16 @@
 import { appendFileSync, mkdirSync } from "node:fs";
 import { join } from "node:path";
 import { defineConfig } from "vitest/config";
-import { LEAK_SCAN_DIR } from "./test/support/leak-scan-dir.ts";
+import { leakScanDir } from "./test/support/leak-scan-dir.ts";
+
+/** Pure logic: nothing running (no moto, no Python, no synth); `npm run test:unit`. */
+const UNIT = ["test/unit/**/*.test.ts"];
 
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
-    // The leak guard's teardown runs after every test file: it must be set up before moto.
-    globalSetup: ["test/support/leak-scan-reset.ts", "test/support/global-setup.ts"],
+    // The root's global setup runs once per run, whichever projects run: the suite-wide leak
+    // guard, which empties the scan folder first and scans it after the last test file.
+    globalSetup: ["test/support/leak-scan-reset.ts"],
     setupFiles: ["test/support/leak-recorder.ts"],
     // The handlers read their environment at module load, as in Lambda.
     env: {
@@ -18,10 +21,25 @@ export default defineConfig({
     // Console output of the tests reaches this process, not the workers' streams: the leak
     // guard scans it too.
     onConsoleLog(log) {
-      mkdirSync(LEAK_SCAN_DIR, { recursive: true });
-      appendFileSync(join(LEAK_SCAN_DIR, "console.txt"), `${log}\n`);
+      const dir = leakScanDir();
+      mkdirSync(dir, { recursive: true });
+      appendFileSync(join(dir, "console.txt"), `${log}\n`);
     },
+    // No test may raise these: a test that needs longer is split or shortened, and its full
+    // length runs in `npm run sweep` or `npm run bench`.
     testTimeout: 30_000,
-    hookTimeout: 120_000,
+    hookTimeout: 60_000,
+    projects: [
+      { test: { name: "unit", include: UNIT } },
+      {
+        test: {
+          name: "integration",
+          include: ["test/**/*.test.ts"],
+          exclude: UNIT,
+          // One moto server for the project's run; tests isolate themselves by account.
+          globalSetup: ["test/support/global-setup.ts"],
+        },
+      },
+    ],
   },
 });

@@ -6,7 +6,7 @@ import { mkdirSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { afterAll } from "vitest";
 import { transcript } from "#sandbox/transcript.ts";
-import { LEAK_SCAN_DIR } from "./leak-scan-dir.ts";
+import { leakScanDir } from "./leak-scan-dir.ts";
 
 for (const stream of [process.stdout, process.stderr]) {
   const write = stream.write.bind(stream);
@@ -17,6 +17,7 @@ for (const stream of [process.stdout, process.stderr]) {
 }
 
 afterAll(() => {
-  mkdirSync(LEAK_SCAN_DIR, { recursive: true });
-  writeFileSync(join(LEAK_SCAN_DIR, `${randomUUID()}.json`), JSON.stringify(transcript.drain()));
+  const dir = leakScanDir();
+  mkdirSync(dir, { recursive: true });
+  writeFileSync(join(dir, `${randomUUID()}.json`), JSON.stringify(transcript.drain()));
 });

@@ -5,19 +5,19 @@
 // demo output) for every secret value any vendor simulator handed out. One hit fails the run.
 import { existsSync, readdirSync, readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
-import { LEAK_SCAN_DIR } from "./leak-scan-dir.ts";
+import { claimLeakScanDir } from "./leak-scan-dir.ts";
 
-export function scanForLeaks(): { secrets: number; scannedBytes: number; leaked: string[] } {
-  const dumps = readdirSync(LEAK_SCAN_DIR, { withFileTypes: true })
+export function scanForLeaks(dir: string): { secrets: number; scannedBytes: number; leaked: string[] } {
+  const dumps = readdirSync(dir, { withFileTypes: true })
     .filter((entry) => entry.name.endsWith(".json"))
     .map(
       (entry) =>
-        JSON.parse(readFileSync(join(LEAK_SCAN_DIR, entry.name), "utf8")) as {
+        JSON.parse(readFileSync(join(dir, entry.name), "utf8")) as {
           secrets: string[];
           texts: string[];
         },
     );
-  const consoleLog = join(LEAK_SCAN_DIR, "console.txt");
+  const consoleLog = join(dir, "console.txt");
   const printed = existsSync(consoleLog) ? readFileSync(consoleLog, "utf8") : "";
   const secrets = [...new Set(dumps.flatMap((dump) => dump.secrets))].filter((secret) => secret.length >= 8);
   const haystack = [printed, ...dumps.flatMap((dump) => dump.texts)].join("\n");
@@ -28,13 +28,15 @@ export function scanForLeaks(): { secrets: number; scannedBytes: number; leaked:
 }
 
 export default function setup() {
-  rmSync(LEAK_SCAN_DIR, { recursive: true, force: true });
+  const dir = claimLeakScanDir();
   return () => {
     let result: ReturnType<typeof scanForLeaks>;
     try {
-      result = scanForLeaks();
+      result = scanForLeaks(dir);
     } catch {
       return; // a partial run (a filter) that recorded nothing
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
     console.log(
       `leak guard: scanned ${Math.round(result.scannedBytes / 1024)} KiB that the suite printed or published ` +

@@ -4,7 +4,7 @@
 import { describe, expect, test } from "vitest";
 import type { SecretDescription } from "#aws/secret-store.ts";
 import { Tag } from "#engine/settings.ts";
-import { credentialStatus } from "../../cli/status.ts";
+import { credentialStatus } from "../../../cli/status.ts";
 
 const NOW = new Date("2026-11-22T10:00:00Z");
 const DAY = 86_400_000;

@@ -2,7 +2,7 @@
 // without NO_COLOR, progress only for work that takes more than a second.
 
 import { afterEach, describe, expect, test, vi } from "vitest";
-import { Output, relative, shortDuration } from "../../cli/output.ts";
+import { Output, relative, shortDuration } from "../../../cli/output.ts";
 
 function stream(isTTY: boolean) {
   const written: string[] = [];
