@@ -8,6 +8,7 @@
 
 import { createServer, request as forward, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
+import type { Clock } from "./clock.ts";
 
 export interface VendorHub {
   /** `http://127.0.0.1:PORT`: the vendor endpoint override. */
@@ -30,11 +31,13 @@ export interface VendorHubOptions {
   /** Decides the fate of the n-th call (0-based) through the hub. */
   intercept?: (call: { index: number; host: string; method: string; path: string }) => CallFate;
   /**
-   * A vendor's rate limit, per host: a token bucket refilled at `perSecond` (real time), a
-   * second's worth deep. A call beyond it is answered 429 with a Retry-After, as vendors do,
-   * and never reaches the simulator.
+   * A vendor's rate limit, per host: a token bucket refilled at `perSecond`, a second's worth
+   * deep. A call beyond it is answered 429 with a Retry-After, as vendors do, and never reaches
+   * the simulator. The bucket refills in real time unless `clock` is given: a test that moves
+   * that clock only when a client waits out a Retry-After gets the same throttling on any
+   * machine, however fast it sends.
    */
-  rateLimit?: { perSecond: number };
+  rateLimit?: { perSecond: number; clock?: Clock };
 }
 
 /** `routes` maps a vendor host (e.g. "na.api.immutacloud.com") to a simulator's `url`. */
@@ -49,7 +52,7 @@ export async function startVendorHub(
   const limited = (host: string): number => {
     const limit = options.rateLimit;
     if (!limit) return 0;
-    const now = performance.now();
+    const now = limit.clock ? limit.clock.now() : performance.now();
     const bucket = buckets.get(host) ?? { tokens: limit.perSecond, at: now };
     bucket.tokens = Math.min(limit.perSecond, bucket.tokens + ((now - bucket.at) / 1000) * limit.perSecond);
     bucket.at = now;

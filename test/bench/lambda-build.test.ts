@@ -44,4 +44,4 @@ test("the benchmark bundles a handler into the same bytes as the stack's NodejsF
   const benchedMap = JSON.parse(readFileSync(`${benched.file}.map`, "utf8"));
   expect(benchedMap.mappings).toBe(deployed.map.mappings);
   expect(benchedMap.sourcesContent).toEqual(deployed.map.sourcesContent);
-}, 120_000);
+});

@@ -104,4 +104,4 @@ test("npm run sandbox prints the exports that let the CLI list every credential 
   } finally {
     await interrupt(sandbox.child);
   }
-}, 30_000);
+});

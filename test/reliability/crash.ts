@@ -178,6 +178,8 @@ export async function crashSweep(
     providers?: (keyof typeof VENDORS_UNDER_TEST)[];
     select?: (point: CrashPoint, provider: string) => boolean;
     progress?: (line: string) => void;
+    /** Stops the sweep between cases (a test that timed out). */
+    signal?: AbortSignal;
   } = {},
 ): Promise<CrashReport> {
   const report: CrashReport = {
@@ -211,6 +213,7 @@ export async function crashSweep(
     options.progress?.(`${provider}: ${clean.calls.length} calls, ${points.length * 2} crash cases`);
     for (const point of points) {
       for (const phase of ["before", "after"] as const) {
+        options.signal?.throwIfAborted();
         report.crashPoints++;
         const run = await runCase(endpoint, provider, { at: point.index, phase });
         keep(run);

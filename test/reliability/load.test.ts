@@ -6,13 +6,19 @@ import { expect, inject, test } from "vitest";
 import { captureOutput } from "../support/leak-guard.ts";
 import { loadRun } from "./load.ts";
 
-test("sixty credentials rotated at once against a vendor limited to 20 requests a second: none lost, none orphaned", async () => {
+test("forty credentials rotated at once against a vendor limited to 20 requests a second: none lost, none orphaned", async () => {
   const output = captureOutput();
-  const report = await loadRun(inject("awsEndpoint"), { credentials: 60, concurrency: 30 }).finally(() =>
-    output.restore(),
-  );
+  // Simulated time: the vendor's second passes only while a client waits out a 429, so the
+  // burst is throttled on any machine. The achieved rate is measured by `npm run sweep`.
+  const report = await loadRun(inject("awsEndpoint"), {
+    credentials: 40,
+    concurrency: 20,
+    simulatedTime: true,
+  }).finally(() => output.restore());
 
-  expect(report).toMatchObject({ credentials: 60, rotated: 60, lost: 0, orphans: 0 });
+  expect(report).toMatchObject({ credentials: 40, rotated: 40, lost: 0, orphans: 0 });
   expect(report.throttled).toBeGreaterThan(0);
-  expect(report.rateRatio).toBeGreaterThanOrEqual(0.8);
-}, 240_000);
+  expect(
+    report.secrets.filter((secret) => output.text().includes(secret) || report.published.includes(secret)),
+  ).toEqual([]);
+});

@@ -1,9 +1,10 @@
 // `npm run sweep`: the reliability campaign of issue 8, in full. Every crash point of every
 // automatic vendor (before and after each AWS and vendor call), the bad-input corpus, a load
-// of 1,000 credentials against a vendor limited to 20 requests a second, and a leak scan of
-// everything printed and published meanwhile for every secret the simulators handed out.
-// `npm run sweep -- --json` prints only the summary object. A reduced deterministic subset
-// runs in `npm test` (test/reliability/{crash,inputs,load}.test.ts).
+// of 1,000 credentials against a vendor limited to 20 requests a second (in real time: the
+// achieved rate is measured here, never in `npm test`), a day of Incorta token refreshes, and
+// a leak scan of everything printed and published meanwhile for every secret the simulators
+// handed out. `npm run sweep -- --json` prints only the summary object. A reduced
+// deterministic subset runs in `npm test` (test/reliability/*.test.ts, refresh.test.ts).
 
 import { startLocalAws } from "../../sandbox/local-aws.ts";
 
@@ -34,28 +35,42 @@ const aws = await startLocalAws({ log: progress });
 const { crashSweep } = await import("./crash.ts");
 const { badInputCorpus } = await import("./bad-inputs.ts");
 const { loadRun } = await import("./load.ts");
+const { playRefreshSchedule, startRefreshWorld } = await import("./refresh-day.ts");
+const { motoAccount } = await import("#sandbox/moto-account.ts");
 
 process.stdout.write = tap;
 process.stderr.write = tap;
 let crash: Awaited<ReturnType<typeof crashSweep>>;
 let bad: Awaited<ReturnType<typeof badInputCorpus>>;
 let load: Awaited<ReturnType<typeof loadRun>>;
+let refresh: Awaited<ReturnType<typeof playRefreshSchedule>> & { secrets: string[]; published: string };
 try {
   crash = await crashSweep(aws.endpoint, { progress });
   progress(`crash points: ${crash.survived} of ${crash.crashPoints} survived`);
   bad = await badInputCorpus(aws.endpoint, { progress });
   load = await loadRun(aws.endpoint, { credentials: quick ? 100 : 1_000, progress });
   progress(`load: ${load.rotated} of ${load.credentials} rotated in ${load.seconds} s`);
+  const refreshWorld = await startRefreshWorld(motoAccount(aws.endpoint));
+  try {
+    refresh = {
+      ...(await playRefreshSchedule(refreshWorld, 24)),
+      secrets: [...refreshWorld.sim.issuedValues],
+      published: JSON.stringify(await refreshWorld.world.subscriber.drain()),
+    };
+  } finally {
+    await refreshWorld.close();
+  }
+  progress(`refresh: ${refresh.runs} runs, ${refresh.shortfalls.length} shortfalls`);
 } finally {
   process.stdout.write = writeStdout;
   process.stderr.write = writeStderr;
   await aws.stop();
 }
 
-const secrets = [...new Set([...crash.secrets, ...bad.secrets, ...load.secrets])].filter(
+const secrets = [...new Set([...crash.secrets, ...bad.secrets, ...load.secrets, ...refresh.secrets])].filter(
   (s) => s.length >= 8,
 );
-const haystack = [printed.join(""), ...crash.published, load.published].join("\n");
+const haystack = [printed.join(""), ...crash.published, load.published, refresh.published].join("\n");
 const leaks = secrets.filter((secret) => haystack.includes(secret)).length;
 
 const summary = {
@@ -71,6 +86,7 @@ const summary = {
     orphans: load.orphans,
     rateRatio: load.rateRatio,
   },
+  refresh: { runs: refresh.runs, shortfalls: refresh.shortfalls.length, mints: refresh.mints },
 };
 
 if (json) {
@@ -91,6 +107,11 @@ if (json) {
     `load           ${load.rotated} of ${load.credentials} rotated in ${load.seconds} s, ${load.lost} lost, ${load.orphans} orphans, ` +
       `${load.throttled} answered 429, rate ${load.rateRatio} of the vendor's limit`,
   );
+  console.log(
+    `refresh        ${refresh.runs} runs over a day, ${refresh.shortfalls.length} moments a consumer found less than ` +
+      `two minutes left, ${refresh.mints} mint and ${refresh.refreshes} refreshes`,
+  );
+  for (const shortfall of refresh.shortfalls) console.log(`REFRESH  ${shortfall}`);
   for (const failure of crash.failures)
     console.log(
       `CRASH  ${failure.provider} #${failure.index} ${failure.call} ${failure.phase}: ${failure.violations.join("; ")}`,
@@ -105,5 +126,7 @@ const ok =
   leaks === 0 &&
   load.lost === 0 &&
   load.orphans === 0 &&
-  load.rateRatio >= 0.9;
+  (load.rateRatio ?? 0) >= 0.9 &&
+  refresh.shortfalls.length === 0 &&
+  refresh.mints === 1;
 process.exitCode = ok ? 0 : 1;

@@ -51,5 +51,58 @@ export async function startWorldOn(aws: IsolatedAws, options: WorldOptions): Pro
     minTokenRemainingMs: 2 * MINUTE,
     http: { timeoutMs: 1_000, retryBaseMs: 1, retryMaxMs: 10, sleep: async () => {}, ...options.http },
   });
-  return { ...keyturn, aws, clock: options.clock, hub, close: () => hub.close() };
+  return { ...closable(keyturn, () => hub.close()), aws, clock: options.clock, hub };
+}
+
+/** A world's calls after its test ended: a loop that outlived its test (a timeout) stops here. */
+export class WorldClosedError extends Error {
+  override readonly name = "WorldClosedError";
+}
+
+/** The calls a test drives keyturn with (those a long loop makes), guarded by `close`. */
+const DRIVEN = [
+  "invoke",
+  "rotate",
+  "sweep",
+  "refresh",
+  "put",
+  "storedTokens",
+  "revoke",
+  "createSecret",
+  "read",
+  "stages",
+  "tags",
+] as const;
+
+/**
+ * `close()` refuses every later call of the world, waits for the calls in flight, then closes
+ * the hub: a loop still running when its test timed out fails at its next call instead of
+ * acting on the next test's state, and teardown does not pull the hub from under it.
+ */
+function closable(
+  keyturn: LocalKeyturn,
+  closeHub: () => Promise<void>,
+): LocalKeyturn & { close(): Promise<void> } {
+  let closed = false;
+  const inFlight = new Set<Promise<unknown>>();
+  const guarded: Record<string, unknown> = { ...keyturn };
+  for (const name of DRIVEN) {
+    const call = keyturn[name] as (...args: unknown[]) => Promise<unknown>;
+    guarded[name] = (...args: unknown[]) => {
+      if (closed) return Promise.reject(new WorldClosedError(`world.${name}() after the world was closed`));
+      const running = call(...args);
+      inFlight.add(running);
+      const settle = () => inFlight.delete(running);
+      running.then(settle, settle);
+      return running;
+    };
+  }
+  return {
+    ...(guarded as unknown as LocalKeyturn),
+    async close() {
+      closed = true;
+      await Promise.allSettled([...inFlight]);
+      await closeHub();
+    },
+  };
 }
