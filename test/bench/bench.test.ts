@@ -7,7 +7,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, inject, test } from "vitest";
 import type { AwsCall } from "../../bench/aws.ts";
 import { floorSource, quantile, sdkImportsOf } from "../../bench/bundles.ts";
-import { COST_ITEMS, costModel, REFRESH_RUNS_PER_MONTH, SWEEPS_PER_MONTH } from "../../bench/cost.ts";
+import { COST_ITEMS, type CostInputs, type CostItem, type CostModel, costModel } from "../../bench/cost.ts";
 import { bundleLambda } from "../../bench/lambda-build.ts";
 import { PRICES } from "../../bench/prices.ts";
 import type { CycleUsage } from "../../bench/scenarios.ts";
@@ -47,43 +47,144 @@ describe("the cost model", () => {
     events,
     ms: 1,
   });
-  const usage: CycleUsage = {
+  const work = { invocations: 4, coldStarts: 1, wallMs: 400, cpuMs: 100 };
+  // One cycle of each mode, each using a different part of the price table.
+  const automatic: CycleUsage = {
     mode: "automatic",
-    label: "one read and one event a cycle",
+    label: "a rotation a cycle",
     days: 30,
     credentials: 1,
     repeat: 1,
-    calls: [call("SecretsManager", "GetSecretValue"), call("EventBridge", "PutEvents", 1)],
+    calls: [
+      call("SecretsManager", "GetSecretValue"),
+      call("SecretsManager", "PutSecretValue"),
+      call("EventBridge", "PutEvents", 1),
+    ],
+    vendorCalls: 2,
+    lambda: { rotate: work },
+  };
+  const manual: CycleUsage = {
+    mode: "manual",
+    label: "a reminder a cycle",
+    days: 30,
+    credentials: 1,
+    repeat: 1,
+    calls: [call("EventBridge", "PutEvents", 1)],
     vendorCalls: 0,
     lambda: {},
   };
-  const model = costModel({
-    fleet: 100,
-    sweep: { ms: 0, cpuMs: 0, listCalls: 1 },
-    refreshRun: { ms: 0, cpuMs: 0, listCalls: 1 },
-    coldImportMs: { rotate: 0, monitor: 0, refresh: 0, revoke: 0, relay: 0 },
-    cycles: [usage],
+  const refresh: CycleUsage = {
+    mode: "refresh",
+    label: "an hour of refresh runs",
+    days: 1 / 24,
+    credentials: 1,
+    repeat: 30,
+    calls: [
+      call("SSM", "GetParameter"),
+      call("SSM", "PutParameter"),
+      call("DynamoDB", "PutItem"),
+      call("DynamoDB", "DeleteItem"),
+    ],
+    vendorCalls: 1,
+    lambda: { refresh: { ...work, coldStarts: 0 } },
+  };
+  const inputs = (cycles: CycleUsage[], fleet = 100): CostInputs => ({
+    fleet,
+    sweep: { ms: 200, cpuMs: 50, listCalls: 1 },
+    refreshRun: { ms: 20, cpuMs: 5, listCalls: 1 },
+    coldImportMs: { rotate: 100, monitor: 100, refresh: 100, revoke: 100, relay: 100 },
+    cycles,
   });
-  const mode = model.modes[0];
-  const perMonth = 730 / 720;
+  const cycles = [automatic, manual, refresh];
+  const sumOfTotals = (model: CostModel) => model.modes.reduce((sum, mode) => sum + mode.total, 0);
+  /** An item summed over the modes. */
+  const itemTotal = (model: CostModel, item: CostItem) =>
+    model.modes.reduce((sum, mode) => sum + mode.items[item], 0);
 
-  test("prices a credential's own calls per month and adds its share of the fleet's", () => {
-    expect(mode?.items["Secrets Manager storage"]).toBe(PRICES.secretsManager.perSecretMonth);
-    const ownCalls = perMonth * PRICES.secretsManager.perApiCall;
-    const fleetCalls = ((SWEEPS_PER_MONTH + REFRESH_RUNS_PER_MONTH) * PRICES.secretsManager.perApiCall) / 100;
-    expect(mode?.items["Secrets Manager API calls"]).toBeCloseTo(ownCalls + fleetCalls, 12);
-    // A decrypt for the read, a request to the alert topics' key for the event.
-    expect(mode?.items["KMS requests"]).toBeCloseTo(2 * perMonth * PRICES.kms.perRequest, 12);
-    expect(mode?.items["KMS keys (secrets, alerts), share"]).toBeCloseTo(
-      (2 * PRICES.kms.perKeyMonth) / 100,
-      12,
-    );
+  test("prices every item of every mode at a finite amount of at least zero, and every mode above zero", () => {
+    const model = costModel(inputs(cycles));
+
+    const items = model.modes.flatMap((mode) => COST_ITEMS.map((item) => mode.items[item]));
+
+    expect(items).toHaveLength(cycles.length * COST_ITEMS.length);
+    expect(items.filter((amount) => !Number.isFinite(amount) || amount < 0)).toEqual([]);
+    expect(model.modes.map((mode) => mode.total > 0 && Number.isFinite(mode.total))).toEqual([
+      true,
+      true,
+      true,
+    ]);
   });
 
-  test("totals its items", () => {
-    const sum = COST_ITEMS.reduce((total, item) => total + (mode?.items[item] ?? 0), 0);
-    expect(mode?.total).toBeCloseTo(sum, 12);
-    expect(model.maxPerCredentialMonthUsd).toBe(mode?.total);
+  test("totals each mode's items", () => {
+    const model = costModel(inputs(cycles));
+
+    for (const mode of model.modes) {
+      const sum = COST_ITEMS.reduce((total, item) => total + mode.items[item], 0);
+      expect(mode.total).toBeCloseTo(sum, 12);
+    }
+  });
+
+  test("gives as the most a credential costs the total of the costliest mode, whichever it is", () => {
+    // The same modes in another order: the answer must not depend on which comes first or last.
+    const models = [costModel(inputs(cycles)), costModel(inputs([refresh, manual, automatic]))];
+
+    for (const model of models) {
+      const totals = model.modes.map((mode) => mode.total);
+      expect(totals.every((total) => total <= model.maxPerCredentialMonthUsd)).toBe(true);
+      expect(totals).toContain(model.maxPerCredentialMonthUsd);
+    }
+    expect(models[0]?.maxPerCredentialMonthUsd).toBe(models[1]?.maxPerCredentialMonthUsd);
+  });
+
+  test.each([
+    ["secretsManager", "perSecretMonth", "Secrets Manager storage"],
+    ["secretsManager", "perApiCall", "Secrets Manager API calls"],
+    ["kms", "perRequest", "KMS requests"],
+    ["kms", "perKeyMonth", "KMS keys (secrets, alerts), share"],
+    ["eventBridge", "perCustomEvent", "EventBridge events"],
+    ["eventBridge", "perSchedulerInvocation", "EventBridge Scheduler, share"],
+    ["lambda", "perRequest", "Lambda requests"],
+    ["lambda", "armPerGbSecond", "Lambda duration (arm64)"],
+    ["dynamoDb", "perWriteRequestUnit", "DynamoDB leases"],
+    ["ssm", "perStandardApiInteraction", "SSM Parameter Store"],
+  ] as const)(
+    "raising the price %s.%s raises %s and what the modes cost, and no other item",
+    (service, price, raised) => {
+      const before = costModel(inputs(cycles));
+      // The price table is the one the model reads: raise one price for this test only.
+      const table = PRICES[service] as unknown as Record<string, number>;
+      const original = table[price] as number;
+      table[price] = original * 2 + 0.001;
+      let after: CostModel;
+      try {
+        after = costModel(inputs(cycles));
+      } finally {
+        table[price] = original;
+      }
+
+      expect(itemTotal(after, raised)).toBeGreaterThan(itemTotal(before, raised));
+      expect(sumOfTotals(after)).toBeGreaterThan(sumOfTotals(before));
+      const others = COST_ITEMS.filter((item) => item !== raised);
+      expect(others.map((item) => itemTotal(after, item))).toEqual(
+        others.map((item) => itemTotal(before, item)),
+      );
+    },
+  );
+
+  test("a credential's share of the fleet's work shrinks as the fleet grows", () => {
+    const small = costModel(inputs(cycles, 100));
+    const large = costModel(inputs(cycles, 10_000));
+
+    expect(COST_ITEMS.every((item) => large.fleetShare[item] <= small.fleetShare[item])).toBe(true);
+    expect(large.maxPerCredentialMonthUsd).toBeLessThan(small.maxPerCredentialMonthUsd);
+  });
+
+  test("a cycle that makes more calls costs more", () => {
+    const busier = { ...automatic, calls: [...automatic.calls, ...automatic.calls] };
+
+    const [usual, more] = costModel(inputs([automatic, busier])).modes;
+
+    expect(more?.total).toBeGreaterThan(usual?.total ?? Number.POSITIVE_INFINITY);
   });
 });
 
@@ -98,6 +199,5 @@ test("the fleet sweep lists pages, reads no value, and the naive sweep reads eve
   expect(sweep.naive.byOperation["SecretsManager.GetSecretValue"]).toBe(120);
   // The refresh lists only refresh credentials (a tag-value filter): none here, so one page.
   expect(sweep.refreshListing.byOperation).toEqual({ "SecretsManager.ListSecrets": 1 });
-  expect(sweep.speedup).toBeGreaterThan(1);
   expect(lines).toContain("fleet: created 120 of 120 secrets");
-}, 60_000);
+});

@@ -3,7 +3,7 @@
 
 import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
-import { join } from "node:path";
+import { join, relative, resolve, sep } from "node:path";
 import { promisify } from "node:util";
 import { Duration } from "aws-cdk-lib";
 import type { Template } from "aws-cdk-lib/assertions";
@@ -112,6 +112,28 @@ function joinedArn(resource: unknown): string {
   return join[1].map((part) => (typeof part === "string" ? part : `{${JSON.stringify(part)}}`)).join("");
 }
 
+const PROJECT_ROOT = join(import.meta.dirname, "..", "..");
+
+/** package-lock.json: `dev` marks a package that only devDependencies bring into node_modules. */
+const LOCKFILE = JSON.parse(readFileSync(join(PROJECT_ROOT, "package-lock.json"), "utf8")) as {
+  packages: Record<string, { dev?: boolean }>;
+};
+
+/** The files a bundle was built from, as absolute paths, from its source map. */
+function bundleSources(bundleDirectory: string): string[] {
+  const { sources } = JSON.parse(readFileSync(join(bundleDirectory, "index.mjs.map"), "utf8")) as {
+    sources: string[];
+  };
+  return sources.map((source) => resolve(bundleDirectory, source));
+}
+
+/** The lockfile's key for the package a source file belongs to ("node_modules/@aws-sdk/core"), if any. */
+function lockfilePackageOf(source: string): string | undefined {
+  // From the first node_modules on, wherever node_modules itself lies (it may be a link).
+  const path = source.split(sep).join("/");
+  return /\/(node_modules\/(?:@[^/]+\/)?[^/]+(?:\/node_modules\/(?:@[^/]+\/)?[^/]+)*)/.exec(path)?.[1];
+}
+
 describe("the Keyturn stack", () => {
   let synthesized: Synthesized;
   let functions: Record<Handler, Record<string, unknown>>;
@@ -144,18 +166,26 @@ describe("the Keyturn stack", () => {
     });
 
     test(`is bundled from functions/handlers/${handler}.ts and no other handler`, () => {
-      const { sources } = JSON.parse(readFileSync(join(bundleDirectories[handler], "index.mjs.map"), "utf8"));
+      const sources = bundleSources(bundleDirectories[handler]);
       const handlers = HANDLERS.filter((name) =>
-        (sources as string[]).some((source) => source.endsWith(`functions/handlers/${name}.ts`)),
+        sources.some((source) => source === join(PROJECT_ROOT, "functions", "handlers", `${name}.ts`)),
       );
 
       expect(handlers).toEqual([handler]);
     });
 
-    test("is bundled without the test-only aws-sdk-client-mock", () => {
-      const bundle = readFileSync(join(bundleDirectories[handler], "index.mjs"), "utf8");
+    test("is bundled from functions/ and production dependencies alone: no sandbox or test code, no package only a devDependency brings", () => {
+      const sources = bundleSources(bundleDirectories[handler]);
+      const packages = [...new Set(sources.flatMap((source) => lockfilePackageOf(source) ?? []))];
+      const ownCode = sources
+        .filter((source) => lockfilePackageOf(source) === undefined)
+        .map((source) => relative(PROJECT_ROOT, source));
 
-      expect(bundle).not.toContain("aws-sdk-client-mock");
+      expect(ownCode.filter((path) => !path.startsWith("functions/"))).toEqual([]);
+      // Every bundled package is one the lockfile knows, so the dev-only check below sees them all.
+      expect(packages.length).toBeGreaterThan(0);
+      expect(packages.filter((key) => LOCKFILE.packages[key] === undefined)).toEqual([]);
+      expect(packages.filter((key) => LOCKFILE.packages[key]?.dev === true)).toEqual([]);
     });
 
     test("ships a bundle that Node loads, with the environment the template gives it, as an ES module exporting handler", async () => {

@@ -13,13 +13,13 @@
 // AWS calls fail in an SDK middleware (moto cannot crash our process mid-step); vendor calls
 // fail at the vendor hub, which cuts the connection before or after the simulator answered.
 
-import { ListSecretVersionIdsCommand } from "@aws-sdk/client-secrets-manager";
 import type { InitializeMiddleware } from "@smithy/types";
 import { Tag } from "#engine/settings.ts";
 import type { IsolatedAws } from "#sandbox/moto-account.ts";
 import { motoAccount } from "#sandbox/moto-account.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import type { CallFate } from "#sandbox/simulators/hub.ts";
+import { rotationInvariantViolations } from "../support/rotation-invariants.ts";
 import { startWorldOn, type World } from "../support/world-core.ts";
 import { DAY, VENDORS_UNDER_TEST, type VendorUnderTest } from "./vendors.ts";
 
@@ -107,30 +107,9 @@ async function scenario(world: World, vendor: VendorUnderTest, state: Instrument
   world.clock.advance(2 * HOUR);
   await world.sweep(); // the recovery sweep: whatever the crash left, this one must settle
 
-  const violations: string[] = [];
-  const referenced = new Set<string>();
-  for (const name of all) {
-    const versions = await world.aws.secretsManager.send(
-      new ListSecretVersionIdsCommand({ SecretId: name, IncludeDeprecated: true }),
-    );
-    for (const version of versions.Versions ?? []) {
-      const value = await world.read(name, version.VersionId);
-      referenced.add(value.keyId);
-      const labels = version.VersionStages ?? [];
-      if (labels.includes("AWSPENDING") && !labels.includes("AWSCURRENT")) {
-        violations.push(`${name}: AWSPENDING left on version ${version.VersionId}`);
-      }
-    }
-    const current = await world.read(name);
-    if (!vendor.isLive(current)) violations.push(`${name}: AWSCURRENT does not authenticate at the vendor`);
-    if (vendor.liveKeysOf(name) > 2) violations.push(`${name}: ${vendor.liveKeysOf(name)} live keys`);
-  }
+  const violations = await rotationInvariantViolations(world, vendor, all, { rotationFinished: true });
   for (const name of rotated) {
     if ((await world.read(name)).keyId === before.get(name)) violations.push(`${name}: never rotated`);
-  }
-  for (const key of vendor.liveMintedKeys()) {
-    if (!referenced.has(key.keyId))
-      violations.push(`live minted key ${key.keyId} (${key.description}) is unreferenced`);
   }
   return violations;
 }

@@ -1,7 +1,8 @@
 // The world of test/support/world.ts with an Immuta simulator, Immuta credentials, and the
-// invariant checks of shared/DESIGN.md "Rotation protocol".
+// invariant checks of shared/DESIGN.md "Rotation protocol" (./rotation-invariants.ts).
 
 import { Tag } from "#engine/settings.ts";
+import { markerIn } from "#providers/marker.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import {
   IMMUTA_REGIONS,
@@ -9,6 +10,7 @@ import {
   type ImmutaSimulator,
   startImmutaSimulator,
 } from "#sandbox/simulators/immuta.ts";
+import { rotationInvariantViolations } from "./rotation-invariants.ts";
 import { DAY, startWorld, TEST_START, type World, type WorldOptions } from "./world.ts";
 
 export { BUS_NAME, DAY, HOUR, MINUTE } from "./world.ts";
@@ -87,35 +89,23 @@ export async function immutaFixture(
       return { secretId: name, token: seeded.token, keyId: seeded.tokenId };
     },
     current: (secretId) => world.read(secretId),
-    async invariantViolations(secretIds, checks = {}) {
-      const violations: string[] = [];
-      const referenced = new Set<string>();
-      for (const secretId of secretIds) {
-        const versions = await world.stages(secretId);
-        for (const versionId of Object.keys(versions))
-          referenced.add((await world.read(secretId, versionId)).keyId);
-        const current = await world.read(secretId);
-        if (!sim.isLive(current.token))
-          violations.push(`${secretId}: AWSCURRENT does not authenticate at the vendor`);
-        const pending = Object.entries(versions).find(([, labels]) => labels.includes("AWSPENDING"));
-        if (checks.rotationFinished && pending && !pending[1].includes("AWSCURRENT")) {
-          violations.push(
-            `${secretId}: AWSPENDING left on version ${pending[0]} after the rotation finished`,
-          );
-        }
-        const live = sim.liveTokens().filter((token) => token.description.includes(secretId));
-        if (live.length > 2)
-          violations.push(`${secretId}: ${live.length} live keys (at most two outside a rotation)`);
-      }
-      for (const token of sim.liveTokens()) {
-        if (token.description.startsWith("keyturn:") && !referenced.has(token.tokenId)) {
-          violations.push(
-            `live minted token ${token.tokenId} (${token.description}) is referenced by no secret version`,
-          );
-        }
-      }
-      return violations;
-    },
+    invariantViolations: (secretIds, checks = {}) =>
+      rotationInvariantViolations(
+        world,
+        {
+          isLive: (value) => sim.isLive(value.token),
+          // The first key's description names the credential, and so does the marker of every key minted for it.
+          liveKeysOf: (secretId) =>
+            sim.liveTokens().filter((token) => token.description.includes(secretId)).length,
+          liveMintedKeys: () =>
+            sim
+              .liveTokens()
+              .filter((token) => markerIn(token.description) !== undefined)
+              .map((token) => ({ keyId: token.tokenId, description: token.description })),
+        },
+        secretIds,
+        checks,
+      ),
     close: async () => {
       await world.close();
       await sim.close();

@@ -3,6 +3,7 @@
 // credentials issued by it.
 
 import { Tag } from "#engine/settings.ts";
+import { markerIn } from "#providers/marker.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import {
   SOFTWAREONE_ADMIN_MODULE,
@@ -10,6 +11,7 @@ import {
   type SoftwareOneSimulator,
   startSoftwareOneSimulator,
 } from "#sandbox/simulators/softwareone.ts";
+import { referencedKeyIds } from "./rotation-invariants.ts";
 import { startWorld, TEST_START, type World, type WorldOptions } from "./world.ts";
 
 export { DAY, HOUR, MINUTE } from "./world.ts";
@@ -74,15 +76,10 @@ export async function softwareoneFixture(
     },
     status: (keyId) => sim.tokens().find((t) => t.id === keyId)?.status,
     async untrackedKeys(secretIds) {
-      const referenced = new Set<string>();
-      for (const secretId of secretIds) {
-        for (const versionId of Object.keys(await world.stages(secretId))) {
-          referenced.add((await world.read(secretId, versionId)).keyId);
-        }
-      }
+      const referenced = await referencedKeyIds(world, secretIds);
       return sim
         .liveTokens()
-        .filter((t) => t.description?.startsWith("keyturn:") && !referenced.has(t.id))
+        .filter((t) => markerIn(t.description) !== undefined && !referenced.has(t.id))
         .map((t) => t.id);
     },
     close: async () => {
