@@ -15,9 +15,11 @@ import { EventPublisher } from "#aws/event-publisher.ts";
 import { LeaseTable } from "#aws/lease.ts";
 import { CURRENT, SecretStore } from "#aws/secret-store.ts";
 import { TokenStore } from "#aws/token-store.ts";
+import { PinnedCredentials } from "#engine/pinned.ts";
 import { Tag } from "#engine/settings.ts";
 import { createMonitorHandler } from "#handlers/monitor.ts";
 import { createRefreshHandler } from "#handlers/refresh.ts";
+import { pinnedFromTags } from "#sandbox/pin-from-tags.ts";
 import { type AwsCall, benchAws, countByOperation, countOf } from "./aws.ts";
 import { HOUR, MINUTE, timed } from "./scenarios.ts";
 
@@ -101,8 +103,15 @@ export async function measureSweep(
 
   const store = new SecretStore(aws.secretsManager);
   const publisher = new EventPublisher(aws.eventBridge, BUS_NAME);
+  // What a deployment of a config listing the fleet pins.
+  const pinned = new PinnedCredentials();
+  for (let i = 0; i < credentials; i++) {
+    const credential = pinnedFromTags(`keyturn/fleet-${i}`, credentialValue(i), tagsOf(i));
+    if (credential) pinned.pin(credential);
+  }
   const monitor = createMonitorHandler({
     store,
+    pinned,
     publisher,
     now: () => NOW,
     rotate: async () => {
@@ -152,6 +161,7 @@ export async function measureSweep(
   progress("fleet: one refresh run over the same fleet");
   const refresh = createRefreshHandler({
     store,
+    pinned,
     tokens: new TokenStore(aws.ssm),
     leases: new LeaseTable(aws.dynamodb, "keyturn-leases"),
     publisher,

@@ -11,9 +11,11 @@ import { EventPublisher } from "#aws/event-publisher.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
 import { rotateThroughSecretsManager } from "#engine/emergency.ts";
+import type { PinnedCredentials } from "#engine/pinned.ts";
 import { HttpClient } from "#http/client.ts";
 import { DEFAULT_BUS } from "./args.ts";
 import { AWS_ACTION, CommandFailure, isAwsError } from "./failure.ts";
+import { loadPinned } from "./pinned.ts";
 
 const SANDBOX_REGION = "us-east-1";
 const POLL_MS = 2_000;
@@ -42,6 +44,8 @@ export interface Connection {
   rotate(secretId: string, timeoutMs: number): Promise<void>;
   /** The credential's description, settings and provider (DescribeSecret: tags and labels, no value). */
   credential(secretId: string): Promise<ManagedCredential>;
+  /** What the deployment pins (./pinned.ts): the CLI acts only on these credentials. */
+  pinned: PinnedCredentials;
 }
 
 /** Records the IAM action of a failed call on the error, so that its message can name it. */
@@ -107,6 +111,7 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
   const where = endpoint ? `the endpoint ${endpoint} (${resolvedRegion})` : `region ${resolvedRegion}`;
 
   const store = new SecretStore(secretsManager);
+  const pinned = loadPinned(env);
   const publisher = new EventPublisher(eventBridge, bus);
   const http = (vendor: string) => new HttpClient({ vendor, endpointOverride: vendorEndpoint });
   const now = () => new Date();
@@ -120,6 +125,7 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
       const { rotateLikeSecretsManager } = await import("#sandbox/rotation-driver.ts");
       const handler = createRotateHandler({
         store,
+        pinned,
         publisher,
         now,
         http: { endpointOverride: vendorEndpoint },
@@ -157,6 +163,7 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
       ? "in-process with keyturn's rotate handler (sandbox: moto cannot run the rotation Lambda)"
       : "through Secrets Manager (RotateSecret, keyturn's rotate function)",
     rotate,
-    credential: async (secretId) => managedCredential(await store.describe(secretId)),
+    credential: async (secretId) => managedCredential(await store.describe(secretId), pinned),
+    pinned,
   };
 }

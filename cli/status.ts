@@ -5,6 +5,7 @@
 
 import { CURRENT, PENDING, type SecretDescription } from "#aws/secret-store.ts";
 import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
+import { CredentialNotPinnedError, CredentialTamperedError, type PinnedCredentials } from "#engine/pinned.ts";
 import { Tag } from "#engine/settings.ts";
 import { isAutomatic, type ProviderMode } from "#providers/types.ts";
 
@@ -96,13 +97,17 @@ function dueActions(credential: ManagedCredential, expiry: number | undefined, i
   return actions;
 }
 
-export function credentialStatus(description: SecretDescription, now: Date): CredentialStatus {
+export function credentialStatus(
+  description: SecretDescription,
+  now: Date,
+  pinned: PinnedCredentials,
+): CredentialStatus {
   const { tags } = description;
   const name = tags[Tag.credential] || description.name;
   const nowMs = now.getTime();
   let credential: ManagedCredential;
   try {
-    credential = managedCredential(description);
+    credential = managedCredential(description, pinned);
   } catch (error) {
     return {
       credential: name,
@@ -113,7 +118,16 @@ export function credentialStatus(description: SecretDescription, now: Date): Cre
       issuedAt: null,
       ageDays: null,
       lastRotation: null,
-      nextAction: { action: "fix the keyturn:* tags", at: null, overdue: false },
+      nextAction: {
+        action:
+          error instanceof CredentialNotPinnedError
+            ? "add it to the config and deploy"
+            : error instanceof CredentialTamperedError
+              ? "restore what the config says (see problem)"
+              : "fix the credential's config",
+        at: null,
+        overdue: false,
+      },
       expiresAt: null,
       state: "invalid",
       problem: error instanceof Error ? error.message : String(error),

@@ -12,6 +12,7 @@ import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { parseDuration } from "#engine/duration.ts";
 import type { Severity } from "#engine/events.ts";
+import { type PinnedCredential, policyTags } from "#engine/pinned.ts";
 import {
   DEFAULT_EXPIRY_THRESHOLDS,
   DEFAULT_GRACE_PERIOD,
@@ -19,7 +20,6 @@ import {
   DEFAULT_IN_USE_LIMIT,
   DEFAULT_IN_USE_WINDOW,
   DEFAULT_KEY_LIFETIME,
-  Tag,
 } from "#engine/settings.ts";
 import { EVERFLOW_BASE_URL, EVERFLOW_EU_BASE_URL } from "#providers/everflow/index.ts";
 import { IMMUTA_REGIONS } from "#providers/immuta-request/index.ts";
@@ -509,28 +509,32 @@ export function parseConfig(json: unknown, source = "the keyturn config"): Keytu
   };
 }
 
-/** The keyturn:* policy tags of a credential's secret: what the engine reads (functions/engine/settings.ts). */
-export function credentialTags(credential: CredentialConfig): Record<string, string> {
-  const { policy } = credential;
-  const optional: [string, string | number | undefined][] = [
-    [Tag.issuer, credential.issuer?.secretName],
-    [Tag.keyLifetime, policy.keyLifetime],
-    [Tag.inUseWindow, policy.inUseWindow],
-    [Tag.inUseLimit, policy.inUseLimit],
-    [Tag.hardRevokeDelay, policy.hardRevokeDelay],
-    [Tag.maxAge, policy.maxAge],
-  ];
+/**
+ * A credential as the deployment pins it for the functions (functions/engine/pinned.ts): its
+ * identity, vendor endpoint and scope, and policy. The functions trust this, never the tags.
+ */
+export function pinnedCredential(credential: CredentialConfig): PinnedCredential {
   return {
-    [Tag.provider]: credential.provider,
-    [Tag.credential]: credential.secretName,
-    [Tag.gracePeriod]: policy.gracePeriod,
-    [Tag.expiryThresholds]: policy.expiryThresholds.join(","),
-    ...Object.fromEntries(
-      optional
-        .filter((entry): entry is [string, string | number] => entry[1] !== undefined)
-        .map(([k, value]) => [k, String(value)]),
-    ),
+    secretName: credential.secretName,
+    ...(credential.source.kind === "existing" && credential.source.secretArn
+      ? { secretArn: credential.source.secretArn }
+      : {}),
+    provider: credential.provider,
+    ...(credential.issuer ? { issuer: credential.issuer.secretName } : {}),
+    settings: { ...credential.settings },
+    settingsFields: providerSettingsFields(credential.provider),
+    policy: { ...credential.policy, expiryThresholds: [...credential.policy.expiryThresholds] },
   };
+}
+
+/** Every settings field a provider's config knows: a secret value may not carry them otherwise than pinned. */
+export function providerSettingsFields(provider: ProviderId): string[] {
+  return Object.keys(ProviderSettings[provider].entries);
+}
+
+/** The keyturn:* policy tags of a credential's secret: the mirror of what is pinned, for people and `keyturn status`. */
+export function credentialTags(credential: CredentialConfig): Record<string, string> {
+  return policyTags(pinnedCredential(credential));
 }
 
 /**

@@ -11,6 +11,7 @@ import { NodejsFunction, OutputFormat } from "aws-cdk-lib/aws-lambda-nodejs";
 import { LogGroup, RetentionDays } from "aws-cdk-lib/aws-logs";
 import type { IQueue } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import type { PinnedDocument } from "#engine/pinned.ts";
 import type {
   MonitorEnvironment,
   RefreshEnvironment,
@@ -53,6 +54,11 @@ export interface KeyturnFunctionProps<H extends HandlerName> {
   readonly reservedConcurrentExecutions?: number;
   /** For functions invoked asynchronously (schedules, rules). Default: Lambda's defaults, no queue. */
   readonly asyncInvocation?: AsyncInvocationProps;
+  /**
+   * What the deployment pins (functions/engine/pinned.ts), baked into the function's code: only
+   * a deployment can change it. For the functions that act on credentials.
+   */
+  readonly pinned?: PinnedDocument;
 }
 
 export class KeyturnFunction<H extends HandlerName> extends Construct {
@@ -119,6 +125,15 @@ export class KeyturnFunction<H extends HandlerName> extends Construct {
         banner:
           'import { createRequire as keyturnCreateRequire } from "node:module"; ' +
           "const require = keyturnCreateRequire(import.meta.url);",
+        // functions/handlers/pinned.ts reads it. Base64 keeps the value safe through the shell
+        // command that the local bundling runs.
+        ...(props.pinned
+          ? {
+              define: {
+                KEYTURN_PINNED: JSON.stringify(Buffer.from(JSON.stringify(props.pinned)).toString("base64")),
+              },
+            }
+          : {}),
       },
     });
     Validations.of(this.function).acknowledge({

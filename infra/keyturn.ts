@@ -28,12 +28,14 @@ import { Construct } from "constructs";
 import { DEFAULT_TOKEN_PARAMETER_PREFIX, tokenParameterName } from "#aws/token-store.ts";
 import { parseDuration } from "#engine/duration.ts";
 import { DetailType, type Severity } from "#engine/events.ts";
+import { pinnedDocument } from "#engine/pinned.ts";
 import { Tag } from "#engine/settings.ts";
 import {
   type CredentialConfig,
   DEFAULT_BUS_NAME,
   DEFAULT_SECRET_NAME_PREFIX,
   type KeyturnConfig,
+  pinnedCredential,
   SECRET_NAME_PREFIX,
 } from "./config.ts";
 import { KeyturnAlarms } from "./keyturn-alarms.ts";
@@ -218,6 +220,10 @@ export class Keyturn extends Construct {
       }
     }
 
+    // Who each credential is and how it is handled, baked into the functions that act on them:
+    // they trust this, never a secret's tags or value (functions/engine/pinned.ts).
+    const pinned = pinnedDocument((props.credentials ?? []).map(pinnedCredential));
+
     this.bus = new EventBus(this, "Bus", { eventBusName: props.busName ?? DEFAULT_BUS_NAME });
     const busName = this.bus.eventBusName;
 
@@ -251,6 +257,7 @@ export class Keyturn extends Construct {
     };
 
     const rotate = new KeyturnFunction(this, "Rotate", {
+      pinned,
       handler: "rotate",
       description: "keyturn: Secrets Manager rotation function for vendor API credentials",
       // One step makes a few vendor calls (list issued keys, revoke a lost one, mint); each
@@ -282,6 +289,7 @@ export class Keyturn extends Construct {
 
     this.monitorDeadLetters = deadLetterQueue(this, "MonitorDeadLetters");
     const monitor = new KeyturnFunction(this, "Monitor", {
+      pinned,
       handler: "monitor",
       description: "keyturn: sweep over every managed credential (due revocations, orphaned vendor keys)",
       // One ListSecrets page per 100 credentials, then vendor calls only for what is due: a
@@ -364,6 +372,7 @@ export class Keyturn extends Construct {
     // could expire before the next run, so it must know how often runs really come.
     const refreshEventAge = Duration.minutes(Math.min(refreshIntervalMinutes, 6 * 60));
     const refresh = new KeyturnFunction(this, "Refresh", {
+      pinned,
       handler: "refresh",
       description:
         "keyturn: keeps a valid access token for every token-refresh credential in Parameter Store",
@@ -429,6 +438,7 @@ export class Keyturn extends Construct {
 
     this.revokeDeadLetters = deadLetterQueue(this, "RevokeDeadLetters");
     const revoke = new KeyturnFunction(this, "Revoke", {
+      pinned,
       handler: "revoke",
       description: "keyturn: emergency revoke, rotates a credential at once and revokes the compromised key",
       // It waits for a whole rotation through Secrets Manager. Only createSecret and testSecret

@@ -125,6 +125,7 @@ async function main(): Promise<void> {
       minTokenRemainingMs: blueprint.refresh.minTokenRemainingMs,
       tokenParameterPrefix: blueprint.refresh.tokenParameterPrefix,
       provisioned,
+      pinned: provision.pinnedOf(config),
       // The month is compressed, and so are the HTTP client's waits between retries.
       http: { retryBaseMs: 20, retryMaxMs: 200 },
     });

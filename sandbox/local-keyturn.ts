@@ -19,6 +19,7 @@ import { type StoredTokens, TokenStore, tokenParameterName } from "#aws/token-st
 import type { EmergencyOutcome } from "#engine/emergency.ts";
 import { type AcceptedKey, acceptKey } from "#engine/manual.ts";
 import type { MonitorReport } from "#engine/monitor.ts";
+import { PinnedCredentials } from "#engine/pinned.ts";
 import type { RefreshReport } from "#engine/refresh.ts";
 import { createMonitorHandler } from "#handlers/monitor.ts";
 import { createRefreshHandler } from "#handlers/refresh.ts";
@@ -28,6 +29,7 @@ import { vendorHttp } from "#handlers/vendor-http.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { type EventSubscriber, subscribeToBus } from "./event-subscriber.ts";
 import { LEASE_TABLE } from "./local-aws.ts";
+import { pinnedFromTags } from "./pin-from-tags.ts";
 import { type DrivenRotation, type RotationInvoker, rotateLikeSecretsManager } from "./rotation-driver.ts";
 import type { Clock } from "./simulators/clock.ts";
 
@@ -63,10 +65,17 @@ export interface LocalKeyturnOptions {
    * created here.
    */
   provisioned?: { subscriber: EventSubscriber; leaseTable: string };
+  /**
+   * What the deployment pins (sandbox/provision.ts pins the config). Default: an empty set, to
+   * which `createSecret` adds each credential as a config saying what its tags say would.
+   */
+  pinned?: PinnedCredentials;
 }
 
 export interface LocalKeyturn {
   store: SecretStore;
+  /** What the handlers trust: tests add to it, or tamper with the secrets behind it. */
+  pinned: PinnedCredentials;
   subscriber: EventSubscriber;
   invoke: RotationInvoker;
   rotate(secretId: string, options?: Parameters<typeof rotateLikeSecretsManager>[2]): Promise<DrivenRotation>;
@@ -78,6 +87,7 @@ export interface LocalKeyturn {
   /** The token pair a consumer would read for the credential. */
   storedTokens(credential: string): Promise<StoredTokens | undefined>;
   revoke(request: unknown): Promise<EmergencyOutcome>;
+  /** Creates a secret and pins it as a deployment would from a config saying what the tags say. */
   createSecret(name: string, value: string | object, tags: Record<string, string>): Promise<void>;
   /** AWSCURRENT, or the version named. */
   read(secretId: string, versionId?: string): Promise<StoredValue>;
@@ -91,12 +101,13 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
   const leaseTable = options.provisioned?.leaseTable ?? LEASE_TABLE;
   const tokenParameterPrefix = options.tokenParameterPrefix ?? TOKEN_PARAMETER_PREFIX;
   const store = new SecretStore(clients.secretsManager);
+  const pinned = options.pinned ?? new PinnedCredentials();
   const publisher = new EventPublisher(clients.eventBridge, options.busName);
   const now = () => new Date(clock.now());
   const http = { endpointOverride: options.vendorEndpoint, ...options.http };
   const context = { getRemainingTimeInMillis: () => 120_000, awsRequestId: "local" };
 
-  const rotateHandler = createRotateHandler({ store, publisher, now, http });
+  const rotateHandler = createRotateHandler({ store, pinned, publisher, now, http });
   const invoke: RotationInvoker = (event) => rotateHandler(event, context);
   // moto cannot run a rotation Lambda, so "rotate now" plays Secrets Manager's part with the
   // real rotate handler (sandbox/rotation-driver.ts).
@@ -106,6 +117,7 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
   };
   const monitor = createMonitorHandler({
     store,
+    pinned,
     publisher,
     now,
     http,
@@ -114,7 +126,7 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     reconcileIntervalMs: options.reconcileIntervalMs,
     stuckAfterMs: options.stuckAfterMs,
   });
-  const revokeHandler = createRevokeHandler({ store, publisher, now, http, rotate: rotateNow });
+  const revokeHandler = createRevokeHandler({ store, pinned, publisher, now, http, rotate: rotateNow });
   if (!options.provisioned) {
     await clients.dynamodb.send(
       new CreateTableCommand({
@@ -128,6 +140,7 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
   const tokens = new TokenStore(clients.ssm);
   const refreshHandler = createRefreshHandler({
     store,
+    pinned,
     tokens,
     leases: new LeaseTable(clients.dynamodb, leaseTable),
     publisher,
@@ -152,16 +165,19 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
 
   return {
     store,
+    pinned,
     subscriber,
     invoke,
     rotate: (secretId, driverOptions) => rotateLikeSecretsManager(invoke, secretId, driverOptions),
     sweep: () => monitor({}, context),
     refresh: (requestId = "local-refresh") => refreshHandler({}, { ...context, awsRequestId: requestId }),
     put: (secretId, input) =>
-      acceptKey({ store, publisher, now, http: vendorHttp(context, http) }, secretId, input),
+      acceptKey({ store, pinned, publisher, now, http: vendorHttp(context, http) }, secretId, input),
     storedTokens: (credential) => tokens.read(tokenParameterName(credential, tokenParameterPrefix)),
     revoke: (request) => revokeHandler(request, context),
     async createSecret(name, value, tags) {
+      const credential = pinnedFromTags(name, value, tags);
+      if (credential) pinned.pin(credential);
       await clients.secretsManager.send(
         new CreateSecretCommand({
           Name: name,

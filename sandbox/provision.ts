@@ -44,6 +44,7 @@ import { SecretStore } from "#aws/secret-store.ts";
 import { parseDuration } from "#engine/duration.ts";
 import type { Severity } from "#engine/events.ts";
 import { acceptKey } from "#engine/manual.ts";
+import { PinnedCredentials } from "#engine/pinned.ts";
 import { MonitorEnvironment, RefreshEnvironment } from "#handlers/environment.ts";
 import { vendorHttp } from "#handlers/vendor-http.ts";
 import type { HttpClientOptions } from "#http/client.ts";
@@ -54,6 +55,7 @@ import {
   initialSecretValue,
   type KeyturnConfig,
   loadConfig,
+  pinnedCredential,
   SEVERITIES,
 } from "../infra/config.ts";
 import {
@@ -356,6 +358,11 @@ export interface SeedOptions {
   http?: Partial<HttpClientOptions>;
 }
 
+/** What a deployment of `config` pins in its functions (infra/keyturn.ts does the same at synth). */
+export function pinnedOf(config: KeyturnConfig): PinnedCredentials {
+  return new PinnedCredentials(config.credentials.map(pinnedCredential));
+}
+
 /**
  * Creates each credential's first key at its simulator and hands it over as `keyturn put` does.
  * A key created by hand is never printed; the simulators keep every value they hand out.
@@ -457,7 +464,7 @@ export async function seedKeys(options: SeedOptions): Promise<SeededKey[]> {
     // keeps the fields of a current value only once it has a key: without them here, a first
     // key of a provider with settings (Immuta's region, Incorta's cluster) would be refused.
     const accepted = await acceptKey(
-      { store, publisher, http, now: () => new Date(handedOverAt) },
+      { store, pinned: pinnedOf(config), publisher, http, now: () => new Date(handedOverAt) },
       credential.secretName,
       { ...settings, ...input },
     );

@@ -12,7 +12,9 @@
 // Key values are never printed, with one exception on purpose: a fresh key this sandbox creates
 // at a simulator for the `keyturn put` example, which no credential stores (yet).
 
-import { relative, resolve } from "node:path";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join, relative, resolve } from "node:path";
 import { parseArgs } from "node:util";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -20,6 +22,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { parseDuration } from "#engine/duration.ts";
+import { pinnedDocument } from "#engine/pinned.ts";
 import { redactText } from "#http/redact.ts";
 import { LEASE_TABLE } from "./local-aws.ts";
 import { sweepLines } from "./report-lines.ts";
@@ -64,6 +67,7 @@ async function main(): Promise<void> {
     process.once("SIGTERM", () => stop("SIGTERM"));
   });
 
+  const pinnedDir = mkdtempSync(join(tmpdir(), "keyturn-sandbox-pinned-"));
   try {
     vendors = await startVendors(config, systemClock);
     // Loaded once the environment is set: the handlers read theirs when their modules load.
@@ -86,6 +90,7 @@ async function main(): Promise<void> {
       minTokenRemainingMs: blueprint.refresh.minTokenRemainingMs,
       tokenParameterPrefix: blueprint.refresh.tokenParameterPrefix,
       provisioned,
+      pinned: provision.pinnedOf(config),
     });
     const byProvider = (provider: string) => config.credentials.filter((c) => c.provider === provider);
     // Something for the monitor to say early on: an Everflow key past its maximum age and a PAT
@@ -188,6 +193,9 @@ async function main(): Promise<void> {
     const automatic = config.credentials.filter((c) => c.mode === "automatic");
     const rotateExample = automatic[0];
     const revokeExample = automatic.find((c) => c.issuer) ?? automatic.at(-1);
+    // What this deployment pins, for the CLI (cli/pinned.ts), as the functions get it baked in.
+    const pinnedFile = join(pinnedDir, "pinned.json");
+    writeFileSync(pinnedFile, JSON.stringify(pinnedDocument(provision.pinnedOf(config).all())));
     const ready = [
       "",
       `keyturn sandbox: moto at ${aws.endpoint}, vendor simulators at ${vendors.url}`,
@@ -202,6 +210,7 @@ async function main(): Promise<void> {
       `export AWS_SECRET_ACCESS_KEY=${aws.env.AWS_SECRET_ACCESS_KEY}`,
       `export KEYTURN_VENDOR_ENDPOINT=${vendors.url}`,
       "export KEYTURN_SANDBOX=1",
+      `export KEYTURN_PINNED_FILE=${pinnedFile}`,
       "",
       "Then try:",
       "  npx keyturn status",
@@ -232,6 +241,7 @@ async function main(): Promise<void> {
     await Promise.allSettled(running);
     await vendors?.close();
     await aws.stop();
+    rmSync(pinnedDir, { recursive: true, force: true });
     progress("sandbox stopped");
   }
 }

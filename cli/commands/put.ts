@@ -98,6 +98,7 @@ export async function run({ positionals, options, out, context, connect }: Comma
     acceptKey(
       {
         store: connection.store,
+        pinned: connection.pinned,
         publisher: connection.publisher,
         http: connection.http,
         now: connection.now,

@@ -33,6 +33,7 @@ export async function run({ positionals, options, out, context, connect }: Comma
       emergencyRevoke(
         {
           store: connection.store,
+          pinned: connection.pinned,
           publisher: connection.publisher,
           http: connection.http,
           now: connection.now,

@@ -46,7 +46,7 @@ export async function run({ out, connect }: CommandRun): Promise<ExitCode> {
   const rows: CredentialStatus[] = [];
   await out.progress(`listing keyturn's credentials in ${connection.where}`, async () => {
     for await (const page of connection.store.listTagged(Tag.provider)) {
-      for (const description of page) rows.push(credentialStatus(description, now));
+      for (const description of page) rows.push(credentialStatus(description, now, connection.pinned));
     }
   });
   rows.sort((a, b) => a.credential.localeCompare(b.credential));

@@ -1,22 +1,78 @@
-// Reading a managed credential: its settings from tags, its values parsed by its provider,
-// and the authority that manages its keys at the vendor (its issuer, or itself). Shared by
-// the rotation protocol, the revocation sweep and the emergency revoke.
+// Reading a managed credential: its identity and settings as the deployment pinned them
+// (./pinned.ts; its tags only checked against them), its values parsed by its provider and
+// checked against the pinned settings, and the authority that manages its keys at the vendor
+// (its pinned issuer, or itself). Shared by the rotation protocol, the monitor, the refresh, the
+// manual handover and the emergency revoke.
 
+import type { EventPublisher } from "#aws/event-publisher.ts";
 import { CURRENT, type SecretDescription, type SecretStore } from "#aws/secret-store.ts";
 import { providerFor } from "#providers/registry.ts";
 import { parseSecretJson } from "#providers/schema.ts";
 import type { CredentialValue, Provider } from "#providers/types.ts";
 import { AwaitingFirstKeyError, InvalidSettingsError, RotationStateError } from "./errors.ts";
+import { credentialTampered, type TamperedDuring } from "./events.ts";
+import { logger } from "./logger.ts";
+import {
+  CredentialNotPinnedError,
+  CredentialTamperedError,
+  type PinnedCredential,
+  type PinnedCredentials,
+  policyTags,
+  valueTampering,
+} from "./pinned.ts";
 import { type CredentialSettings, settingsFromTags } from "./settings.ts";
 
 export interface ManagedCredential extends SecretDescription {
   settings: CredentialSettings;
   provider: Provider<CredentialValue>;
+  pinned: PinnedCredential;
+  /** The pinned identity of the issuer, when another credential mints this one's successors. */
+  issuerPinned: PinnedCredential | undefined;
 }
 
-export function managedCredential(description: SecretDescription): ManagedCredential {
-  const settings = settingsFromTags(description.name, description.tags);
-  return { ...description, settings, provider: providerFor(settings.provider) };
+/**
+ * A secret as keyturn manages it: who it is and how it is handled come from the pinned
+ * configuration; a secret that is not pinned (CredentialNotPinnedError) or whose tags differ
+ * from it (CredentialTamperedError) is refused.
+ */
+export function managedCredential(
+  description: SecretDescription,
+  pinnedCredentials: PinnedCredentials,
+): ManagedCredential {
+  const pinned = pinnedCredentials.identify(description);
+  const settings = settingsFromTags(pinned.secretName, policyTags(pinned));
+  const issuerPinned =
+    pinned.issuer === undefined ? undefined : pinnedCredentials.bySecretName(pinned.issuer);
+  if (pinned.issuer !== undefined && !issuerPinned) {
+    throw new CredentialNotPinnedError(
+      `Credential "${pinned.secretName}" names issuer "${pinned.issuer}", which the deployment does not pin. ` +
+        "Add the issuer to the config and deploy.",
+      { credential: pinned.secretName },
+    );
+  }
+  return { ...description, settings, provider: providerFor(settings.provider), pinned, issuerPinned };
+}
+
+/** One of the credential's own values, checked against its pinned settings and parsed. */
+export function parseOwnValue(credential: ManagedCredential, secretString: string): CredentialValue {
+  return parsePinned(credential, credential.pinned, secretString);
+}
+
+/** Parses a value of the credential (or of its issuer) after checking it against the pinned settings. */
+function parsePinned(
+  credential: ManagedCredential,
+  pinned: PinnedCredential,
+  secretString: string,
+): CredentialValue {
+  const name = pinned.secretName;
+  const json = parseSecretJson(secretString, name);
+  const provider = pinned === credential.pinned ? credential.provider : providerFor(pinned.provider);
+  const fields =
+    json !== null && typeof json === "object" && !Array.isArray(json)
+      ? valueTampering(pinned, json as Record<string, unknown>, provider.settingDefaults?.(pinned.settings))
+      : [];
+  if (fields.length > 0) throw new CredentialTamperedError(pinned, { tags: [], valueFields: fields });
+  return provider.parse(json, name);
 }
 
 /** A version of `secretId` (the credential's own secret unless another is named), parsed by its provider. */
@@ -28,8 +84,15 @@ export async function readValue(
 ): Promise<CredentialValue | undefined> {
   const version = await store.read(secretId, which);
   if (!version) return undefined;
-  const name = secretId === credential.arn ? credential.settings.credential : secretId;
-  return credential.provider.parse(parseSecretJson(version.secretString, name), name);
+  const own = secretId === credential.arn || secretId === credential.pinned.secretName;
+  const pinned = own ? credential.pinned : credential.issuerPinned;
+  if (!pinned || pinned.secretName !== (own ? credential.pinned.secretName : secretId)) {
+    throw new CredentialNotPinnedError(
+      `Credential "${credential.settings.credential}": secret "${secretId}" is neither the credential nor its pinned issuer.`,
+      { credential: credential.settings.credential },
+    );
+  }
+  return parsePinned(credential, pinned, version.secretString);
 }
 
 /** The stack creates a secret with the credential's settings only; its first key comes with `keyturn put`. */
@@ -67,8 +130,7 @@ export async function readCurrent(
       { credential: credential.settings.credential },
     );
   }
-  const name = credential.settings.credential;
-  return credential.provider.parse(parseSecretJson(raw.secretString, name), name);
+  return parsePinned(credential, credential.pinned, raw.secretString);
 }
 
 /**
@@ -86,9 +148,29 @@ export async function readAuthority(
   if (!authority) {
     throw new InvalidSettingsError(
       `Credential "${credential.settings.credential}" names issuer "${issuer}", which has no AWSCURRENT value. ` +
-        "Create the issuer credential first, or remove the keyturn:issuer tag to let the credential mint its own successor.",
+        "Store the issuer's key first (keyturn put), or remove the issuer from the credential's config to let it mint its own successor.",
       { credential: credential.settings.credential },
     );
   }
   return authority;
+}
+
+/**
+ * Publishes "Credential Tampered" (critical) when `error` is tampering, for whoever caught it;
+ * any other error is left to its own report. Never throws: the caller is already failing.
+ */
+export async function reportTampering(
+  publisher: EventPublisher,
+  error: unknown,
+  secretArn: string,
+  during: TamperedDuring,
+): Promise<void> {
+  if (!(error instanceof CredentialTamperedError)) return;
+  const ref = { credential: error.credential, provider: error.provider, secretArn };
+  logger.error("credential tampered: keyturn did not act on it", { ...ref, ...error.tampering, during });
+  await publisher
+    .publish([credentialTampered(ref, { ...error.tampering, during })])
+    .catch((publishError: unknown) =>
+      logger.error("could not publish Credential Tampered", { error: publishError }),
+    );
 }

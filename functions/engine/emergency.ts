@@ -9,15 +9,24 @@ import type { SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
 import { isAutomatic } from "#providers/types.ts";
-import { managedCredential, readAuthority, readCurrent } from "./credentials.ts";
+import {
+  type ManagedCredential,
+  managedCredential,
+  readAuthority,
+  readCurrent,
+  reportTampering,
+} from "./credentials.ts";
 import { asKeyturnError, InvalidSettingsError } from "./errors.ts";
 import { credentialRevoked, credentialRotationFailed } from "./events.ts";
 import { logger } from "./logger.ts";
+import type { PinnedCredentials } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
 import { Tag } from "./settings.ts";
 
 export interface EmergencyDeps {
   store: SecretStore;
+  /** What the deployment pinned: the only source of a credential's identity, settings and policy. */
+  pinned: PinnedCredentials;
   publisher: EventPublisher;
   http: (vendor: string) => HttpClient;
   now: () => Date;
@@ -44,12 +53,23 @@ export async function emergencyRevoke(
   deps: EmergencyDeps,
   request: EmergencyRequest,
 ): Promise<EmergencyOutcome> {
+  const description = await deps.store.describe(request.credential).catch((error: unknown) => {
+    throw asKeyturnError(error, request.credential, "Emergency revoke (reading the secret)");
+  });
+  try {
+    return await revokePinned(deps, request, managedCredential(description, deps.pinned));
+  } catch (error) {
+    await reportTampering(deps.publisher, error, description.arn, "emergency-revoke");
+    throw error;
+  }
+}
+
+async function revokePinned(
+  deps: EmergencyDeps,
+  request: EmergencyRequest,
+  credential: ManagedCredential,
+): Promise<EmergencyOutcome> {
   const target = request.target ?? "current";
-  const credential = managedCredential(
-    await deps.store.describe(request.credential).catch((error: unknown) => {
-      throw asKeyturnError(error, request.credential, "Emergency revoke (reading the secret)");
-    }),
-  );
   const { settings, provider } = credential;
   const name = settings.credential;
   logger.appendKeys({ credential: name, provider: provider.id });
@@ -83,7 +103,7 @@ export async function emergencyRevoke(
   } catch (error) {
     rotationError = error;
   }
-  const after = managedCredential(await deps.store.describe(credential.arn));
+  const after = managedCredential(await deps.store.describe(credential.arn), deps.pinned);
   const rotated =
     rotationError === undefined &&
     after.tags[Tag.keyId] !== undefined &&

@@ -176,6 +176,29 @@ export const TokenRefreshFailed = detail(
   },
 );
 
+export const CredentialTampered = detail(
+  "Credential Tampered",
+  "A secret's keyturn:* tags or its value disagree with what the deployment pinned (the config): someone other " +
+    "than keyturn changed them. keyturn did not act on the credential (no rotation, revocation or refresh) and " +
+    "will not until the secret says what the config says again. Names the tags and value fields that differ, " +
+    "never what they hold: find who in CloudTrail (TagResource, PutSecretValue).",
+  {
+    ...ref,
+    severity: v.literal("critical"),
+    tags: v.pipe(v.array(text), v.description("The keyturn:* tags that differ from the pinned config.")),
+    valueFields: v.pipe(
+      v.array(text),
+      v.description(
+        "The value's fields (vendor endpoint, scope, provider) that differ from the pinned config.",
+      ),
+    ),
+    during: v.pipe(
+      v.picklist(["rotation", "sweep", "refresh", "handover", "emergency-revoke"]),
+      v.description("What keyturn was about to do when it found the difference."),
+    ),
+  },
+);
+
 /** Published by others (a leak scanner, a person) and consumed by keyturn's revoke function. */
 export const RevokeRequested = detail(
   "Revoke Requested",
@@ -197,6 +220,7 @@ export const EVENT_CATALOG = {
   "Credential Revoked": CredentialRevoked,
   "Previous Credential Still In Use": PreviousCredentialStillInUse,
   "Token Refresh Failed": TokenRefreshFailed,
+  "Credential Tampered": CredentialTampered,
   "Revoke Requested": RevokeRequested,
 } as const;
 

@@ -16,6 +16,7 @@ export const DetailType = {
   credentialRevoked: "Credential Revoked",
   previousStillInUse: "Previous Credential Still In Use",
   tokenRefreshFailed: "Token Refresh Failed",
+  credentialTampered: "Credential Tampered",
   /** Not published by keyturn: the request another system (a leak scanner, a person) puts on the bus. */
   revokeRequested: "Revoke Requested",
 } as const satisfies Record<string, DetailTypeName>;
@@ -199,4 +200,13 @@ export function tokenRefreshFailed(
     },
     ref.secretArn,
   );
+}
+
+export type TamperedDuring = DetailOf<"Credential Tampered">["during"];
+
+export function credentialTampered(
+  ref: CredentialRef,
+  facts: { tags: string[]; valueFields: string[]; during: TamperedDuring },
+): OutgoingEvent {
+  return keyturnEvent("Credential Tampered", { ...ref, severity: "critical", ...facts }, ref.secretArn);
 }

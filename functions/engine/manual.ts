@@ -21,10 +21,12 @@ import {
   managedCredential,
   readAuthority,
   readValue,
+  reportTampering,
 } from "./credentials.ts";
 import { CredentialRejectedError, InvalidSettingsError, KeyturnError } from "./errors.ts";
 import { credentialRevoked, credentialRotated, manualRotationRequired } from "./events.ts";
 import { logger } from "./logger.ts";
+import { type PinnedCredentials, valueTampering } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
 import { Tag } from "./settings.ts";
 
@@ -32,6 +34,8 @@ const DAY = 86_400_000;
 
 export interface ManualDeps {
   store: SecretStore;
+  /** What the deployment pinned: the only source of a credential's identity, settings and policy. */
+  pinned: PinnedCredentials;
   publisher: EventPublisher;
   http: (vendor: string) => HttpClient;
   now: () => Date;
@@ -68,7 +72,20 @@ export async function acceptKey(
   secretId: string,
   input: Record<string, unknown>,
 ): Promise<AcceptedKey> {
-  const credential = managedCredential(await deps.store.describe(secretId));
+  const description = await deps.store.describe(secretId);
+  try {
+    return await acceptPinnedKey(deps, managedCredential(description, deps.pinned), input);
+  } catch (error) {
+    await reportTampering(deps.publisher, error, description.arn, "handover");
+    throw error;
+  }
+}
+
+async function acceptPinnedKey(
+  deps: ManualDeps,
+  credential: ManagedCredential,
+  input: Record<string, unknown>,
+): Promise<AcceptedKey> {
   const { settings, provider } = credential;
   const name = settings.credential;
   // A secret the stack created holds the credential's settings only (no key yet): keep them.
@@ -87,16 +104,25 @@ export async function acceptKey(
     ...kept
   } = (current ?? settingsOnly ?? {}) as CredentialValue & Record<string, unknown>;
   const revokeAfter = new Date(now.getTime() + settings.gracePeriodMs).toISOString();
-  const candidate = provider.parse(
-    {
-      ...kept,
-      provider: settings.provider,
-      ...input,
-      issuedAt: now.toISOString(),
-      ...(current ? { previous: { keyId: current.keyId, revokeAfter } } : {}),
-    },
-    name,
-  );
+  // The vendor endpoint and scope come from the pinned config, whatever the old value said.
+  const { pinned } = credential;
+  const json = {
+    ...Object.fromEntries(Object.entries(kept).filter(([field]) => !pinned.settingsFields.includes(field))),
+    ...pinned.settings,
+    provider: settings.provider,
+    ...input,
+    issuedAt: now.toISOString(),
+    ...(current ? { previous: { keyId: current.keyId, revokeAfter } } : {}),
+  };
+  const overridden = valueTampering(pinned, json, provider.settingDefaults?.(pinned.settings));
+  if (overridden.length > 0) {
+    throw new KeyRefusedError(
+      `Credential "${name}": a handover cannot set ${overridden.join(", ")}; they come from the credential's ` +
+        "config. Hand over the key alone, and change settings in the config.",
+      { credential: name },
+    );
+  }
+  const candidate = provider.parse(json, name);
   if (current && candidate.keyId === current.keyId) {
     throw new KeyRefusedError(
       `Credential "${name}": the key handed over has the same id (${candidate.keyId}) as the current one. ` +

@@ -10,16 +10,19 @@
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
-import { type ManagedCredential, managedCredential } from "./credentials.ts";
+import { type ManagedCredential, managedCredential, reportTampering } from "./credentials.ts";
 import { asKeyturnError } from "./errors.ts";
 import { type ExpiryReport, ExpiryWatch } from "./expiry.ts";
 import { logger } from "./logger.ts";
 import { type ManualReport, ManualWatch } from "./manual.ts";
+import { CredentialTamperedError, type PinnedCredentials } from "./pinned.ts";
 import { Revocation, type RevocationReport } from "./revocation.ts";
 import { Tag } from "./settings.ts";
 
 export interface MonitorDeps {
   store: SecretStore;
+  /** What the deployment pinned: the only source of a credential's identity, settings and policy. */
+  pinned: PinnedCredentials;
   publisher: EventPublisher;
   http: (vendor: string) => HttpClient;
   now: () => Date;
@@ -33,6 +36,10 @@ export interface MonitorDeps {
 export interface MonitorReport extends RevocationReport, ExpiryReport, ManualReport {
   credentials: number;
   listCalls: number;
+  /** Secrets tagged as keyturn's that the deployment does not pin: not acted on. */
+  notPinned: string[];
+  /** Pinned credentials whose tags or value disagree with the pinned config: not acted on. */
+  tampered: string[];
 }
 
 export class Monitor {
@@ -61,15 +68,24 @@ export class Monitor {
       stuck: [],
       manualReminders: [],
       confirmedRevoked: [],
+      notPinned: [],
+      tampered: [],
     };
+    const seen = new Set<string>();
     const swept: ManagedCredential[] = [];
     for await (const page of this.#deps.store.listTagged(Tag.provider)) {
       report.listCalls++;
       for (const description of page) {
+        const name = description.name;
+        if (!this.#deps.pinned.bySecretName(name)) {
+          // Anyone may tag a secret as keyturn's; only the deployment decides what keyturn manages.
+          report.notPinned.push(name);
+          continue;
+        }
         report.credentials++;
-        const name = description.tags[Tag.credential] || description.name;
+        seen.add(name);
         try {
-          const credential = managedCredential(description);
+          const credential = managedCredential(description, this.#deps.pinned);
           swept.push(credential);
           await this.#expiry.check(credential, report);
           await this.#expiry.checkStuck(credential, report);
@@ -79,9 +95,12 @@ export class Monitor {
           const failure = asKeyturnError(error, name, "Monitor sweep");
           logger.error("monitor: credential skipped", { credential: name, error: failure });
           report.failures.push({ credential: name, error: failure.message });
+          if (failure instanceof CredentialTamperedError) report.tampered.push(name);
+          await reportTampering(this.#deps.publisher, failure, description.arn, "sweep");
         }
       }
     }
+    await this.#unseen(seen, report);
     await this.#revocation.reconcile(swept, report);
     logger.info("monitor sweep finished", {
       credentials: report.credentials,
@@ -94,7 +113,41 @@ export class Monitor {
       revoked: report.revoked.length,
       postponed: report.postponed.length,
       failures: report.failures.length,
+      notPinned: report.notPinned.length,
+      tampered: report.tampered.length,
     });
     return report;
+  }
+
+  /**
+   * Pinned credentials the listing did not show: the listing finds keyturn's secrets by their
+   * keyturn:provider tag, which anyone allowed to tag a secret can remove to hide it from the
+   * sweep. A secret that still exists without it is tampering.
+   */
+  async #unseen(seen: Set<string>, report: MonitorReport): Promise<void> {
+    for (const pinned of this.#deps.pinned.all()) {
+      if (seen.has(pinned.secretName)) continue;
+      let description: Awaited<ReturnType<SecretStore["describe"]>>;
+      try {
+        description = await this.#deps.store.describe(pinned.secretName);
+      } catch (error) {
+        const failure = asKeyturnError(
+          error,
+          pinned.secretName,
+          "Monitor sweep (a pinned credential missing from the listing)",
+        );
+        logger.error("monitor: pinned credential not found", {
+          credential: pinned.secretName,
+          error: failure,
+        });
+        report.failures.push({ credential: pinned.secretName, error: failure.message });
+        continue;
+      }
+      if (description.tags[Tag.provider] !== undefined) continue; // created or tagged since the listing
+      const failure = new CredentialTamperedError(pinned, { tags: [Tag.provider], valueFields: [] });
+      report.failures.push({ credential: pinned.secretName, error: failure.message });
+      report.tampered.push(pinned.secretName);
+      await reportTampering(this.#deps.publisher, failure, description.arn, "sweep");
+    }
   }
 }

@@ -28,10 +28,11 @@ import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
 import { PROVIDER_IDS, providerFor } from "#providers/registry.ts";
 import type { CredentialValue, ProviderContext, TokenMinter, TokenPair } from "#providers/types.ts";
-import { type ManagedCredential, managedCredential, readCurrent } from "./credentials.ts";
+import { type ManagedCredential, managedCredential, readCurrent, reportTampering } from "./credentials.ts";
 import { asKeyturnError, CredentialRejectedError } from "./errors.ts";
 import { tokenRefreshFailed } from "./events.ts";
 import { logger } from "./logger.ts";
+import type { PinnedCredentials } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
 import { Tag } from "./settings.ts";
 
@@ -42,6 +43,8 @@ const LEASE_MS = 60_000;
 
 export interface RefreshDeps {
   store: SecretStore;
+  /** What the deployment pinned: the only source of a credential's identity, settings and policy. */
+  pinned: PinnedCredentials;
   tokens: TokenStore;
   leases: LeaseTable;
   publisher: EventPublisher;
@@ -84,7 +87,7 @@ export class TokenRefresher {
       for (const description of page) {
         let credential: ManagedCredential;
         try {
-          credential = managedCredential(description);
+          credential = managedCredential(description, this.#deps.pinned);
         } catch {
           continue; // the monitor reports credentials with broken settings
         }
@@ -204,6 +207,7 @@ export class TokenRefresher {
     const failure = asKeyturnError(error, name, "Token refresh");
     logger.error("token refresh failed", { credential: name, error: failure });
     report.failures.push({ credential: name, error: failure.message });
+    await reportTampering(this.#deps.publisher, failure, credential.arn, "refresh");
     const now = this.#deps.now().getTime();
     // Still fine if the stored token outlives the next run by the promised minimum: the next run retries.
     const holdsUntilNextRun =

@@ -20,7 +20,6 @@ import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secre
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
 import { rotationMarker } from "#providers/marker.ts";
-import { parseSecretJson } from "#providers/schema.ts";
 import {
   type AutomaticProvider,
   type CredentialValue,
@@ -31,9 +30,11 @@ import {
   isAwaitingFirstKey,
   type ManagedCredential,
   managedCredential,
+  parseOwnValue,
   readAuthority,
   readCurrent,
   readValue,
+  reportTampering,
 } from "./credentials.ts";
 import { asKeyturnError, InvalidSettingsError, RotationStateError } from "./errors.ts";
 import {
@@ -44,10 +45,13 @@ import {
   type RotationStepName,
 } from "./events.ts";
 import { logger } from "./logger.ts";
+import type { PinnedCredentials } from "./pinned.ts";
 import { type CredentialSettings, Tag } from "./settings.ts";
 
 export interface RotationDeps {
   store: SecretStore;
+  /** What the deployment pinned: the only source of a credential's identity, settings and policy. */
+  pinned: PinnedCredentials;
   publisher: EventPublisher;
   /** An HTTP client for one vendor, for the current invocation (its deadline comes from the Lambda context). */
   http: (vendor: string) => HttpClient;
@@ -110,6 +114,7 @@ export class RotationEngine {
       } catch (publishError) {
         logger.error("could not publish Credential Rotation Failed", { error: publishError });
       }
+      await reportTampering(this.#deps.publisher, failure, ref.secretArn, "rotation");
       throw failure;
     }
   }
@@ -118,8 +123,9 @@ export class RotationEngine {
   async #target(secretId: string, versionId: string, ref: CredentialRef): Promise<RotationTarget> {
     const description = await this.#deps.store.describe(secretId);
     ref.secretArn = description.arn;
-    ref.credential = description.tags[Tag.credential] || description.name;
-    const credential = managedCredential(description);
+    ref.credential = description.name;
+    ref.provider = this.#deps.pinned.bySecretName(description.name)?.provider ?? "unknown";
+    const credential = managedCredential(description, this.#deps.pinned);
     const { settings, provider } = credential;
     ref.provider = settings.provider;
     if (!isAutomatic(provider)) {
@@ -262,7 +268,7 @@ export class RotationEngine {
     const pending =
       secretString === undefined
         ? await readValue(this.#deps.store, target.credential, { versionId: target.versionId })
-        : target.provider.parse(parseSecretJson(secretString, name), name);
+        : parseOwnValue(target.credential, secretString);
     if (!pending) {
       throw new RotationStateError(
         `Credential "${name}": version ${target.versionId} has no value; createSecret has not stored one yet.`,

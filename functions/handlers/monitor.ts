@@ -7,12 +7,16 @@ import { EventPublisher } from "#aws/event-publisher.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { logger } from "#engine/logger.ts";
 import { Monitor, type MonitorReport } from "#engine/monitor.ts";
+import type { PinnedCredentials } from "#engine/pinned.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { MonitorEnvironment, readEnvironment } from "./environment.ts";
+import { bundledPinnedCredentials } from "./pinned.ts";
 import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
 
 export interface MonitorHandlerDeps {
   store: SecretStore;
+  /** What the deployment pinned (functions/handlers/pinned.ts in Lambda). */
+  pinned: PinnedCredentials;
   publisher: EventPublisher;
   orphanSafetyMarginMs: number;
   reconcileIntervalMs: number;
@@ -29,6 +33,7 @@ export function createMonitorHandler(deps: MonitorHandlerDeps) {
     try {
       return await new Monitor({
         store: deps.store,
+        pinned: deps.pinned,
         publisher: deps.publisher,
         now: deps.now ?? (() => new Date()),
         http: vendorHttp(context, deps.http),
@@ -51,6 +56,7 @@ const environment = readEnvironment(MonitorEnvironment, process.env, "monitor");
 
 export const handler = createMonitorHandler({
   store: new SecretStore(new SecretsManagerClient({})),
+  pinned: bundledPinnedCredentials(),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
   orphanSafetyMarginMs: environment.KEYTURN_ORPHAN_SAFETY_MARGIN,
   reconcileIntervalMs: environment.KEYTURN_RECONCILE_INTERVAL,

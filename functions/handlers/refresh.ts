@@ -10,13 +10,17 @@ import { LeaseTable } from "#aws/lease.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { TokenStore } from "#aws/token-store.ts";
 import { logger } from "#engine/logger.ts";
+import type { PinnedCredentials } from "#engine/pinned.ts";
 import { type RefreshReport, TokenRefresher } from "#engine/refresh.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { RefreshEnvironment, readEnvironment } from "./environment.ts";
+import { bundledPinnedCredentials } from "./pinned.ts";
 import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
 
 export interface RefreshHandlerDeps {
   store: SecretStore;
+  /** What the deployment pinned (functions/handlers/pinned.ts in Lambda). */
+  pinned: PinnedCredentials;
   tokens: TokenStore;
   leases: LeaseTable;
   publisher: EventPublisher;
@@ -47,6 +51,7 @@ const environment = readEnvironment(RefreshEnvironment, process.env, "refresh");
 
 export const handler = createRefreshHandler({
   store: new SecretStore(new SecretsManagerClient({})),
+  pinned: bundledPinnedCredentials(),
   tokens: new TokenStore(new SSMClient({})),
   leases: new LeaseTable(new DynamoDBClient({}), environment.KEYTURN_LEASE_TABLE),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),

@@ -11,8 +11,10 @@ import { type EmergencyOutcome, emergencyRevoke, rotateThroughSecretsManager } f
 import { RevokeRequested } from "#engine/event-catalog.ts";
 import { DetailType } from "#engine/events.ts";
 import { logger } from "#engine/logger.ts";
+import type { PinnedCredentials } from "#engine/pinned.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { RevokeEnvironment, readEnvironment } from "./environment.ts";
+import { bundledPinnedCredentials } from "./pinned.ts";
 import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
 
 export class InvalidRevokeRequestError extends Error {
@@ -22,6 +24,8 @@ export class InvalidRevokeRequestError extends Error {
 
 export interface RevokeHandlerDeps {
   store: SecretStore;
+  /** What the deployment pinned (functions/handlers/pinned.ts in Lambda). */
+  pinned: PinnedCredentials;
   publisher: EventPublisher;
   /** Rotates a secret now and waits for it; the default goes through Secrets Manager's RotateSecret. */
   rotate?: (secretId: string) => Promise<void>;
@@ -55,6 +59,7 @@ export function createRevokeHandler(deps: RevokeHandlerDeps) {
       return await emergencyRevoke(
         {
           store: deps.store,
+          pinned: deps.pinned,
           publisher: deps.publisher,
           now: deps.now ?? (() => new Date()),
           http: vendorHttp(context, deps.http),
@@ -77,5 +82,6 @@ const environment = readEnvironment(RevokeEnvironment, process.env, "revoke");
 
 export const handler = createRevokeHandler({
   store: new SecretStore(new SecretsManagerClient({})),
+  pinned: bundledPinnedCredentials(),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
 });

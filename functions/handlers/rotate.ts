@@ -8,9 +8,11 @@ import * as v from "valibot";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { logger } from "#engine/logger.ts";
+import type { PinnedCredentials } from "#engine/pinned.ts";
 import { RotationEngine } from "#engine/rotation.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { RotateEnvironment, readEnvironment } from "./environment.ts";
+import { bundledPinnedCredentials } from "./pinned.ts";
 import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
 
 const RotationEvent = v.object({
@@ -26,6 +28,8 @@ export class InvalidRotationEventError extends Error {
 
 export interface RotateHandlerDeps {
   store: SecretStore;
+  /** What the deployment pinned (functions/handlers/pinned.ts in Lambda). */
+  pinned: PinnedCredentials;
   publisher: EventPublisher;
   now?: () => Date;
   /** Overrides for the vendor HTTP client (tests shorten timeouts and backoff). */
@@ -44,6 +48,7 @@ export function createRotateHandler(deps: RotateHandlerDeps) {
     const { Step, SecretId, ClientRequestToken } = parsed.output;
     const engine = new RotationEngine({
       store: deps.store,
+      pinned: deps.pinned,
       publisher: deps.publisher,
       now: deps.now ?? (() => new Date()),
       http: vendorHttp(context, deps.http),
@@ -61,5 +66,6 @@ const environment = readEnvironment(RotateEnvironment, process.env, "rotate");
 
 export const handler = createRotateHandler({
   store: new SecretStore(new SecretsManagerClient({})),
+  pinned: bundledPinnedCredentials(),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
 });

@@ -86,6 +86,11 @@ export interface Provider<S extends CredentialValue = CredentialValue> {
   readonly revocation: "soft-then-hard" | "hard-only";
   /** Validates a secret's JSON value; throws InvalidSecretError naming the field and the fix. */
   parse(value: unknown, credential: string): S;
+  /**
+   * The settings this provider writes into values that the config left out, derived from the
+   * config's own (Immuta's base URL from the region): a value may carry them, and nothing else.
+   */
+  settingDefaults?(settings: Readonly<Record<string, unknown>>): Record<string, unknown>;
   /** Every secret string inside a value, so that redaction can blank it wherever it shows up. */
   secretsOf(value: S): string[];
   /** Checks that a key works with one cheap authenticated call that changes nothing. */

@@ -8,15 +8,17 @@
 // simulators ever handed out.
 
 import { spawn } from "node:child_process";
-import { mkdtempSync } from "node:fs";
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterEach, beforeEach, expect } from "vitest";
 import { SecretStore } from "#aws/secret-store.ts";
+import { type PinnedCredential, pinnedDocument } from "#engine/pinned.ts";
 import { Tag } from "#engine/settings.ts";
 import { incortaKeyId } from "#providers/incorta-v1/index.ts";
 import { type EventSubscriber, subscribeToBus } from "#sandbox/event-subscriber.ts";
+import { pinnedFromTags } from "#sandbox/pin-from-tags.ts";
 import {
   EVERFLOW_HOSTS,
   type EverflowSimulator,
@@ -129,8 +131,16 @@ export async function startCliSandbox(): Promise<CliSandbox> {
   });
   const subscriber = await subscribeToBus(aws, BUS_NAME);
   const store = new SecretStore(aws.secretsManager);
+  // What a deployment would pin for the secrets this sandbox creates: the CLI trusts this file,
+  // as the deployed functions trust what the stack baked into them, never the tags.
+  const pinnedDir = mkdtempSync(join(tmpdir(), "keyturn-cli-pinned-"));
+  const pinnedFile = join(pinnedDir, "pinned.json");
+  const pinned: PinnedCredential[] = [];
+  const writePinned = () => writeFileSync(pinnedFile, JSON.stringify(pinnedDocument(pinned)));
+  writePinned();
   const env = {
     KEYTURN_SANDBOX: "1",
+    KEYTURN_PINNED_FILE: pinnedFile,
     AWS_ENDPOINT_URL: aws.endpoint,
     KEYTURN_VENDOR_ENDPOINT: hub.url,
     KEYTURN_MOTO_ACCOUNT: aws.accountId,
@@ -138,13 +148,19 @@ export async function startCliSandbox(): Promise<CliSandbox> {
   };
   const outputs: string[] = [];
   const createSecret = async (name: string, value: object, tags: Record<string, string>) => {
+    const allTags = { [Tag.credential]: name, ...tags };
     await aws.secretsManager.send(
       new CreateSecretCommand({
         Name: name,
         SecretString: JSON.stringify(value),
-        Tags: Object.entries({ [Tag.credential]: name, ...tags }).map(([Key, Value]) => ({ Key, Value })),
+        Tags: Object.entries(allTags).map(([Key, Value]) => ({ Key, Value })),
       }),
     );
+    const credential = pinnedFromTags(name, value, allTags);
+    if (credential) {
+      pinned.push(credential);
+      writePinned();
+    }
   };
   const immutaUser = immuta.createUser("na", { name: "cli" }).userId;
 
@@ -286,6 +302,7 @@ export async function startCliSandbox(): Promise<CliSandbox> {
     async close() {
       await hub.close();
       await Promise.all([immuta.close(), softwareone.close(), everflow.close(), incorta.close()]);
+      rmSync(pinnedDir, { recursive: true, force: true });
     },
   };
 }

@@ -1,5 +1,6 @@
 // keyturn status against the sandbox: every managed credential in one table, or as JSON.
 
+import { CreateSecretCommand, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
 import { describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
 import { DAY, lines, useCliSandbox } from "./cli-sandbox.ts";
@@ -100,8 +101,11 @@ describe("keyturn status", () => {
     });
   });
 
-  test("a secret with broken keyturn tags is listed as invalid, with the reason", async () => {
-    await sandbox().createSecret("keyturn/broken", { provider: "everflow" }, { [Tag.provider]: "evrflow" });
+  test("a credential whose keyturn tags were changed by hand is listed as invalid, naming the tag", async () => {
+    await sandbox().createSecret("keyturn/broken", { provider: "everflow" }, { [Tag.provider]: "everflow" });
+    await sandbox().aws.secretsManager.send(
+      new TagResourceCommand({ SecretId: "keyturn/broken", Tags: [{ Key: Tag.provider, Value: "evrflow" }] }),
+    );
 
     const { credentials } = await statusJson();
 
@@ -109,7 +113,28 @@ describe("keyturn status", () => {
       expect.objectContaining({
         credential: "keyturn/broken",
         state: "invalid",
-        problem: expect.stringContaining('tag keyturn:provider is "evrflow", not a known provider'),
+        problem: expect.stringMatching(/tags keyturn:provider differ from what the deployment pinned/),
+      }),
+    ]);
+  });
+
+  test("a secret tagged as keyturn's that the deployment does not manage is listed as invalid, and why", async () => {
+    await sandbox().aws.secretsManager.send(
+      new CreateSecretCommand({
+        Name: "keyturn/stray",
+        SecretString: "{}",
+        Tags: [{ Key: Tag.provider, Value: "everflow" }],
+      }),
+    );
+
+    const { credentials } = await statusJson();
+
+    expect(credentials).toEqual([
+      expect.objectContaining({
+        credential: "keyturn/stray",
+        state: "invalid",
+        nextAction: expect.objectContaining({ action: "add it to the config and deploy" }),
+        problem: expect.stringMatching(/not a credential this keyturn deployment manages/),
       }),
     ]);
   });

@@ -12,12 +12,15 @@ import { ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
 import { beforeAll, describe, expect, test } from "vitest";
 import { parseDuration } from "#engine/duration.ts";
 import type { Severity } from "#engine/events.ts";
+import { pinnedDocument } from "#engine/pinned.ts";
 import { RELAYED_EVENT_NAMES } from "#engine/relay.ts";
+import { pinnedCredential } from "../../infra/config.ts";
 import { InvalidKeyturnPropsError } from "../../infra/keyturn.ts";
 import { SEVERITIES } from "../../infra/keyturn-alerts.ts";
 import type { KeyturnStack } from "../../infra/keyturn-stack.ts";
 import {
   configProps,
+  exampleConfig,
   HANDLERS,
   type Handler,
   resourceProperties,
@@ -207,6 +210,20 @@ describe("the Keyturn stack", () => {
       expect(functions[handler].Handler).toBe("index.handler");
       expect(stdout).toBe("function");
     });
+
+    test(
+      handler === "relay"
+        ? "carries no pinned configuration: it acts on no credential"
+        : "carries the config's credentials as the deployment pins them, baked into its code",
+      () => {
+        const code = readFileSync(join(bundleDirectories[handler], "index.mjs"), "utf8");
+        const document = pinnedDocument(exampleConfig().credentials.map(pinnedCredential));
+        const encoded = Buffer.from(JSON.stringify(document)).toString("base64");
+
+        expect(document.credentials.length).toBeGreaterThan(0);
+        expect(code.includes(encoded)).toBe(handler !== "relay");
+      },
+    );
 
     test("turns on source maps for stack traces", () => {
       expect(functions[handler].Environment).toMatchObject({

@@ -310,12 +310,13 @@ describe("vendor failures during a rotation", () => {
 
 describe("a credential that cannot be rotated", () => {
   test("says wrong region when the token authenticates in another region", async () => {
-    const { secretId, token, keyId } = await fx.createCredential({ region: "na" });
-    await fx.aws.secretsManager.send(
-      new PutSecretValueCommand({
-        SecretId: secretId,
-        SecretString: JSON.stringify({ provider: "immuta-request", region: "eu", token, keyId }),
-      }),
+    // A credential configured for region "eu", handed a token of region "na".
+    const { token, keyId } = await fx.createCredential({ region: "na" });
+    const secretId = "immuta/eu-misplaced";
+    await fx.createSecret(
+      secretId,
+      { provider: "immuta-request", region: "eu", token, keyId },
+      { [Tag.provider]: "immuta-request", [Tag.credential]: secretId },
     );
 
     const rotation = await fx.rotate(secretId, { maxAttempts: 1 });

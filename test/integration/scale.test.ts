@@ -6,8 +6,10 @@ import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { beforeAll, expect, test } from "vitest";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { SecretStore } from "#aws/secret-store.ts";
+import { PinnedCredentials } from "#engine/pinned.ts";
 import { Tag } from "#engine/settings.ts";
 import { createMonitorHandler } from "#handlers/monitor.ts";
+import { pinnedFromTags } from "#sandbox/pin-from-tags.ts";
 import { type IsolatedAws, isolatedAws } from "../support/aws.ts";
 import { captureOutput } from "../support/leak-guard.ts";
 
@@ -15,6 +17,8 @@ const CREDENTIALS = 500;
 const NOW = new Date("2026-11-22T10:00:00Z");
 
 let aws: IsolatedAws;
+/** What a deployment of a config listing these credentials pins. */
+const pinned = new PinnedCredentials();
 const calls = new Map<string, number>();
 
 beforeAll(async () => {
@@ -30,6 +34,8 @@ beforeAll(async () => {
   const worker = async () => {
     while (next < CREDENTIALS) {
       const i = next++;
+      const credential = pinnedFromTags(`keyturn/scale-${i}`, "{}", tags(i));
+      if (credential) pinned.pin(credential);
       await aws.secretsManager.send(
         new CreateSecretCommand({
           Name: `keyturn/scale-${i}`,
@@ -56,6 +62,7 @@ test("a sweep over 500 credentials with nothing due makes at most 6 ListSecrets 
   const output = captureOutput();
   const monitor = createMonitorHandler({
     store: new SecretStore(aws.secretsManager),
+    pinned,
     publisher: new EventPublisher(aws.eventBridge, "keyturn"),
     now: () => NOW,
     rotate: async () => {

@@ -169,6 +169,11 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
     return value.expiresAt ? new Date(value.expiresAt) : undefined;
   },
 
+  settingDefaults(settings) {
+    const region = IMMUTA_REGIONS.find((known) => known === settings.region);
+    return region ? { baseUrl: immutaBaseUrl(region) } : {};
+  },
+
   async verify(candidate, ctx) {
     const user = await call(candidate, ctx, "token check", { method: "GET", path: "/api/auth/user" });
     // A 200 without the user (an empty body, a proxy's page) proves nothing about the token.

@@ -3,12 +3,20 @@
 
 import { describe, expect, test } from "vitest";
 import type { SecretDescription } from "#aws/secret-store.ts";
+import { PinnedCredentials } from "#engine/pinned.ts";
 import { Tag } from "#engine/settings.ts";
+import { pinnedFromTags } from "#sandbox/pin-from-tags.ts";
 import { credentialStatus } from "../../../cli/status.ts";
 
 const NOW = new Date("2026-11-22T10:00:00Z");
 const DAY = 86_400_000;
 const at = (days: number) => new Date(NOW.getTime() + days * DAY);
+
+/** The status of a secret pinned as its tags say (what a deployment of that config pins). */
+function statusOf(description: SecretDescription, now: Date) {
+  const pinned = pinnedFromTags(description.name, {}, description.tags);
+  return credentialStatus(description, now, new PinnedCredentials(pinned ? [pinned] : []));
+}
 
 function secret(tags: Record<string, string>, extra: Partial<SecretDescription> = {}): SecretDescription {
   return {
@@ -22,7 +30,7 @@ function secret(tags: Record<string, string>, extra: Partial<SecretDescription> 
 
 describe("an automatic credential", () => {
   test("with a schedule that comes before the expiry: the scheduled rotation is next", () => {
-    const status = credentialStatus(
+    const status = statusOf(
       secret(
         { [Tag.provider]: "immuta-request", [Tag.expiresAt]: at(60).toISOString() },
         { nextRotationDate: at(10) },
@@ -39,7 +47,7 @@ describe("an automatic credential", () => {
   });
 
   test("whose key expires before its next rotation: an early rotation at the first threshold", () => {
-    const status = credentialStatus(
+    const status = statusOf(
       secret(
         { [Tag.provider]: "immuta-request", [Tag.expiresAt]: at(20).toISOString() },
         { nextRotationDate: at(25) },
@@ -56,7 +64,7 @@ describe("an automatic credential", () => {
   });
 
   test("with a disabled previous key: its deletion is next", () => {
-    const status = credentialStatus(
+    const status = statusOf(
       secret(
         {
           [Tag.provider]: "softwareone",
@@ -75,7 +83,7 @@ describe("an automatic credential", () => {
   });
 
   test("with an AWSPENDING version that is not current: rotating, now", () => {
-    const status = credentialStatus(
+    const status = statusOf(
       secret(
         { [Tag.provider]: "immuta-request" },
         { versions: { v1: ["AWSCURRENT"], "9f1c2d3e-aaaa": ["AWSPENDING"] } },
@@ -94,7 +102,7 @@ describe("an automatic credential", () => {
 
 describe("a credential a person replaces", () => {
   test("past its expiry is expired, whatever else is due", () => {
-    const status = credentialStatus(
+    const status = statusOf(
       secret({
         [Tag.provider]: "incorta-v2",
         [Tag.expiresAt]: at(-1).toISOString(),
@@ -110,7 +118,7 @@ describe("a credential a person replaces", () => {
   });
 
   test("after a handover: revoking the old key in the vendor's UI is next, when the grace period ends", () => {
-    const status = credentialStatus(
+    const status = statusOf(
       secret({
         [Tag.provider]: "everflow",
         [Tag.issuedAt]: NOW.toISOString(),
