@@ -17,10 +17,11 @@ import {
   reportTampering,
 } from "./credentials.ts";
 import { asKeyturnError, InvalidSettingsError } from "./errors.ts";
-import { credentialRevoked, credentialRotationFailed } from "./events.ts";
+import { credentialRevoked, credentialRotationFailed, revocationRefused } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
+import { KeyReferences, RevocationRefusedError } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 export interface EmergencyDeps {
@@ -82,12 +83,35 @@ async function revokePinned(
   }
   const ctx = { credential: name, http: deps.http(provider.vendor), now: deps.now };
   logger.warn("emergency revoke requested", { target, reason: request.reason });
+  /** The revocation guard (./revocation-guard.ts), before anything is done. */
+  const guard = async (keyId: string) => {
+    const references = await KeyReferences.list(deps.store, deps.pinned);
+    const issuerKeyId = credential.issuerPinned
+      ? (await readAuthority(deps.store, credential)).keyId
+      : undefined;
+    try {
+      await references.assertRevocable(name, keyId, issuerKeyId);
+    } catch (error) {
+      if (error instanceof RevocationRefusedError) {
+        await deps.publisher.publish([
+          revocationRefused(refOf(credential), {
+            keyId,
+            referencedBy: error.referencedBy,
+            during: "emergency-revoke",
+          }),
+        ]);
+      }
+      throw error;
+    }
+  };
 
   if (target === "previous") {
     const keyId = credential.tags[Tag.previousKeyId];
-    if (!keyId || credential.tags[Tag.previousState] === "revoked") {
+    const state = credential.tags[Tag.previousState];
+    if (!keyId || state === "revoked" || state === "refused") {
       return { credential: name, keyId, target, rotated: false, revocation: "nothing-to-revoke" };
     }
+    await guard(keyId);
     const outcome = await provider.revoke(keyId, await readAuthority(deps.store, credential), "hard", ctx);
     await deps.publisher.publish([
       credentialRevoked(refOf(credential), { keyId, reason: "compromised", strength: "hard", outcome }),
@@ -97,6 +121,7 @@ async function revokePinned(
   }
 
   const compromised = await readCurrent(deps.store, credential);
+  await guard(compromised.keyId);
   let rotationError: unknown;
   try {
     await deps.rotate(credential.arn);

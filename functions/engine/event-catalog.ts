@@ -199,6 +199,20 @@ export const CredentialTampered = detail(
   },
 );
 
+export const RevocationRefused = detail(
+  "Revocation Refused",
+  "keyturn was about to revoke a key for this credential, but another credential it manages uses that key (or it " +
+    "is the issuer's own): nothing was revoked, and the sweep does not try again. The credential's tags or value " +
+    "name a key that is not its own; find who changed them in CloudTrail before revoking anything by hand.",
+  {
+    ...ref,
+    severity: v.literal("critical"),
+    keyId: v.pipe(text, v.description("The vendor's id of the key keyturn did not revoke (never the key).")),
+    referencedBy: v.pipe(v.array(text), v.minLength(1), v.description("The credentials that use the key.")),
+    during: v.picklist(["sweep", "reconciliation", "rotation", "emergency-revoke"]),
+  },
+);
+
 /** Published by others (a leak scanner, a person) and consumed by keyturn's revoke function. */
 export const RevokeRequested = detail(
   "Revoke Requested",
@@ -221,6 +235,7 @@ export const EVENT_CATALOG = {
   "Previous Credential Still In Use": PreviousCredentialStillInUse,
   "Token Refresh Failed": TokenRefreshFailed,
   "Credential Tampered": CredentialTampered,
+  "Revocation Refused": RevocationRefused,
   "Revoke Requested": RevokeRequested,
 } as const;
 

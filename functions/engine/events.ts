@@ -17,6 +17,7 @@ export const DetailType = {
   previousStillInUse: "Previous Credential Still In Use",
   tokenRefreshFailed: "Token Refresh Failed",
   credentialTampered: "Credential Tampered",
+  revocationRefused: "Revocation Refused",
   /** Not published by keyturn: the request another system (a leak scanner, a person) puts on the bus. */
   revokeRequested: "Revoke Requested",
 } as const satisfies Record<string, DetailTypeName>;
@@ -209,4 +210,11 @@ export function credentialTampered(
   facts: { tags: string[]; valueFields: string[]; during: TamperedDuring },
 ): OutgoingEvent {
   return keyturnEvent("Credential Tampered", { ...ref, severity: "critical", ...facts }, ref.secretArn);
+}
+
+export function revocationRefused(
+  ref: CredentialRef,
+  facts: { keyId: string; referencedBy: string[]; during: DetailOf<"Revocation Refused">["during"] },
+): OutgoingEvent {
+  return keyturnEvent("Revocation Refused", { ...ref, severity: "critical", ...facts }, ref.secretArn);
 }

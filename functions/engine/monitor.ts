@@ -1,14 +1,16 @@
-// The monitor's sweep: one pass over every managed credential, a ListSecrets page (up to
-// 100 credentials, tags and staging labels included) at a time. For each credential, in
-// order: expiry notices and early rotations, stuck rotations, the previous key's
-// revocation, manual rotation reminders; then the reconciliation of vendor keys against the secrets. Every decision is
-// made from the page; a credential with nothing due costs no further call.
+// The monitor's sweep: one pass over every credential the deployment pins. The ListSecrets
+// pages (up to 100 credentials, tags and staging labels included) are read first, then, for
+// each credential, in order: expiry notices and early rotations, stuck rotations, the previous
+// key's revocation, manual rotation reminders; then the reconciliation of vendor keys against
+// the secrets. Every decision is made from the listing; a credential with nothing due costs no
+// further call. Secrets tagged as keyturn's that the deployment does not pin are counted, never
+// acted on; a pinned credential missing from the listing is looked up (a removed tag).
 //
 // One credential's failure is reported and the sweep goes on with the next: one broken
 // secret must not silence the alerts of all the others.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
-import type { SecretStore } from "#aws/secret-store.ts";
+import type { SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { type ManagedCredential, managedCredential, reportTampering } from "./credentials.ts";
 import { asKeyturnError } from "./errors.ts";
@@ -17,6 +19,7 @@ import { logger } from "./logger.ts";
 import { type ManualReport, ManualWatch } from "./manual.ts";
 import { CredentialTamperedError, type PinnedCredentials } from "./pinned.ts";
 import { Revocation, type RevocationReport } from "./revocation.ts";
+import { KeyReferences } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 export interface MonitorDeps {
@@ -71,37 +74,39 @@ export class Monitor {
       notPinned: [],
       tampered: [],
     };
-    const seen = new Set<string>();
-    const swept: ManagedCredential[] = [];
+    // The whole listing first: the revocation guard needs every credential's keys before the
+    // first revocation (./revocation-guard.ts).
+    const listed: SecretDescription[] = [];
     for await (const page of this.#deps.store.listTagged(Tag.provider)) {
       report.listCalls++;
       for (const description of page) {
-        const name = description.name;
-        if (!this.#deps.pinned.bySecretName(name)) {
-          // Anyone may tag a secret as keyturn's; only the deployment decides what keyturn manages.
-          report.notPinned.push(name);
-          continue;
-        }
-        report.credentials++;
-        seen.add(name);
-        try {
-          const credential = managedCredential(description, this.#deps.pinned);
-          swept.push(credential);
-          await this.#expiry.check(credential, report);
-          await this.#expiry.checkStuck(credential, report);
-          await this.#revocation.previousKey(credential, report);
-          await this.#manual.check(credential, report);
-        } catch (error) {
-          const failure = asKeyturnError(error, name, "Monitor sweep");
-          logger.error("monitor: credential skipped", { credential: name, error: failure });
-          report.failures.push({ credential: name, error: failure.message });
-          if (failure instanceof CredentialTamperedError) report.tampered.push(name);
-          await reportTampering(this.#deps.publisher, failure, description.arn, "sweep");
-        }
+        if (this.#deps.pinned.bySecretName(description.name)) listed.push(description);
+        // Anyone may tag a secret as keyturn's; only the deployment decides what keyturn manages.
+        else report.notPinned.push(description.name);
       }
     }
-    await this.#unseen(seen, report);
-    await this.#revocation.reconcile(swept, report);
+    const hidden = await this.#unseen(new Set(listed.map((description) => description.name)), report);
+    const references = new KeyReferences(this.#deps.store, [...listed, ...hidden], this.#deps.pinned);
+    const swept: ManagedCredential[] = [];
+    for (const description of listed) {
+      const name = description.name;
+      report.credentials++;
+      try {
+        const credential = managedCredential(description, this.#deps.pinned);
+        swept.push(credential);
+        await this.#expiry.check(credential, report);
+        await this.#expiry.checkStuck(credential, report);
+        await this.#revocation.previousKey(credential, report, references);
+        await this.#manual.check(credential, report);
+      } catch (error) {
+        const failure = asKeyturnError(error, name, "Monitor sweep");
+        logger.error("monitor: credential skipped", { credential: name, error: failure });
+        report.failures.push({ credential: name, error: failure.message });
+        if (failure instanceof CredentialTamperedError) report.tampered.push(name);
+        await reportTampering(this.#deps.publisher, failure, description.arn, "sweep");
+      }
+    }
+    await this.#revocation.reconcile(swept, report, references);
     logger.info("monitor sweep finished", {
       credentials: report.credentials,
       listCalls: report.listCalls,
@@ -124,7 +129,8 @@ export class Monitor {
    * keyturn:provider tag, which anyone allowed to tag a secret can remove to hide it from the
    * sweep. A secret that still exists without it is tampering.
    */
-  async #unseen(seen: Set<string>, report: MonitorReport): Promise<void> {
+  async #unseen(seen: Set<string>, report: MonitorReport): Promise<SecretDescription[]> {
+    const hidden: SecretDescription[] = [];
     for (const pinned of this.#deps.pinned.all()) {
       if (seen.has(pinned.secretName)) continue;
       let description: Awaited<ReturnType<SecretStore["describe"]>>;
@@ -143,11 +149,13 @@ export class Monitor {
         report.failures.push({ credential: pinned.secretName, error: failure.message });
         continue;
       }
+      hidden.push(description);
       if (description.tags[Tag.provider] !== undefined) continue; // created or tagged since the listing
       const failure = new CredentialTamperedError(pinned, { tags: [Tag.provider], valueFields: [] });
       report.failures.push({ credential: pinned.secretName, error: failure.message });
       report.tampered.push(pinned.secretName);
       await reportTampering(this.#deps.publisher, failure, description.arn, "sweep");
     }
+    return hidden;
   }
 }

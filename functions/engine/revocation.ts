@@ -35,8 +35,10 @@ import {
   credentialRevoked,
   previousStillInUse,
   type RevocationReason,
+  revocationRefused,
 } from "./events.ts";
 import { logger } from "./logger.ts";
+import { type KeyReferences, RevocationRefusedError } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 export interface RevocationDeps {
@@ -89,17 +91,59 @@ export class Revocation {
   }
 
   /** Revokes the credential's previous key if its time has come (see the header). */
-  async previousKey(credential: ManagedCredential, report: RevocationReport): Promise<void> {
+  async previousKey(
+    credential: ManagedCredential,
+    report: RevocationReport,
+    references: KeyReferences,
+  ): Promise<void> {
     if (!isAutomatic(credential.provider)) return;
-    await this.#previousKey(credential as AutomaticCredential, report);
+    await this.#previousKey(credential as AutomaticCredential, report, references);
   }
 
   /** Reconciles the vendors' keys against the secrets of every automatic credential that is due. */
-  async reconcile(credentials: readonly ManagedCredential[], report: RevocationReport): Promise<void> {
+  async reconcile(
+    credentials: readonly ManagedCredential[],
+    report: RevocationReport,
+    references: KeyReferences,
+  ): Promise<void> {
     await this.#reconcile(
       credentials.filter((c): c is AutomaticCredential => isAutomatic(c.provider)),
       report,
+      references,
     );
+  }
+
+  /**
+   * The revocation guard (./revocation-guard.ts) before revoking `keyId` for `credential`. A
+   * refusal is published once, critical, and recorded so that the sweep does not try again.
+   */
+  async #guard(
+    credential: ManagedCredential,
+    keyId: string,
+    authority: CredentialValue,
+    references: KeyReferences,
+    during: "sweep" | "reconciliation",
+  ): Promise<boolean> {
+    try {
+      await references.assertRevocable(
+        credential.settings.credential,
+        keyId,
+        credential.issuerPinned ? authority.keyId : undefined,
+      );
+      return true;
+    } catch (error) {
+      if (!(error instanceof RevocationRefusedError)) throw error;
+      logger.error("revocation refused: the key is not this credential's alone", {
+        credential: credential.settings.credential,
+        keyId,
+        referencedBy: error.referencedBy,
+      });
+      await this.#deps.publisher.publish([
+        revocationRefused(refOf(credential), { keyId, referencedBy: error.referencedBy, during }),
+      ]);
+      if (during === "sweep") await this.#deps.store.tag(credential.arn, { [Tag.previousState]: "refused" });
+      return false;
+    }
   }
 
   #failed(report: RevocationReport, credential: string, error: unknown): void {
@@ -125,11 +169,16 @@ export class Revocation {
     return (await readValue(this.#deps.store, credential, { versionId: pending[0] }))?.keyId;
   }
 
-  async #previousKey(credential: AutomaticCredential, report: RevocationReport): Promise<void> {
+  async #previousKey(
+    credential: AutomaticCredential,
+    report: RevocationReport,
+    references: KeyReferences,
+  ): Promise<void> {
     const { tags, settings, provider } = credential;
     const keyId = tags[Tag.previousKeyId];
     const state = tags[Tag.previousState] ?? "active";
-    if (!keyId || state === "revoked") return;
+    // "refused": the guard refused it once; a person decides now (README "Security model").
+    if (!keyId || state === "revoked" || state === "refused") return;
     const now = this.#deps.now();
     const dueAt = Date.parse((state === "disabled" ? tags[Tag.deleteAfter] : tags[Tag.revokeAfter]) ?? "");
     if (Number.isNaN(dueAt) || now.getTime() < dueAt) return;
@@ -142,6 +191,10 @@ export class Revocation {
     }
     const ctx = this.#context(credential);
     const authority = await readAuthority(this.#deps.store, credential);
+    if (!(await this.#guard(credential, keyId, authority, references, "sweep"))) {
+      report.failures.push({ credential: settings.credential, error: `revocation of key ${keyId} refused` });
+      return;
+    }
 
     if (state === "disabled") {
       const outcome = await provider.revoke(keyId, authority, "hard", ctx);
@@ -224,7 +277,11 @@ export class Revocation {
     logger.info("key revoked", { credential: credential.settings.credential, ...revocation });
   }
 
-  async #reconcile(credentials: AutomaticCredential[], report: RevocationReport): Promise<void> {
+  async #reconcile(
+    credentials: AutomaticCredential[],
+    report: RevocationReport,
+    references: KeyReferences,
+  ): Promise<void> {
     const now = this.#deps.now().getTime();
     const due = credentials.filter(
       (c) => !(now - Date.parse(c.tags[Tag.reconciledAt] ?? "") < this.#deps.reconcileIntervalMs),
@@ -239,7 +296,7 @@ export class Revocation {
       const first = group[0];
       if (!first) continue;
       try {
-        await this.#reconcileGroup(group, first, report);
+        await this.#reconcileGroup(group, first, report, references);
       } catch (error) {
         for (const credential of group) this.#failed(report, credential.settings.credential, error);
       }
@@ -250,6 +307,7 @@ export class Revocation {
     group: AutomaticCredential[],
     first: AutomaticCredential,
     report: RevocationReport,
+    references: KeyReferences,
   ): Promise<void> {
     const byName = new Map<string, { credential: AutomaticCredential; referenced: Set<string> }>();
     for (const credential of group) {
@@ -283,6 +341,13 @@ export class Revocation {
       orphans.push({ credential: owner.credential, keyId: key.keyId });
     }
     for (const orphan of orphans) {
+      if (!(await this.#guard(orphan.credential, orphan.keyId, authority, references, "reconciliation"))) {
+        report.failures.push({
+          credential: orphan.credential.settings.credential,
+          error: `revocation of key ${orphan.keyId} refused`,
+        });
+        continue;
+      }
       const outcome = await first.provider.revoke(
         orphan.keyId,
         authority,

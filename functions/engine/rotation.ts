@@ -43,9 +43,11 @@ import {
   credentialRotated,
   credentialRotationFailed,
   type RotationStepName,
+  revocationRefused,
 } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
+import { KeyReferences, RevocationRefusedError } from "./revocation-guard.ts";
 import { type CredentialSettings, Tag } from "./settings.ts";
 
 export interface RotationDeps {
@@ -244,8 +246,44 @@ export class RotationEngine {
   ): Promise<void> {
     const superseded = target.tags[Tag.previousKeyId];
     const state = target.tags[Tag.previousState] ?? "active";
-    if (!superseded || state === "revoked" || superseded === previousKeyId || superseded === newKeyId) return;
+    if (
+      !superseded ||
+      state === "revoked" ||
+      state === "refused" ||
+      superseded === previousKeyId ||
+      superseded === newKeyId
+    )
+      return;
     const authority = await readAuthority(this.#deps.store, target.credential);
+    const references = await KeyReferences.list(this.#deps.store, this.#deps.pinned);
+    try {
+      await references.assertRevocable(
+        target.settings.credential,
+        superseded,
+        target.credential.issuerPinned ? authority.keyId : undefined,
+      );
+    } catch (error) {
+      if (!(error instanceof RevocationRefusedError)) throw error;
+      // The rotation itself is sound: finish it, and leave the key to a person.
+      logger.error(
+        "finishSecret: refused to revoke the superseded key, which is not this credential's alone",
+        {
+          keyId: superseded,
+          referencedBy: error.referencedBy,
+        },
+      );
+      await this.#deps.publisher.publish([
+        revocationRefused(
+          {
+            credential: target.settings.credential,
+            provider: target.settings.provider,
+            secretArn: target.arn,
+          },
+          { keyId: superseded, referencedBy: error.referencedBy, during: "rotation" },
+        ),
+      ]);
+      return;
+    }
     const outcome = await target.provider.revoke(superseded, authority, "hard", target.ctx);
     await this.#deps.publisher.publish([
       credentialRevoked(

@@ -1,0 +1,161 @@
+// The revocation guard (functions/engine/revocation-guard.ts), acting as the neighbour who may
+// tag or write one credential's secret, even one the deployment pins: whatever its tags or value
+// name, keyturn never revokes a key that another managed credential uses, nor an issuer's key.
+// A refusal is a critical "Revocation Refused", and the sweep does not try again.
+
+import { PutSecretValueCommand, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
+import { afterEach, describe, expect, test } from "vitest";
+import { Tag } from "#engine/settings.ts";
+import { eventProblems } from "../support/event-schemas.ts";
+import { type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
+import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
+import { type SoftwareOneFixture, softwareoneFixture } from "../support/softwareone-fixture.ts";
+import type { World } from "../support/world.ts";
+
+const closers: (() => Promise<void>)[] = [];
+let output: CapturedOutput | undefined;
+
+afterEach(async () => {
+  output?.restore();
+  output = undefined;
+  for (const close of closers.splice(0)) await close();
+});
+
+async function immuta(): Promise<ImmutaFixture> {
+  const fx = await immutaFixture({ reconcileIntervalMs: 0, orphanSafetyMarginMs: 0 });
+  closers.push(() => fx.close());
+  output = captureOutput();
+  return fx;
+}
+
+async function softwareone(): Promise<SoftwareOneFixture> {
+  const fx = await softwareoneFixture({ reconcileIntervalMs: 0, orphanSafetyMarginMs: 0 });
+  closers.push(() => fx.close());
+  output = captureOutput();
+  return fx;
+}
+
+/** The bookkeeping tags that make a previous key due for deletion now. */
+const dueForDeletion = (keyId: string) => ({
+  [Tag.previousKeyId]: keyId,
+  [Tag.previousState]: "disabled",
+  [Tag.revokeAfter]: "2020-01-01T00:00:00.000Z",
+  [Tag.deleteAfter]: "2020-01-01T00:00:00.000Z",
+});
+
+async function tag(world: World, secretId: string, tags: Record<string, string>) {
+  await world.aws.secretsManager.send(
+    new TagResourceCommand({
+      SecretId: secretId,
+      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+    }),
+  );
+}
+
+async function refusals(world: World, secrets: readonly string[]) {
+  const events = await world.subscriber.drain();
+  expect(events.flatMap(eventProblems)).toEqual([]);
+  expect(findLeaks([JSON.stringify(events), output?.text() ?? ""], secrets)).toEqual([]);
+  return {
+    refused: events.filter((e) => e["detail-type"] === "Revocation Refused").map((e) => e.detail),
+    revoked: events.filter((e) => e["detail-type"] === "Credential Revoked").map((e) => e.detail),
+  };
+}
+
+describe("case 1: a pinned credential's tags naming another credential's key as its previous key", () => {
+  test("the sweep refuses to delete it, says so once (critical), and does not try again", async () => {
+    const fx = await immuta();
+    const mine = await fx.createCredential({ name: "immuta/na-mine" });
+    const victim = await fx.createCredential({ name: "immuta/na-victim" });
+    await tag(fx, mine.secretId, dueForDeletion(victim.keyId));
+
+    const first = await fx.sweep();
+    const second = await fx.sweep();
+
+    expect(fx.sim.isLive(victim.token)).toBe(true);
+    expect([...first.revoked, ...second.revoked]).toEqual([]);
+    const { refused } = await refusals(fx, fx.sim.issuedValues);
+    expect(refused).toEqual([
+      expect.objectContaining({
+        credential: mine.secretId,
+        severity: "critical",
+        keyId: victim.keyId,
+        referencedBy: [victim.secretId],
+        during: "sweep",
+      }),
+    ]);
+    expect((await fx.tags(mine.secretId))[Tag.previousState]).toBe("refused");
+  });
+
+  test("nor an issuer's own key, which would cut every credential it mints for", async () => {
+    const fx = await softwareone();
+    const admin = await fx.createAdmin();
+    const consumer = await fx.createConsumer("softwareone/catalog");
+    await tag(fx, consumer.secretId, dueForDeletion(admin.keyId));
+
+    await fx.sweep();
+
+    expect(fx.status(admin.keyId)).toBe("Active");
+    const { refused, revoked } = await refusals(fx, fx.sim.issuedValues);
+    expect(revoked).toEqual([]);
+    expect(refused).toEqual([
+      expect.objectContaining({
+        credential: consumer.secretId,
+        keyId: admin.keyId,
+        referencedBy: [admin.secretId],
+      }),
+    ]);
+  });
+
+  test("the credential's own previous key is still revoked when its grace period ends", async () => {
+    const fx = await immuta();
+    const own = await fx.createCredential({ name: "immuta/na-own" });
+    expect((await fx.rotate(own.secretId)).succeeded).toBe(true);
+    fx.clock.advance(25 * 3_600_000);
+
+    const report = await fx.sweep();
+
+    expect(report.revoked.map((r) => r.keyId)).toEqual([own.keyId]);
+    expect(fx.sim.isLive(own.token)).toBe(false);
+    expect((await refusals(fx, fx.sim.issuedValues)).refused).toEqual([]);
+  });
+});
+
+describe("an emergency revoke of a key that is not the credential's", () => {
+  test("--previous naming another credential's key is refused before anything is done", async () => {
+    const fx = await immuta();
+    const mine = await fx.createCredential({ name: "immuta/na-mine" });
+    const victim = await fx.createCredential({ name: "immuta/na-victim" });
+    await tag(fx, mine.secretId, { [Tag.previousKeyId]: victim.keyId });
+
+    const attempt = fx.revoke({ credential: mine.secretId, reason: "test", target: "previous" });
+
+    await expect(attempt).rejects.toMatchObject({
+      name: "RevocationRefusedError",
+      credential: mine.secretId,
+    });
+    expect(fx.sim.isLive(victim.token)).toBe(true);
+    const { refused } = await refusals(fx, fx.sim.issuedValues);
+    expect(refused).toEqual([expect.objectContaining({ keyId: victim.keyId, during: "emergency-revoke" })]);
+  });
+
+  test("the current key, when a written value names another credential's key id, is refused and nothing rotates", async () => {
+    const fx = await immuta();
+    const mine = await fx.createCredential({ name: "immuta/na-mine" });
+    const victim = await fx.createCredential({ name: "immuta/na-victim" });
+    const value = await fx.read(mine.secretId);
+    await fx.aws.secretsManager.send(
+      new PutSecretValueCommand({
+        SecretId: mine.secretId,
+        SecretString: JSON.stringify({ ...value, keyId: victim.keyId }),
+      }),
+    );
+    const tokensBefore = fx.sim.liveTokens("na").length;
+
+    const attempt = fx.revoke({ credential: mine.secretId, reason: "test" });
+
+    await expect(attempt).rejects.toMatchObject({ name: "RevocationRefusedError" });
+    expect(fx.sim.isLive(victim.token)).toBe(true);
+    expect(fx.sim.liveTokens("na")).toHaveLength(tokensBefore);
+  });
+});
