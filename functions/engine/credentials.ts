@@ -9,7 +9,12 @@ import { CURRENT, type SecretDescription, type SecretStore } from "#aws/secret-s
 import { providerFor } from "#providers/registry.ts";
 import { parseSecretJson } from "#providers/schema.ts";
 import type { CredentialValue, Provider } from "#providers/types.ts";
-import { AwaitingFirstKeyError, InvalidSettingsError, RotationStateError } from "./errors.ts";
+import {
+  AwaitingFirstKeyError,
+  InvalidSecretError,
+  InvalidSettingsError,
+  RotationStateError,
+} from "./errors.ts";
 import { credentialTampered, type TamperedDuring } from "./events.ts";
 import { logger } from "./logger.ts";
 import {
@@ -20,7 +25,7 @@ import {
   policyTags,
   valueTampering,
 } from "./pinned.ts";
-import { type CredentialSettings, settingsFromTags } from "./settings.ts";
+import { type CredentialSettings, settingsFromTags, Tag } from "./settings.ts";
 
 export interface ManagedCredential extends SecretDescription {
   settings: CredentialSettings;
@@ -53,6 +58,43 @@ export function managedCredential(
   return { ...description, settings, provider: providerFor(settings.provider), pinned, issuerPinned };
 }
 
+/**
+ * `value` with the settings the deployment pinned (and those the provider derives from them)
+ * in place of its own, and without settings the config leaves out: what a successor is minted
+ * from, and what is stored. A value never carries a scope of its own into a mint.
+ */
+export function withPinnedSettings<V extends object>(credential: ManagedCredential, value: V): V {
+  const { pinned, provider } = credential;
+  const expected: Record<string, unknown> = {
+    ...provider.settingDefaults?.(pinned.settings),
+    ...pinned.settings,
+  };
+  const result = { ...value } as Record<string, unknown>;
+  for (const field of pinned.settingsFields) {
+    if (expected[field] === undefined) delete result[field];
+    else result[field] = expected[field];
+  }
+  return result as V;
+}
+
+/**
+ * Key ids reach events, alerts and the vendors' UI steps: letters, digits, spaces and
+ * ._:@+=- only, at most 128 characters, so that whoever writes a value cannot put a link or a
+ * paragraph of their own into keyturn's alerts.
+ */
+const PLAIN_KEY_ID = /^[A-Za-z0-9 ._:@+=-]{1,128}$/;
+
+export function assertPlainKeyId(credential: string, keyId: string): void {
+  if (!PLAIN_KEY_ID.test(keyId)) {
+    throw new InvalidSecretError(
+      `Secret value of credential "${credential}": keyId (${keyId.length} characters) holds characters a key id ` +
+        "never has (a key id is letters, digits, spaces and ._:@+=-, at most 128 characters). Fix the value " +
+        "(keyturn put) and try again.",
+      { credential },
+    );
+  }
+}
+
 /** One of the credential's own values, checked against its pinned settings and parsed. */
 export function parseOwnValue(credential: ManagedCredential, secretString: string): CredentialValue {
   return parsePinned(credential, credential.pinned, secretString);
@@ -72,7 +114,9 @@ function parsePinned(
       ? valueTampering(pinned, json as Record<string, unknown>, provider.settingDefaults?.(pinned.settings))
       : [];
   if (fields.length > 0) throw new CredentialTamperedError(pinned, { tags: [], valueFields: fields });
-  return provider.parse(json, name);
+  const value = provider.parse(json, name);
+  assertPlainKeyId(name, value.keyId);
+  return value;
 }
 
 /** A version of `secretId` (the credential's own secret unless another is named), parsed by its provider. */
@@ -118,6 +162,17 @@ export async function readCurrent(
   const raw = await store.read(credential.arn, { stage: CURRENT });
   if (raw && isAwaitingFirstKey(raw.secretString)) {
     const name = credential.settings.credential;
+    // A value without a key is what the stack creates, with the pinned settings. With other
+    // settings, or once keyturn has stored a key (the tags mirror it), it is someone else's:
+    // silencing the sweep for a credential by writing it a keyless value is tampering.
+    const fields = valueTampering(
+      credential.pinned,
+      JSON.parse(raw.secretString) as Record<string, unknown>,
+      credential.provider.settingDefaults?.(credential.pinned.settings),
+    );
+    if (credential.tags[Tag.keyId] || credential.tags[Tag.rotatedVersion]) fields.push("keyId");
+    if (fields.length > 0)
+      throw new CredentialTamperedError(credential.pinned, { tags: [], valueFields: fields });
     throw new AwaitingFirstKeyError(
       `Credential "${name}" has no key yet: the stack created it with its settings only. ` +
         `Store its first key with "keyturn put ${name}".`,

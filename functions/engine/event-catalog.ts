@@ -209,7 +209,7 @@ export const RevocationRefused = detail(
     severity: v.literal("critical"),
     keyId: v.pipe(text, v.description("The vendor's id of the key keyturn did not revoke (never the key).")),
     referencedBy: v.pipe(v.array(text), v.minLength(1), v.description("The credentials that use the key.")),
-    during: v.picklist(["sweep", "reconciliation", "rotation", "emergency-revoke"]),
+    during: v.picklist(["sweep", "reconciliation", "rotation", "handover", "emergency-revoke"]),
   },
 );
 

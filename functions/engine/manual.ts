@@ -16,6 +16,7 @@ import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secre
 import type { HttpClient } from "#http/client.ts";
 import { type CredentialValue, isAutomatic, type ProviderContext } from "#providers/types.ts";
 import {
+  assertPlainKeyId,
   isAwaitingFirstKey,
   type ManagedCredential,
   managedCredential,
@@ -24,10 +25,11 @@ import {
   reportTampering,
 } from "./credentials.ts";
 import { CredentialRejectedError, InvalidSettingsError, KeyturnError } from "./errors.ts";
-import { credentialRevoked, credentialRotated, manualRotationRequired } from "./events.ts";
+import { credentialRevoked, credentialRotated, manualRotationRequired, revocationRefused } from "./events.ts";
 import { logger } from "./logger.ts";
-import { type PinnedCredentials, valueTampering } from "./pinned.ts";
+import { CredentialTamperedError, type PinnedCredentials, valueTampering } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
+import { KeyReferences, RevocationRefusedError } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 const DAY = 86_400_000;
@@ -92,9 +94,21 @@ async function acceptPinnedKey(
   const raw = await deps.store.read(credential.arn, { stage: CURRENT });
   const settingsOnly =
     raw && isAwaitingFirstKey(raw.secretString) ? (JSON.parse(raw.secretString) as object) : undefined;
+  // A current value that cannot be read (malformed) is replaced; one that was tampered with is
+  // replaced too (the handover is how it is restored), and "Credential Tampered" says so. Its key
+  // id is kept as the key to retire only where keyturn merely reminds a person to revoke it (a
+  // manual vendor): no key of a tampered value's naming is ever revoked by API.
+  let tamperedKeyId: string | undefined;
   const current = settingsOnly
     ? undefined
-    : await readValue(deps.store, credential, { stage: CURRENT }).catch(() => undefined);
+    : await readValue(deps.store, credential, { stage: CURRENT }).catch(async (error: unknown) => {
+        await reportTampering(deps.publisher, error, credential.arn, "handover");
+        if (error instanceof CredentialTamperedError && !isAutomatic(provider) && raw) {
+          tamperedKeyId = keyIdIn(raw.secretString);
+        }
+        return undefined;
+      });
+  const replacedKeyId = current?.keyId ?? tamperedKeyId;
   const now = deps.now();
   const {
     keyId: _oldKeyId,
@@ -112,7 +126,7 @@ async function acceptPinnedKey(
     provider: settings.provider,
     ...input,
     issuedAt: now.toISOString(),
-    ...(current ? { previous: { keyId: current.keyId, revokeAfter } } : {}),
+    ...(replacedKeyId ? { previous: { keyId: replacedKeyId, revokeAfter } } : {}),
   };
   const overridden = valueTampering(pinned, json, provider.settingDefaults?.(pinned.settings));
   if (overridden.length > 0) {
@@ -123,7 +137,8 @@ async function acceptPinnedKey(
     );
   }
   const candidate = provider.parse(json, name);
-  if (current && candidate.keyId === current.keyId) {
+  assertPlainKeyId(name, candidate.keyId);
+  if (replacedKeyId && candidate.keyId === replacedKeyId) {
     throw new KeyRefusedError(
       `Credential "${name}": the key handed over has the same id (${candidate.keyId}) as the current one. ` +
         "Create a new key in the vendor's UI first.",
@@ -148,12 +163,12 @@ async function acceptPinnedKey(
   await deps.store.moveStage(credential.arn, CURRENT, versionId, currentVersion);
   await deps.store.removeStage(credential.arn, PENDING, versionId);
   const expiresAt = provider.expiresAt(candidate)?.toISOString() ?? null;
-  await retireSuperseded(deps, credential, current?.keyId);
+  await retireSuperseded(deps, credential, replacedKeyId);
   await deps.publisher.publish([
     credentialRotated(refOf(credential), {
       versionId,
       keyId: candidate.keyId,
-      previousKeyId: current?.keyId,
+      previousKeyId: replacedKeyId,
       expiresAt,
       revokeAfter,
     }),
@@ -165,9 +180,9 @@ async function acceptPinnedKey(
     [Tag.rotatedAt]: now.toISOString(),
     [Tag.rotatedVersion]: versionId,
     [Tag.manualReminder]: "",
-    ...(current
+    ...(replacedKeyId
       ? {
-          [Tag.previousKeyId]: current.keyId,
+          [Tag.previousKeyId]: replacedKeyId,
           [Tag.revokeAfter]: revokeAfter,
           [Tag.previousState]: "active",
           [Tag.postponements]: "0",
@@ -178,9 +193,9 @@ async function acceptPinnedKey(
   logger.info("manual key accepted", {
     credential: name,
     keyId: candidate.keyId,
-    previousKeyId: current?.keyId,
+    previousKeyId: replacedKeyId,
   });
-  return { credential: name, keyId: candidate.keyId, previousKeyId: current?.keyId, versionId };
+  return { credential: name, keyId: candidate.keyId, previousKeyId: replacedKeyId, versionId };
 }
 
 /**
@@ -195,10 +210,33 @@ async function retireSuperseded(
 ) {
   const superseded = credential.tags[Tag.previousKeyId];
   const state = credential.tags[Tag.previousState] ?? "active";
-  if (!superseded || state === "revoked" || superseded === newPrevious) return;
+  if (!superseded || state === "revoked" || state === "refused" || superseded === newPrevious) return;
   const { provider } = credential;
   if (isAutomatic(provider)) {
     const authority = await readAuthority(deps.store, credential);
+    const references = await KeyReferences.list(deps.store, deps.pinned);
+    try {
+      await references.assertRevocable(
+        credential.settings.credential,
+        superseded,
+        credential.issuerPinned ? authority.keyId : undefined,
+      );
+    } catch (error) {
+      if (!(error instanceof RevocationRefusedError)) throw error;
+      // The handover itself is sound: accept it, and leave the key to a person.
+      logger.error("handover: refused to revoke the superseded key, which is not this credential's alone", {
+        keyId: superseded,
+        referencedBy: error.referencedBy,
+      });
+      await deps.publisher.publish([
+        revocationRefused(refOf(credential), {
+          keyId: superseded,
+          referencedBy: error.referencedBy,
+          during: "handover",
+        }),
+      ]);
+      return;
+    }
     const outcome = await provider.revoke(superseded, authority, "hard", context(deps, credential));
     await deps.publisher.publish([
       credentialRevoked(refOf(credential), {
@@ -339,5 +377,15 @@ export class ManualWatch {
       dueAt: new Date(revokeAfter).toISOString(),
       value: old,
     });
+  }
+}
+
+/** The `keyId` field of a value that could not be parsed, if it is a plain short string. */
+function keyIdIn(secretString: string): string | undefined {
+  try {
+    const keyId = (JSON.parse(secretString) as { keyId?: unknown }).keyId;
+    return typeof keyId === "string" && keyId.length > 0 && keyId.length <= 200 ? keyId : undefined;
+  } catch {
+    return undefined;
   }
 }

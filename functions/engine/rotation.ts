@@ -35,6 +35,7 @@ import {
   readCurrent,
   readValue,
   reportTampering,
+  withPinnedSettings,
 } from "./credentials.ts";
 import { asKeyturnError, InvalidSettingsError, RotationStateError } from "./errors.ts";
 import {
@@ -177,9 +178,14 @@ export class RotationEngine {
       settings.keyLifetimeMs === undefined ? undefined : new Date(now + settings.keyLifetimeMs);
     let stored = false;
     try {
-      const minted = await provider.issue(authority, current, { marker, expiresAt }, ctx);
+      const minted = await provider.issue(
+        authority,
+        withPinnedSettings(target.credential, current),
+        { marker, expiresAt },
+        ctx,
+      );
       const successor: CredentialValue = {
-        ...minted,
+        ...withPinnedSettings(target.credential, minted),
         previous: { keyId: current.keyId, revokeAfter: new Date(now + settings.gracePeriodMs).toISOString() },
       };
       await this.#deps.store.putPending(target.secretId, versionId, JSON.stringify(successor));

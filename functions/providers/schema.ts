@@ -24,7 +24,9 @@ export function parseSecretValue<S extends v.GenericSchema>(
   const problems = result.issues.slice(0, MAX_SHOWN).map((issue) => {
     const field = v.getDotPath(issue) ?? "(the value)";
     const expected = issue.expected ?? issue.message;
-    const shown = context.publicFields.includes(field) ? issue.received : `a ${typeof issue.input}`;
+    // Never the value itself, public fields included: whoever wrote the secret would choose the
+    // text of keyturn's alert (a link, an instruction).
+    const shown = `a ${typeof issue.input}${context.publicFields.includes(field) ? ` (${issue.received.length} characters)` : ""}`;
     return issue.input === undefined
       ? `"${field}" is missing (expected ${expected})`
       : `"${field}" must be ${expected}, got ${shown}`;

@@ -249,9 +249,10 @@ async function readToken(
   authority: SoftwareOneCredential,
   ctx: ProviderContext,
   action: string,
+  role: Role = "issuer",
 ): Promise<ApiTokenRecord | "gone"> {
   try {
-    const body = await call(authority, "issuer", ctx, action, { method: "GET", path: tokenPath(keyId) });
+    const body = await call(authority, role, ctx, action, { method: "GET", path: tokenPath(keyId) });
     const record = parseVendorAnswer(ApiTokenRecord, body, {
       credential: ctx.credential,
       vendor: VENDOR,
@@ -350,8 +351,11 @@ export const softwareone: AutomaticProvider<SoftwareOneCredential> = {
     }
     let { name, modules } = template;
     if (name === undefined || modules === undefined || modules.length === 0) {
+      // Read as the token itself (every live token may read its own record), never as the
+      // issuer: the key id comes from the secret's value, and the issuer could read any token
+      // of the account, an administrator's included.
       const action = `reading token ${template.keyId} to copy its name and modules`;
-      const record = await readToken(template.keyId, authority, ctx, action);
+      const record = await readToken(template.keyId, template, ctx, action, "candidate");
       if (record === "gone") {
         throw new VendorError(
           `${VENDOR} no longer knows token ${template.keyId} of credential "${ctx.credential}", so its name and ` +
