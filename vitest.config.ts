@@ -16,6 +16,7 @@ export default defineConfig({
     env: {
       KEYTURN_EVENT_BUS_NAME: "keyturn",
       KEYTURN_LEASE_TABLE: "keyturn-leases",
+      KEYTURN_RECORDS_TABLE: "keyturn-records",
       POWERTOOLS_LOG_LEVEL: "INFO",
     },
     // Console output of the tests reaches this process, not the workers' streams: the leak

@@ -26,6 +26,7 @@ const LAMBDA_ENVIRONMENT: Record<string, string> = {
   AWS_LAMBDA_FUNCTION_MEMORY_SIZE: "256",
   KEYTURN_EVENT_BUS_NAME: "keyturn",
   KEYTURN_LEASE_TABLE: "keyturn-leases",
+  KEYTURN_RECORDS_TABLE: "keyturn-records",
   NODE_OPTIONS: "--enable-source-maps",
 };
 

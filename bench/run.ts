@@ -77,6 +77,7 @@ async function main(): Promise<void> {
     Object.assign(process.env, aws.env, {
       KEYTURN_EVENT_BUS_NAME: "keyturn",
       KEYTURN_LEASE_TABLE: "keyturn-leases",
+      KEYTURN_RECORDS_TABLE: "keyturn-records",
       POWERTOOLS_LOG_LEVEL: "SILENT",
     });
     try {

@@ -13,6 +13,7 @@ import { CreateEventBusCommand } from "@aws-sdk/client-eventbridge";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { LeaseTable } from "#aws/lease.ts";
+import { KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, SecretStore } from "#aws/secret-store.ts";
 import { TokenStore } from "#aws/token-store.ts";
 import { PinnedCredentials } from "#engine/pinned.ts";
@@ -110,6 +111,8 @@ export async function measureSweep(
     if (credential) pinned.pin(credential);
   }
   const monitor = createMonitorHandler({
+    // Nothing is due: the records are never read.
+    records: new KeyRecords(aws.dynamodb, "keyturn-records"),
     store,
     pinned,
     publisher,

@@ -4,10 +4,12 @@
 // Against the sandbox (moto cannot run a rotation Lambda) the CLI plays Secrets Manager's part
 // in-process with the real rotate handler, exactly as sandbox/local-keyturn.ts does.
 
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { BuildMiddleware, InitializeMiddleware } from "@smithy/types";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
 import { rotateThroughSecretsManager } from "#engine/emergency.ts";
@@ -46,6 +48,8 @@ export interface Connection {
   credential(secretId: string): Promise<ManagedCredential>;
   /** What the deployment pins (./pinned.ts): the CLI acts only on these credentials. */
   pinned: PinnedCredentials;
+  /** keyturn's records table: the keys it stored for each credential. */
+  records: KeyRecords;
 }
 
 /** Records the IAM action of a failed call on the error, so that its message can name it. */
@@ -96,15 +100,18 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
   };
   const secretsManager = new SecretsManagerClient(config);
   const eventBridge = new EventBridgeClient(config);
+  const dynamodb = new DynamoDBClient(config);
   secretsManager.middlewareStack.add(recordAction("secretsmanager"), {
     step: "initialize",
     name: "keyturnAwsAction",
   });
   eventBridge.middlewareStack.add(recordAction("events"), { step: "initialize", name: "keyturnAwsAction" });
+  dynamodb.middlewareStack.add(recordAction("dynamodb"), { step: "initialize", name: "keyturnAwsAction" });
   const account = env.KEYTURN_MOTO_ACCOUNT;
   if (account) {
     secretsManager.middlewareStack.add(motoAccount(account), { step: "build", name: "keyturnMotoAccount" });
     eventBridge.middlewareStack.add(motoAccount(account), { step: "build", name: "keyturnMotoAccount" });
+    dynamodb.middlewareStack.add(motoAccount(account), { step: "build", name: "keyturnMotoAccount" });
   }
   // Resolved now, so that a missing region fails before anything is done, and messages can name it.
   const resolvedRegion = await secretsManager.config.region();
@@ -112,6 +119,9 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
 
   const store = new SecretStore(secretsManager);
   const pinned = loadPinned(env);
+  // The stack names its records table after the bus (infra/keyturn.ts).
+  const recordsTable = env.KEYTURN_RECORDS_TABLE || `${bus}-records`;
+  const records = new KeyRecords(dynamodb, recordsTable);
   const publisher = new EventPublisher(eventBridge, bus);
   const http = (vendor: string) => new HttpClient({ vendor, endpointOverride: vendorEndpoint });
   const now = () => new Date();
@@ -121,10 +131,12 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
     rotate = async (secretId, timeoutMs) => {
       // The rotate handler's module reads its environment when it loads, as in Lambda.
       process.env.KEYTURN_EVENT_BUS_NAME ??= bus;
+      process.env.KEYTURN_RECORDS_TABLE ??= recordsTable;
       const { createRotateHandler } = await import("#handlers/rotate.ts");
       const { rotateLikeSecretsManager } = await import("#sandbox/rotation-driver.ts");
       const handler = createRotateHandler({
         store,
+        records,
         pinned,
         publisher,
         now,
@@ -153,6 +165,7 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
 
   return {
     store,
+    records,
     publisher,
     http,
     now,

@@ -147,6 +147,8 @@ export class Keyturn extends Construct {
   readonly refreshFunction: NodejsFunction;
   /** Leases that keep two refreshes of one credential apart (functions/aws/lease.ts). */
   readonly leaseTable: Table;
+  /** keyturn's own records: the keys it stored for each credential (functions/aws/record-store.ts). */
+  readonly recordsTable: Table;
   /** Token pairs live under this Parameter Store path, one parameter per credential. */
   readonly tokenParameterPrefix: string;
   /** Sweeps that failed for good (the schedule could not invoke the monitor, or the sweep threw). */
@@ -256,6 +258,21 @@ export class Keyturn extends Construct {
       this.bus.grantPutEventsTo(grantee);
     };
 
+    this.recordsTable = new Table(this, "Records", {
+      // Named after the bus, so that the CLI of this deployment finds it (cli/connection.ts).
+      tableName: `${props.busName ?? DEFAULT_BUS_NAME}-records`,
+      partitionKey: { name: "credential", type: AttributeType.STRING },
+      billingMode: BillingMode.PAY_PER_REQUEST,
+      pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
+      // An AWS owned key rather than a KMS key of the account: an item holds a credential's name
+      // and key ids (the vendor's ids, never a token or a key), which keyturn publishes anyway.
+      encryption: TableEncryption.DEFAULT,
+      // The records decide which keys keyturn may revoke; they outlive a stack that is deleted
+      // and deployed again, or keyturn would take the keys it finds for its own once more.
+      removalPolicy: RemovalPolicy.RETAIN,
+    });
+    const records = { KEYTURN_RECORDS_TABLE: this.recordsTable.tableName };
+
     const rotate = new KeyturnFunction(this, "Rotate", {
       pinned,
       handler: "rotate",
@@ -265,9 +282,10 @@ export class Keyturn extends Construct {
       // worst. Three minutes lets a step finish through one slow vendor; beyond that the
       // client's deadline check fails the step cleanly and Secrets Manager retries it.
       timeout: Duration.minutes(3),
-      environment: { KEYTURN_EVENT_BUS_NAME: busName },
+      environment: { KEYTURN_EVENT_BUS_NAME: busName, ...records },
     });
     this.rotateFunction = rotate.function;
+    this.recordsTable.grant(this.rotateFunction, "dynamodb:GetItem", "dynamodb:UpdateItem");
     // AWS recommends aws:SourceAccount for rotation functions and warns that an exact
     // aws:SourceArn would tie the function to one secret. Lambda matches SourceArn with ArnLike,
     // so the secrets folder keeps the function to keyturn's secrets while it rotates all of them.
@@ -299,6 +317,7 @@ export class Keyturn extends Construct {
       timeout: Duration.minutes(5),
       environment: {
         KEYTURN_EVENT_BUS_NAME: busName,
+        ...records,
         KEYTURN_ORPHAN_SAFETY_MARGIN: props.orphanSafetyMargin,
         KEYTURN_RECONCILE_INTERVAL: props.reconcileInterval,
         KEYTURN_STUCK_ROTATION_AFTER: props.stuckRotationAfter,
@@ -316,6 +335,7 @@ export class Keyturn extends Construct {
       },
     });
     this.monitorFunction = monitor.function;
+    this.recordsTable.grant(this.monitorFunction, "dynamodb:GetItem");
     allow(
       this.monitorFunction,
       // ListSecrets supports no resource-level permissions: AWS accepts only Resource "*". It is
@@ -446,7 +466,7 @@ export class Keyturn extends Construct {
       // finishSecret are quick. Ten minutes covers that worst case and keeps the one minute the
       // handler reserves to revoke and publish after the wait.
       timeout: Duration.minutes(10),
-      environment: { KEYTURN_EVENT_BUS_NAME: busName },
+      environment: { KEYTURN_EVENT_BUS_NAME: busName, ...records },
       // A reservation both guarantees and caps: an emergency revoke still runs when other
       // workloads have used up the account's concurrency, and a runaway scanner flooding the
       // bus with requests cannot rotate every credential at once against the vendors' rate
@@ -463,6 +483,7 @@ export class Keyturn extends Construct {
       },
     });
     this.revokeFunction = revoke.function;
+    this.recordsTable.grant(this.revokeFunction, "dynamodb:GetItem", "dynamodb:UpdateItem");
     allow(
       this.revokeFunction,
       onManagedSecrets("RotateKeyturnSecretsNow", [

@@ -87,6 +87,7 @@ async function main(): Promise<void> {
   Object.assign(process.env, aws.env, {
     KEYTURN_EVENT_BUS_NAME: blueprint.busName,
     KEYTURN_LEASE_TABLE: LEASE_TABLE,
+    KEYTURN_RECORDS_TABLE: blueprint.recordsTable.name,
   });
   const clock = new ManualClock(new Date(START));
   let vendors: SandboxVendors | undefined;
@@ -151,6 +152,7 @@ async function main(): Promise<void> {
       vendors,
       config,
       busName: provisioned.busName,
+      recordsTable: provisioned.recordsTable,
       clock,
       keys: {
         "incorta-reporting-pat": { label: "reporting-2026-11", expiresInMs: 20 * DAY },
@@ -369,7 +371,11 @@ async function main(): Promise<void> {
     on("2026-11-25T14:00:00Z", async () => {
       const leaked = (await keyturn.read(IMMUTA)).keyId;
       line("LEAK", `${IMMUTA} key ${short(leaked)} found in a public repository: emergency revoke`);
-      const outcome = await keyturn.revoke({ credential: IMMUTA, reason: "found in a public repository" });
+      const outcome = await keyturn.revoke({
+        credential: IMMUTA,
+        keyId: leaked,
+        reason: "found in a public repository",
+      });
       if (outcome.rotated) {
         rotations.set(IMMUTA, (rotations.get(IMMUTA) ?? 0) + 1);
         lastRotation.set(IMMUTA, clock.now());

@@ -14,6 +14,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { LeaseTable } from "#aws/lease.ts";
+import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type StoredTokens, TokenStore, tokenParameterName } from "#aws/token-store.ts";
 import type { EmergencyOutcome } from "#engine/emergency.ts";
@@ -36,6 +37,8 @@ import type { Clock } from "./simulators/clock.ts";
 export type StoredValue = Record<string, unknown> & { token: string; keyId: string };
 
 export { LEASE_TABLE };
+/** keyturn's records table in a world the test or the demo did not provision from the config. */
+export const RECORDS_TABLE = "keyturn-records";
 export const TOKEN_PARAMETER_PREFIX = "/keyturn/tokens";
 
 export interface LocalKeyturnOptions {
@@ -64,7 +67,7 @@ export interface LocalKeyturnOptions {
    * its subscriber, and the lease table. Default: the bus, the subscriber and LEASE_TABLE are
    * created here.
    */
-  provisioned?: { subscriber: EventSubscriber; leaseTable: string };
+  provisioned?: { subscriber: EventSubscriber; leaseTable: string; recordsTable: string };
   /**
    * What the deployment pins (sandbox/provision.ts pins the config). Default: an empty set, to
    * which `createSecret` adds each credential as a config saying what its tags say would.
@@ -87,7 +90,10 @@ export interface LocalKeyturn {
   /** The token pair a consumer would read for the credential. */
   storedTokens(credential: string): Promise<StoredTokens | undefined>;
   revoke(request: unknown): Promise<EmergencyOutcome>;
-  /** Creates a secret and pins it as a deployment would from a config saying what the tags say. */
+  /**
+   * Creates a secret and pins it as a deployment would from a config saying what the tags say;
+   * the key id its value holds is recorded, as a handover (`keyturn put`) records it.
+   */
   createSecret(name: string, value: string | object, tags: Record<string, string>): Promise<void>;
   /** AWSCURRENT, or the version named. */
   read(secretId: string, versionId?: string): Promise<StoredValue>;
@@ -102,12 +108,13 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
   const tokenParameterPrefix = options.tokenParameterPrefix ?? TOKEN_PARAMETER_PREFIX;
   const store = new SecretStore(clients.secretsManager);
   const pinned = options.pinned ?? new PinnedCredentials();
+  const records = new KeyRecords(clients.dynamodb, options.provisioned?.recordsTable ?? RECORDS_TABLE);
   const publisher = new EventPublisher(clients.eventBridge, options.busName);
   const now = () => new Date(clock.now());
   const http = { endpointOverride: options.vendorEndpoint, ...options.http };
   const context = { getRemainingTimeInMillis: () => 120_000, awsRequestId: "local" };
 
-  const rotateHandler = createRotateHandler({ store, pinned, publisher, now, http });
+  const rotateHandler = createRotateHandler({ store, records, pinned, publisher, now, http });
   const invoke: RotationInvoker = (event) => rotateHandler(event, context);
   // moto cannot run a rotation Lambda, so "rotate now" plays Secrets Manager's part with the
   // real rotate handler (sandbox/rotation-driver.ts).
@@ -117,6 +124,7 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
   };
   const monitor = createMonitorHandler({
     store,
+    records,
     pinned,
     publisher,
     now,
@@ -126,13 +134,29 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     reconcileIntervalMs: options.reconcileIntervalMs,
     stuckAfterMs: options.stuckAfterMs,
   });
-  const revokeHandler = createRevokeHandler({ store, pinned, publisher, now, http, rotate: rotateNow });
+  const revokeHandler = createRevokeHandler({
+    store,
+    records,
+    pinned,
+    publisher,
+    now,
+    http,
+    rotate: rotateNow,
+  });
   if (!options.provisioned) {
     await clients.dynamodb.send(
       new CreateTableCommand({
         TableName: LEASE_TABLE,
         AttributeDefinitions: [{ AttributeName: "lease", AttributeType: "S" }],
         KeySchema: [{ AttributeName: "lease", KeyType: "HASH" }],
+        BillingMode: "PAY_PER_REQUEST",
+      }),
+    );
+    await clients.dynamodb.send(
+      new CreateTableCommand({
+        TableName: RECORDS_TABLE,
+        AttributeDefinitions: [{ AttributeName: "credential", AttributeType: "S" }],
+        KeySchema: [{ AttributeName: "credential", KeyType: "HASH" }],
         BillingMode: "PAY_PER_REQUEST",
       }),
     );
@@ -172,7 +196,7 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     sweep: () => monitor({}, context),
     refresh: (requestId = "local-refresh") => refreshHandler({}, { ...context, awsRequestId: requestId }),
     put: (secretId, input) =>
-      acceptKey({ store, pinned, publisher, now, http: vendorHttp(context, http) }, secretId, input),
+      acceptKey({ store, records, pinned, publisher, now, http: vendorHttp(context, http) }, secretId, input),
     storedTokens: (credential) => tokens.read(tokenParameterName(credential, tokenParameterPrefix)),
     revoke: (request) => revokeHandler(request, context),
     async createSecret(name, value, tags) {
@@ -185,6 +209,9 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
           Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
         }),
       );
+      // Its key was handed over as `keyturn put` hands one over: keyturn records it.
+      const keyId = (typeof value === "string" ? {} : (value as { keyId?: unknown })).keyId;
+      if (credential && typeof keyId === "string") await records.addKeys(name, [keyId]);
     },
     read,
     async stages(secretId) {

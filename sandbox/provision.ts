@@ -40,6 +40,7 @@ import { CreateSecretCommand, type SecretsManagerClient } from "@aws-sdk/client-
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import * as v from "valibot";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { parseDuration } from "#engine/duration.ts";
 import type { Severity } from "#engine/events.ts";
@@ -87,6 +88,8 @@ export function sandboxConfig(path = EXAMPLE_CONFIG): KeyturnConfig {
 /** What the synthesized stack says the sandbox must create and run with. */
 export interface StackBlueprint {
   busName: string;
+  /** keyturn's records table, as the template names and keys it. */
+  recordsTable: { name: string; attributeDefinitions: AttributeDefinition[]; keySchema: KeySchemaElement[] };
   /** Each severity's alert rule pattern, as the template has it. */
   alertPatterns: Record<Severity, string>;
   leaseTable: {
@@ -136,7 +139,15 @@ export async function synthesizeBlueprint(config: KeyturnConfig): Promise<StackB
     );
     // The names CloudFormation would resolve at deploy time, as the sandbox names them.
     const busName = resourceOf(keyturn.bus).Properties.Name as string;
-    const names: Record<string, string> = { [busId]: busName, [tableId]: LEASE_TABLE };
+    const recordsId = stack.getLogicalId(
+      keyturn.recordsTable.node.defaultChild as Parameters<typeof stack.getLogicalId>[0],
+    );
+    const recordsName = (resourceOf(keyturn.recordsTable).Properties as { TableName: string }).TableName;
+    const names: Record<string, string> = {
+      [busId]: busName,
+      [tableId]: LEASE_TABLE,
+      [recordsId]: recordsName,
+    };
     const environmentOf = (fn: { node: { defaultChild?: unknown } }) =>
       literal(
         ((resourceOf(fn).Properties.Environment ?? {}) as { Variables?: Record<string, unknown> })
@@ -145,6 +156,11 @@ export async function synthesizeBlueprint(config: KeyturnConfig): Promise<StackB
       );
     const monitor = v.parse(MonitorEnvironment, environmentOf(keyturn.monitorFunction));
     const refresh = v.parse(RefreshEnvironment, environmentOf(keyturn.refreshFunction));
+    const records = resourceOf(keyturn.recordsTable).Properties as {
+      TableName: string;
+      AttributeDefinitions: AttributeDefinition[];
+      KeySchema: KeySchemaElement[];
+    };
     const table = resourceOf(keyturn.leaseTable).Properties as {
       AttributeDefinitions: AttributeDefinition[];
       KeySchema: KeySchemaElement[];
@@ -164,6 +180,11 @@ export async function synthesizeBlueprint(config: KeyturnConfig): Promise<StackB
           return [severity, pattern];
         }),
       ) as Record<Severity, string>,
+      recordsTable: {
+        name: records.TableName,
+        attributeDefinitions: records.AttributeDefinitions,
+        keySchema: records.KeySchema,
+      },
       leaseTable: {
         attributeDefinitions: table.AttributeDefinitions,
         keySchema: table.KeySchema,
@@ -242,6 +263,7 @@ export interface ProvisionedAws {
   subscriber: EventSubscriber;
   alerts: AlertInbox;
   leaseTable: string;
+  recordsTable: string;
   /** Each credential's secret name, in config order. */
   secrets: string[];
 }
@@ -294,6 +316,15 @@ export async function provisionAws(
       BillingMode: leaseTable.billingMode,
     }),
   );
+  const { recordsTable } = blueprint;
+  await clients.dynamodb.send(
+    new CreateTableCommand({
+      TableName: recordsTable.name,
+      AttributeDefinitions: recordsTable.attributeDefinitions,
+      KeySchema: recordsTable.keySchema,
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
   if (leaseTable.timeToLiveAttribute) {
     await clients.dynamodb.send(
       new UpdateTimeToLiveCommand({
@@ -306,6 +337,7 @@ export async function provisionAws(
     busName,
     subscriber,
     leaseTable: LEASE_TABLE,
+    recordsTable: recordsTable.name,
     secrets: config.credentials.map((credential) => credential.secretName),
     alerts: {
       async drain() {
@@ -348,7 +380,9 @@ export interface SeededKey {
 }
 
 export interface SeedOptions {
-  clients: Pick<AwsClients, "secretsManager" | "eventBridge">;
+  clients: Pick<AwsClients, "secretsManager" | "eventBridge" | "dynamodb">;
+  /** keyturn's records table (provisionAws's recordsTable). */
+  recordsTable: string;
   vendors: SandboxVendors;
   config: KeyturnConfig;
   busName: string;
@@ -370,6 +404,7 @@ export function pinnedOf(config: KeyturnConfig): PinnedCredentials {
 export async function seedKeys(options: SeedOptions): Promise<SeededKey[]> {
   const { vendors, config, clock } = options;
   const store = new SecretStore(options.clients.secretsManager);
+  const records = new KeyRecords(options.clients.dynamodb, options.recordsTable);
   const publisher = new EventPublisher(options.clients.eventBridge, options.busName);
   const context = { getRemainingTimeInMillis: () => 120_000, awsRequestId: "sandbox-provision" };
   const http = vendorHttp(context, { endpointOverride: vendors.url, ...options.http });
@@ -464,7 +499,7 @@ export async function seedKeys(options: SeedOptions): Promise<SeededKey[]> {
     // keeps the fields of a current value only once it has a key: without them here, a first
     // key of a provider with settings (Immuta's region, Incorta's cluster) would be refused.
     const accepted = await acceptKey(
-      { store, pinned: pinnedOf(config), publisher, http, now: () => new Date(handedOverAt) },
+      { store, records, pinned: pinnedOf(config), publisher, http, now: () => new Date(handedOverAt) },
       credential.secretName,
       { ...settings, ...input },
     );

@@ -50,6 +50,7 @@ async function main(): Promise<void> {
   Object.assign(process.env, aws.env, {
     KEYTURN_EVENT_BUS_NAME: blueprint.busName,
     KEYTURN_LEASE_TABLE: LEASE_TABLE,
+    KEYTURN_RECORDS_TABLE: blueprint.recordsTable.name,
   });
   let vendors: SandboxVendors | undefined;
 
@@ -102,6 +103,7 @@ async function main(): Promise<void> {
       vendors,
       config,
       busName: provisioned.busName,
+      recordsTable: provisioned.recordsTable,
       clock: systemClock,
       keys: {
         ...(everflowKey?.policy.maxAge

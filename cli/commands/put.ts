@@ -99,6 +99,7 @@ export async function run({ positionals, options, out, context, connect }: Comma
       {
         store: connection.store,
         pinned: connection.pinned,
+        records: connection.records,
         publisher: connection.publisher,
         http: connection.http,
         now: connection.now,

@@ -3,6 +3,7 @@
 // revoke the leaked key hard; if the rotation fails the key is revoked anyway and the command
 // exits 1, because consumers are then left without a working key.
 
+import { readCurrent } from "#engine/credentials.ts";
 import { emergencyRevoke } from "#engine/emergency.ts";
 import { Tag } from "#engine/settings.ts";
 import { UsageError } from "../args.ts";
@@ -23,6 +24,29 @@ export async function run({ positionals, options, out, context, connect }: Comma
   const target = options.previous === true ? "previous" : "current";
   const timeoutMs = rotationTimeoutMs(options, "revoke");
   const connection = await connect();
+  // The key is named once, before anything is done: the request then says which key it is about,
+  // and repeating it changes nothing once that key is revoked.
+  const credential = await connection.credential(secretId);
+  const previousState = credential.tags[Tag.previousState];
+  const keyId =
+    target === "previous"
+      ? previousState === "revoked" || previousState === "refused"
+        ? undefined
+        : credential.tags[Tag.previousKeyId]
+      : (await readCurrent(connection.store, credential)).keyId;
+  if (keyId === undefined) {
+    if (out.json)
+      out.result({
+        credential: secretId,
+        keyId: null,
+        target,
+        rotated: false,
+        revocation: "nothing-to-revoke",
+        reason,
+      });
+    else out.line(`Nothing to revoke: ${secretId} has no previous key that is not already revoked.`);
+    return 0;
+  }
 
   let rotationError: unknown;
   const outcome = await out.progress(
@@ -34,6 +58,7 @@ export async function run({ positionals, options, out, context, connect }: Comma
         {
           store: connection.store,
           pinned: connection.pinned,
+          records: connection.records,
           publisher: connection.publisher,
           http: connection.http,
           now: connection.now,
@@ -46,7 +71,7 @@ export async function run({ positionals, options, out, context, connect }: Comma
             }
           },
         },
-        { credential: secretId, reason, target },
+        { credential: secretId, keyId, reason },
       ),
   );
   context.credential = outcome.credential;
@@ -64,7 +89,10 @@ export async function run({ positionals, options, out, context, connect }: Comma
       ...(rotationFailure ? { rotationError: rotationFailure } : {}),
     });
   } else if (outcome.revocation === "nothing-to-revoke") {
-    out.line(`Nothing to revoke: ${outcome.credential} has no previous key that is not already revoked.`);
+    out.line(
+      `Nothing to revoke: key ${keyId} of ${outcome.credential} is neither its current key nor a previous key ` +
+        "awaiting revocation (already revoked?).",
+    );
   } else {
     const gone = outcome.revocation === "already-gone" ? " (the vendor no longer knew it)" : "";
     out.line(

@@ -5,6 +5,7 @@
 // manual handover and the emergency revoke.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
+import type { KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, type SecretDescription, type SecretStore } from "#aws/secret-store.ts";
 import { providerFor } from "#providers/registry.ts";
 import { parseSecretJson } from "#providers/schema.ts";
@@ -228,4 +229,25 @@ export async function reportTampering(
     .catch((publishError: unknown) =>
       logger.error("could not publish Credential Tampered", { error: publishError }),
     );
+}
+
+/**
+ * The current value's key id, as one keyturn may act on: a key in the credential's record, or,
+ * the first time keyturn handles a credential that has no record yet, the key it finds current
+ * (recorded now). A current key keyturn never stored means someone else wrote the value: that
+ * is tampering, and the key id is not believed (it could name anyone's key).
+ */
+export async function claimCurrentKey(
+  records: KeyRecords,
+  credential: ManagedCredential,
+  keyId: string,
+): Promise<void> {
+  const name = credential.settings.credential;
+  const keys = await records.keysOf(name);
+  if (keys === undefined) {
+    await records.addKeys(name, [keyId]);
+    return;
+  }
+  if (!keys.has(keyId))
+    throw new CredentialTamperedError(credential.pinned, { tags: [], valueFields: ["keyId"] });
 }

@@ -5,11 +5,13 @@
 // left without a working key. For the previous key: revoke it, nothing else.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
+import type { KeyRecords } from "#aws/record-store.ts";
 import type { SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
 import { isAutomatic } from "#providers/types.ts";
 import {
+  claimCurrentKey,
   type ManagedCredential,
   managedCredential,
   readAuthority,
@@ -17,15 +19,17 @@ import {
   reportTampering,
 } from "./credentials.ts";
 import { asKeyturnError, InvalidSettingsError } from "./errors.ts";
-import { credentialRevoked, credentialRotationFailed, revocationRefused } from "./events.ts";
+import { credentialRevoked, credentialRotationFailed } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
-import { KeyReferences, RevocationRefusedError } from "./revocation-guard.ts";
+import { KeyReferences, refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 export interface EmergencyDeps {
   store: SecretStore;
+  /** keyturn's own records: every key it stores for a credential, and the only keys it revokes. */
+  records: KeyRecords;
   /** What the deployment pinned: the only source of a credential's identity, settings and policy. */
   pinned: PinnedCredentials;
   publisher: EventPublisher;
@@ -35,16 +39,23 @@ export interface EmergencyDeps {
   rotate: (secretId: string) => Promise<void>;
 }
 
+/**
+ * Kill key `keyId` of `credential` now. The request names the key, not "the current one": a
+ * request delivered twice (EventBridge and asynchronous invocations deliver at least once)
+ * finds the key already revoked and changes nothing, instead of rotating again and revoking the
+ * fresh successor.
+ */
 export interface EmergencyRequest {
   credential: string;
+  keyId: string;
   reason: string;
-  target?: "current" | "previous";
 }
 
 export interface EmergencyOutcome {
   credential: string;
-  keyId: string | undefined;
-  target: "current" | "previous";
+  keyId: string;
+  /** What the key was when the request arrived; "neither" when it is no longer a live key of the credential. */
+  target: "current" | "previous" | "neither";
   /** For the current key: whether a successor became AWSCURRENT before the revocation. */
   rotated: boolean;
   revocation: "revoked" | "already-gone" | "nothing-to-revoke";
@@ -70,8 +81,8 @@ async function revokePinned(
   request: EmergencyRequest,
   credential: ManagedCredential,
 ): Promise<EmergencyOutcome> {
-  const target = request.target ?? "current";
   const { settings, provider } = credential;
+  const { keyId } = request;
   const name = settings.credential;
   logger.appendKeys({ credential: name, provider: provider.id });
   if (!isAutomatic(provider)) {
@@ -82,35 +93,38 @@ async function revokePinned(
     );
   }
   const ctx = { credential: name, http: deps.http(provider.vendor), now: deps.now };
-  logger.warn("emergency revoke requested", { target, reason: request.reason });
+  logger.warn("emergency revoke requested", { keyId, reason: request.reason });
   /** The revocation guard (./revocation-guard.ts), before anything is done. */
   const guard = async (keyId: string) => {
     const references = await KeyReferences.list(deps.store, deps.pinned);
     const issuerKeyId = credential.issuerPinned
       ? (await readAuthority(deps.store, credential)).keyId
       : undefined;
-    try {
-      await references.assertRevocable(name, keyId, issuerKeyId);
-    } catch (error) {
-      if (error instanceof RevocationRefusedError) {
-        await deps.publisher.publish([
-          revocationRefused(refOf(credential), {
-            keyId,
-            referencedBy: error.referencedBy,
-            during: "emergency-revoke",
-          }),
-        ]);
-      }
-      throw error;
-    }
+    const refused = await refuseRevocation(deps, references, credential, keyId, {
+      issuerKeyId,
+      during: "emergency-revoke",
+    });
+    if (refused) throw refused;
   };
 
-  if (target === "previous") {
-    const keyId = credential.tags[Tag.previousKeyId];
-    const state = credential.tags[Tag.previousState];
-    if (!keyId || state === "revoked" || state === "refused") {
-      return { credential: name, keyId, target, rotated: false, revocation: "nothing-to-revoke" };
-    }
+  const compromised = await readCurrent(deps.store, credential);
+  await claimCurrentKey(deps.records, credential, compromised.keyId);
+  const previousState = credential.tags[Tag.previousState];
+  const livePrevious =
+    credential.tags[Tag.previousKeyId] === keyId &&
+    previousState !== "revoked" &&
+    previousState !== "refused";
+  if (keyId !== compromised.keyId && !livePrevious) {
+    // Already revoked (a second delivery of the same request, or a key revoked since), or not a
+    // key of this credential: nothing to do, and nothing is rotated.
+    logger.warn("emergency revoke: the key is neither current nor a previous key awaiting revocation", {
+      keyId,
+    });
+    return { credential: name, keyId, target: "neither", rotated: false, revocation: "nothing-to-revoke" };
+  }
+
+  if (keyId !== compromised.keyId) {
+    const target = "previous";
     await guard(keyId);
     const outcome = await provider.revoke(keyId, await readAuthority(deps.store, credential), "hard", ctx);
     await deps.publisher.publish([
@@ -120,7 +134,7 @@ async function revokePinned(
     return { credential: name, keyId, target, rotated: false, revocation: outcome };
   }
 
-  const compromised = await readCurrent(deps.store, credential);
+  const target = "current";
   await guard(compromised.keyId);
   let rotationError: unknown;
   try {

@@ -208,7 +208,14 @@ export const RevocationRefused = detail(
     ...ref,
     severity: v.literal("critical"),
     keyId: v.pipe(text, v.description("The vendor's id of the key keyturn did not revoke (never the key).")),
-    referencedBy: v.pipe(v.array(text), v.minLength(1), v.description("The credentials that use the key.")),
+    reason: v.pipe(
+      v.picklist(["used-by-another-credential", "not-recorded"]),
+      v.description(
+        "used-by-another-credential: another managed credential (or the issuer) uses it; not-recorded: keyturn " +
+          "never stored it as this credential's key.",
+      ),
+    ),
+    referencedBy: v.pipe(v.array(text), v.description("The credentials that use the key (when they do).")),
     during: v.picklist(["sweep", "reconciliation", "rotation", "handover", "emergency-revoke"]),
   },
 );
@@ -216,12 +223,20 @@ export const RevocationRefused = detail(
 /** Published by others (a leak scanner, a person) and consumed by keyturn's revoke function. */
 export const RevokeRequested = detail(
   "Revoke Requested",
-  "Put on the keyturn bus by a leak scanner or a person to kill a key now: keyturn rotates the credential and " +
-    "revokes the compromised key hard, with no grace period. target defaults to current.",
+  "Put on the keyturn bus by a leak scanner or a person to kill a key now. If it is the credential's current key, " +
+    "keyturn rotates the credential and revokes it hard, with no grace period; if it is the previous key still in " +
+    "its grace period, keyturn revokes it; otherwise (already revoked, say by an earlier delivery of the same " +
+    "request) keyturn does nothing.",
   {
     credential: v.pipe(text, v.description("The credential's name (its secret's name).")),
+    keyId: v.pipe(
+      text,
+      v.maxLength(128),
+      v.description(
+        "The vendor's id of the compromised key (never the key): keyturn status and the events show it.",
+      ),
+    ),
     reason: v.pipe(text, v.maxLength(500), v.description("Why, for the audit trail (never the key).")),
-    target: v.optional(v.picklist(["current", "previous"])),
   },
 );
 

@@ -214,7 +214,12 @@ export function credentialTampered(
 
 export function revocationRefused(
   ref: CredentialRef,
-  facts: { keyId: string; referencedBy: string[]; during: DetailOf<"Revocation Refused">["during"] },
+  facts: {
+    keyId: string;
+    reason: DetailOf<"Revocation Refused">["reason"];
+    referencedBy: string[];
+    during: DetailOf<"Revocation Refused">["during"];
+  },
 ): OutgoingEvent {
   return keyturnEvent("Revocation Refused", { ...ref, severity: "critical", ...facts }, ref.secretArn);
 }

@@ -12,11 +12,13 @@
 
 import { randomUUID } from "node:crypto";
 import type { EventPublisher } from "#aws/event-publisher.ts";
+import type { KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { type CredentialValue, isAutomatic, type ProviderContext } from "#providers/types.ts";
 import {
   assertPlainKeyId,
+  claimCurrentKey,
   isAwaitingFirstKey,
   type ManagedCredential,
   managedCredential,
@@ -25,17 +27,19 @@ import {
   reportTampering,
 } from "./credentials.ts";
 import { CredentialRejectedError, InvalidSettingsError, KeyturnError } from "./errors.ts";
-import { credentialRevoked, credentialRotated, manualRotationRequired, revocationRefused } from "./events.ts";
+import { credentialRevoked, credentialRotated, manualRotationRequired } from "./events.ts";
 import { logger } from "./logger.ts";
 import { CredentialTamperedError, type PinnedCredentials, valueTampering } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
-import { KeyReferences, RevocationRefusedError } from "./revocation-guard.ts";
+import { KeyReferences, refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 const DAY = 86_400_000;
 
 export interface ManualDeps {
   store: SecretStore;
+  /** keyturn's own records: every key it stores for a credential, and the only keys it revokes. */
+  records: KeyRecords;
   /** What the deployment pinned: the only source of a credential's identity, settings and policy. */
   pinned: PinnedCredentials;
   publisher: EventPublisher;
@@ -108,7 +112,18 @@ async function acceptPinnedKey(
         }
         return undefined;
       });
-  const replacedKeyId = current?.keyId ?? tamperedKeyId;
+  let replacedKeyId = current?.keyId ?? tamperedKeyId;
+  if (current) {
+    try {
+      await claimCurrentKey(deps.records, credential, current.keyId);
+    } catch (error) {
+      // A current key keyturn never stored: the value was written by someone else. The handover
+      // replaces it all the same, but keyturn revokes no key of its naming.
+      if (!(error instanceof CredentialTamperedError)) throw error;
+      await reportTampering(deps.publisher, error, credential.arn, "handover");
+      if (isAutomatic(provider)) replacedKeyId = undefined;
+    }
+  }
   const now = deps.now();
   const {
     keyId: _oldKeyId,
@@ -158,6 +173,7 @@ async function acceptPinnedKey(
       { credential: name, cause: error },
     );
   }
+  await deps.records.addKeys(name, [candidate.keyId]);
   const description = await deps.store.describe(credential.arn);
   const currentVersion = versionWithStage(description.versions, CURRENT);
   await deps.store.moveStage(credential.arn, CURRENT, versionId, currentVersion);
@@ -215,28 +231,12 @@ async function retireSuperseded(
   if (isAutomatic(provider)) {
     const authority = await readAuthority(deps.store, credential);
     const references = await KeyReferences.list(deps.store, deps.pinned);
-    try {
-      await references.assertRevocable(
-        credential.settings.credential,
-        superseded,
-        credential.issuerPinned ? authority.keyId : undefined,
-      );
-    } catch (error) {
-      if (!(error instanceof RevocationRefusedError)) throw error;
-      // The handover itself is sound: accept it, and leave the key to a person.
-      logger.error("handover: refused to revoke the superseded key, which is not this credential's alone", {
-        keyId: superseded,
-        referencedBy: error.referencedBy,
-      });
-      await deps.publisher.publish([
-        revocationRefused(refOf(credential), {
-          keyId: superseded,
-          referencedBy: error.referencedBy,
-          during: "handover",
-        }),
-      ]);
-      return;
-    }
+    // Refused: the handover itself is sound, so it is accepted; the key is left to a person.
+    const refused = await refuseRevocation(deps, references, credential, superseded, {
+      issuerKeyId: credential.issuerPinned ? authority.keyId : undefined,
+      during: "handover",
+    });
+    if (refused) return;
     const outcome = await provider.revoke(superseded, authority, "hard", context(deps, credential));
     await deps.publisher.publish([
       credentialRevoked(refOf(credential), {

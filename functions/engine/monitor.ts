@@ -10,6 +10,7 @@
 // secret must not silence the alerts of all the others.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
+import type { KeyRecords } from "#aws/record-store.ts";
 import type { SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { type ManagedCredential, managedCredential, reportTampering } from "./credentials.ts";
@@ -24,6 +25,8 @@ import { Tag } from "./settings.ts";
 
 export interface MonitorDeps {
   store: SecretStore;
+  /** keyturn's own records (functions/aws/record-store.ts). */
+  records: KeyRecords;
   /** What the deployment pinned: the only source of a credential's identity, settings and policy. */
   pinned: PinnedCredentials;
   publisher: EventPublisher;

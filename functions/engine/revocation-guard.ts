@@ -9,28 +9,40 @@
 // key ids) from the sweep's listing, and the AWSCURRENT value's key id of a credential whose
 // tags name no current key yet (one that has not rotated since its key was handed over).
 
+import type { EventPublisher } from "#aws/event-publisher.ts";
+import type { KeyRecords } from "#aws/record-store.ts";
 import type { SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import { CURRENT } from "#aws/secret-store.ts";
+import type { ManagedCredential } from "./credentials.ts";
 import { KeyturnError } from "./errors.ts";
+import type { DetailOf } from "./event-catalog.ts";
+import { revocationRefused } from "./events.ts";
+import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
 import { Tag } from "./settings.ts";
+
+export type RefusalReason = "used-by-another-credential" | "not-recorded";
 
 /** keyturn refused to revoke a key that is not the credential's alone; nothing was revoked. */
 export class RevocationRefusedError extends KeyturnError {
   override name = "RevocationRefusedError";
   readonly keyId: string;
+  readonly reason: RefusalReason;
   readonly referencedBy: string[];
 
-  constructor(credential: string, keyId: string, referencedBy: string[]) {
+  constructor(credential: string, keyId: string, reason: RefusalReason, referencedBy: string[] = []) {
+    const why =
+      reason === "not-recorded"
+        ? "which keyturn never stored as this credential's key (it is not in keyturn's records)"
+        : `which ${referencedBy.map((other) => `"${other}"`).join(", ")} ${referencedBy.length === 1 ? "uses" : "use"}`;
     super(
-      `Credential "${credential}": keyturn refused to revoke key ${keyId}, which ${referencedBy
-        .map((other) => `"${other}"`)
-        .join(", ")} ${referencedBy.length === 1 ? "uses" : "use"}. Nothing was revoked. The credential's ` +
-        "keyturn:* tags or its value name a key that is not its own: find who changed them in CloudTrail " +
-        "(TagResource, PutSecretValue); revoke the key by hand only once you know whose it is.",
+      `Credential "${credential}": keyturn refused to revoke key ${keyId}, ${why}. Nothing was revoked. The ` +
+        "credential's keyturn:* tags or its value name a key that is not its own: find who changed them in " +
+        "CloudTrail (TagResource, PutSecretValue); revoke the key by hand only once you know whose it is.",
       { credential, retryable: false },
     );
     this.keyId = keyId;
+    this.reason = reason;
     this.referencedBy = referencedBy;
   }
 }
@@ -83,16 +95,12 @@ export class KeyReferences {
     }
   }
 
-  /**
-   * Throws RevocationRefusedError unless `keyId` may be revoked for `credential`: no other
-   * managed credential uses it, and it is not the key of its issuer (`issuerKeyId`, for a
-   * credential whose successors another credential mints).
-   */
-  async assertRevocable(credential: string, keyId: string, issuerKeyId: string | undefined): Promise<void> {
+  /** The other credentials that use `keyId` ("its issuer" when it is `issuerKeyId`, the issuer's own key). */
+  async othersUsing(credential: string, keyId: string, issuerKeyId: string | undefined): Promise<string[]> {
     await this.#resolve();
     const others = [...(this.#byKey.get(keyId) ?? [])].filter((other) => other !== credential).sort();
     if (issuerKeyId === keyId && others.length === 0) others.push("its issuer");
-    if (others.length > 0) throw new RevocationRefusedError(credential, keyId, others);
+    return others;
   }
 }
 
@@ -103,4 +111,50 @@ function keyIdOf(secretString: string): string | undefined {
   } catch {
     return undefined;
   }
+}
+
+export interface GuardDeps {
+  publisher: EventPublisher;
+  records: KeyRecords;
+}
+
+/**
+ * The whole guard before revoking `keyId` for `credential`: the key is in the credential's record
+ * (or `markerTied`: an orphan whose vendor marker names the credential), no other managed
+ * credential uses it, and it is not the issuer's own key. A refusal is published once as a
+ * critical "Revocation Refused" and returned; the caller then revokes nothing.
+ */
+export async function refuseRevocation(
+  deps: GuardDeps,
+  references: KeyReferences,
+  credential: ManagedCredential,
+  keyId: string,
+  options: {
+    issuerKeyId: string | undefined;
+    during: DetailOf<"Revocation Refused">["during"];
+    markerTied?: boolean;
+  },
+): Promise<RevocationRefusedError | undefined> {
+  const name = credential.settings.credential;
+  const others = await references.othersUsing(name, keyId, options.issuerKeyId);
+  const recorded = options.markerTied || (await deps.records.keysOf(name))?.has(keyId) === true;
+  if (others.length === 0 && recorded) return undefined;
+  const error =
+    others.length > 0
+      ? new RevocationRefusedError(name, keyId, "used-by-another-credential", others)
+      : new RevocationRefusedError(name, keyId, "not-recorded");
+  logger.error("revocation refused: the key is not this credential's alone", {
+    credential: name,
+    keyId,
+    reason: error.reason,
+    referencedBy: error.referencedBy,
+    during: options.during,
+  });
+  await deps.publisher.publish([
+    revocationRefused(
+      { credential: name, provider: credential.settings.provider, secretArn: credential.arn },
+      { keyId, reason: error.reason, referencedBy: error.referencedBy, during: options.during },
+    ),
+  ]);
+  return error;
 }

@@ -18,6 +18,7 @@
 // forgetting it.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
+import type { KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, PENDING, type SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { parseMarker } from "#providers/marker.ts";
@@ -35,14 +36,15 @@ import {
   credentialRevoked,
   previousStillInUse,
   type RevocationReason,
-  revocationRefused,
 } from "./events.ts";
 import { logger } from "./logger.ts";
-import { type KeyReferences, RevocationRefusedError } from "./revocation-guard.ts";
+import { type KeyReferences, refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 export interface RevocationDeps {
   store: SecretStore;
+  /** keyturn's own records: a key it revokes must be one it stored for the credential. */
+  records: KeyRecords;
   publisher: EventPublisher;
   http: (vendor: string) => HttpClient;
   now: () => Date;
@@ -124,26 +126,15 @@ export class Revocation {
     references: KeyReferences,
     during: "sweep" | "reconciliation",
   ): Promise<boolean> {
-    try {
-      await references.assertRevocable(
-        credential.settings.credential,
-        keyId,
-        credential.issuerPinned ? authority.keyId : undefined,
-      );
-      return true;
-    } catch (error) {
-      if (!(error instanceof RevocationRefusedError)) throw error;
-      logger.error("revocation refused: the key is not this credential's alone", {
-        credential: credential.settings.credential,
-        keyId,
-        referencedBy: error.referencedBy,
-      });
-      await this.#deps.publisher.publish([
-        revocationRefused(refOf(credential), { keyId, referencedBy: error.referencedBy, during }),
-      ]);
-      if (during === "sweep") await this.#deps.store.tag(credential.arn, { [Tag.previousState]: "refused" });
-      return false;
-    }
+    const refused = await refuseRevocation(this.#deps, references, credential, keyId, {
+      issuerKeyId: credential.issuerPinned ? authority.keyId : undefined,
+      during,
+      // An orphan is tied to the credential by keyturn's marker at the vendor instead.
+      markerTied: during === "reconciliation",
+    });
+    if (refused && during === "sweep")
+      await this.#deps.store.tag(credential.arn, { [Tag.previousState]: "refused" });
+    return refused === undefined;
   }
 
   #failed(report: RevocationReport, credential: string, error: unknown): void {

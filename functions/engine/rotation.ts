@@ -16,6 +16,7 @@
 //   than losing it.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
+import type { KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, PENDING, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
@@ -27,6 +28,7 @@ import {
   type ProviderContext,
 } from "#providers/types.ts";
 import {
+  claimCurrentKey,
   isAwaitingFirstKey,
   type ManagedCredential,
   managedCredential,
@@ -44,15 +46,16 @@ import {
   credentialRotated,
   credentialRotationFailed,
   type RotationStepName,
-  revocationRefused,
 } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
-import { KeyReferences, RevocationRefusedError } from "./revocation-guard.ts";
+import { KeyReferences, refuseRevocation } from "./revocation-guard.ts";
 import { type CredentialSettings, Tag } from "./settings.ts";
 
 export interface RotationDeps {
   store: SecretStore;
+  /** keyturn's own records: every key it stores for a credential, and the only keys it revokes. */
+  records: KeyRecords;
   /** What the deployment pinned: the only source of a credential's identity, settings and policy. */
   pinned: PinnedCredentials;
   publisher: EventPublisher;
@@ -170,6 +173,9 @@ export class RotationEngine {
       return;
     }
     const current = await readCurrent(this.#deps.store, target.credential);
+    // The key this successor replaces becomes the previous key, which keyturn revokes later:
+    // it must be one keyturn stored itself, not whatever key id a written value names.
+    await claimCurrentKey(this.#deps.records, target.credential, current.keyId);
     const authority = await readAuthority(this.#deps.store, target.credential, current);
     const marker = rotationMarker(settings.credential, versionId);
     await this.#revokeMarked(target, authority, marker, "an attempt that did not store it");
@@ -262,34 +268,12 @@ export class RotationEngine {
       return;
     const authority = await readAuthority(this.#deps.store, target.credential);
     const references = await KeyReferences.list(this.#deps.store, this.#deps.pinned);
-    try {
-      await references.assertRevocable(
-        target.settings.credential,
-        superseded,
-        target.credential.issuerPinned ? authority.keyId : undefined,
-      );
-    } catch (error) {
-      if (!(error instanceof RevocationRefusedError)) throw error;
-      // The rotation itself is sound: finish it, and leave the key to a person.
-      logger.error(
-        "finishSecret: refused to revoke the superseded key, which is not this credential's alone",
-        {
-          keyId: superseded,
-          referencedBy: error.referencedBy,
-        },
-      );
-      await this.#deps.publisher.publish([
-        revocationRefused(
-          {
-            credential: target.settings.credential,
-            provider: target.settings.provider,
-            secretArn: target.arn,
-          },
-          { keyId: superseded, referencedBy: error.referencedBy, during: "rotation" },
-        ),
-      ]);
-      return;
-    }
+    // Refused: the rotation itself is sound, so it finishes; the key is left to a person.
+    const refused = await refuseRevocation(this.#deps, references, target.credential, superseded, {
+      issuerKeyId: target.credential.issuerPinned ? authority.keyId : undefined,
+      during: "rotation",
+    });
+    if (refused) return;
     const outcome = await target.provider.revoke(superseded, authority, "hard", target.ctx);
     await this.#deps.publisher.publish([
       credentialRevoked(
@@ -348,6 +332,9 @@ export class RotationEngine {
       return;
     }
     const pending = await this.#pending(target);
+    // Recorded before it becomes current: a crash in between leaves a recorded key pending,
+    // never a current key keyturn has no record of.
+    await this.#deps.records.addKeys(settings.credential, [pending.keyId]);
     const previousVersion = versionWithStage(versions, CURRENT);
     if (previousVersion !== versionId) {
       await this.#deps.store.moveStage(secretId, CURRENT, versionId, previousVersion);

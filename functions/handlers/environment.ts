@@ -15,14 +15,19 @@ const duration = (fallback: string) =>
     v.transform((text) => parseDuration(text) ?? 0),
   );
 
+/** keyturn's records table (functions/aws/record-store.ts): the keys it stored for each credential. */
+const records = { KEYTURN_RECORDS_TABLE: name };
+
 export const RotateEnvironment = v.object({
   /** The EventBridge bus keyturn publishes to. */
   KEYTURN_EVENT_BUS_NAME: name,
+  ...records,
 });
 export type RotateEnvironment = v.InferOutput<typeof RotateEnvironment>;
 
 export const MonitorEnvironment = v.object({
   KEYTURN_EVENT_BUS_NAME: name,
+  ...records,
   /** A marked vendor key younger than this is never taken for an orphan (its rotation may be storing it). */
   KEYTURN_ORPHAN_SAFETY_MARGIN: duration("1h"),
   /** How often each credential's keys are reconciled against the vendor's listing. */
@@ -52,6 +57,7 @@ export type RelayEnvironment = v.InferOutput<typeof RelayEnvironment>;
 
 export const RevokeEnvironment = v.object({
   KEYTURN_EVENT_BUS_NAME: name,
+  ...records,
 });
 export type RevokeEnvironment = v.InferOutput<typeof RevokeEnvironment>;
 

@@ -1,9 +1,11 @@
 // The monitor: one scheduled sweep over every managed credential (functions/engine/monitor.ts):
 // expiry notices and early rotations, stuck rotations, revocation of old keys, orphans.
 
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { logger } from "#engine/logger.ts";
 import { Monitor, type MonitorReport } from "#engine/monitor.ts";
@@ -15,6 +17,7 @@ import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
 
 export interface MonitorHandlerDeps {
   store: SecretStore;
+  records: KeyRecords;
   /** What the deployment pinned (functions/handlers/pinned.ts in Lambda). */
   pinned: PinnedCredentials;
   publisher: EventPublisher;
@@ -34,6 +37,7 @@ export function createMonitorHandler(deps: MonitorHandlerDeps) {
       return await new Monitor({
         store: deps.store,
         pinned: deps.pinned,
+        records: deps.records,
         publisher: deps.publisher,
         now: deps.now ?? (() => new Date()),
         http: vendorHttp(context, deps.http),
@@ -56,6 +60,7 @@ const environment = readEnvironment(MonitorEnvironment, process.env, "monitor");
 
 export const handler = createMonitorHandler({
   store: new SecretStore(new SecretsManagerClient({})),
+  records: new KeyRecords(new DynamoDBClient({}), environment.KEYTURN_RECORDS_TABLE),
   pinned: bundledPinnedCredentials(),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
   orphanSafetyMarginMs: environment.KEYTURN_ORPHAN_SAFETY_MARGIN,

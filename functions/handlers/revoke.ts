@@ -2,10 +2,12 @@
 // {credential, reason, target?}, or by an EventBridge rule on a "Revoke Requested" event on
 // the keyturn bus (a leak scanner, a person). See functions/engine/emergency.ts.
 
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import * as v from "valibot";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type EmergencyOutcome, emergencyRevoke, rotateThroughSecretsManager } from "#engine/emergency.ts";
 import { RevokeRequested } from "#engine/event-catalog.ts";
@@ -24,6 +26,7 @@ export class InvalidRevokeRequestError extends Error {
 
 export interface RevokeHandlerDeps {
   store: SecretStore;
+  records: KeyRecords;
   /** What the deployment pinned (functions/handlers/pinned.ts in Lambda). */
   pinned: PinnedCredentials;
   publisher: EventPublisher;
@@ -44,7 +47,7 @@ function requestOf(event: unknown) {
   if (!parsed.success) {
     throw new InvalidRevokeRequestError(
       `Not a revoke request: ${parsed.issues.map((i) => v.getDotPath(i) ?? "request").join(", ")} missing or invalid. ` +
-        'Send {"credential": "<secret name>", "reason": "<why>", "target": "current" | "previous"}, directly or as ' +
+        'Send {"credential": "<secret name>", "keyId": "<the compromised key\'s id>", "reason": "<why>"}, directly or as ' +
         'the detail of a "Revoke Requested" event on the keyturn bus.',
     );
   }
@@ -60,6 +63,7 @@ export function createRevokeHandler(deps: RevokeHandlerDeps) {
         {
           store: deps.store,
           pinned: deps.pinned,
+          records: deps.records,
           publisher: deps.publisher,
           now: deps.now ?? (() => new Date()),
           http: vendorHttp(context, deps.http),
@@ -82,6 +86,7 @@ const environment = readEnvironment(RevokeEnvironment, process.env, "revoke");
 
 export const handler = createRevokeHandler({
   store: new SecretStore(new SecretsManagerClient({})),
+  records: new KeyRecords(new DynamoDBClient({}), environment.KEYTURN_RECORDS_TABLE),
   pinned: bundledPinnedCredentials(),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
 });

@@ -2,10 +2,12 @@
 // protocol (functions/engine/rotation.ts). Secrets Manager's own schedule calls it, and so
 // does RotateSecret (console, CLI, `keyturn rotate`).
 
+import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import * as v from "valibot";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { logger } from "#engine/logger.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
@@ -28,6 +30,7 @@ export class InvalidRotationEventError extends Error {
 
 export interface RotateHandlerDeps {
   store: SecretStore;
+  records: KeyRecords;
   /** What the deployment pinned (functions/handlers/pinned.ts in Lambda). */
   pinned: PinnedCredentials;
   publisher: EventPublisher;
@@ -49,6 +52,7 @@ export function createRotateHandler(deps: RotateHandlerDeps) {
     const engine = new RotationEngine({
       store: deps.store,
       pinned: deps.pinned,
+      records: deps.records,
       publisher: deps.publisher,
       now: deps.now ?? (() => new Date()),
       http: vendorHttp(context, deps.http),
@@ -66,6 +70,7 @@ const environment = readEnvironment(RotateEnvironment, process.env, "rotate");
 
 export const handler = createRotateHandler({
   store: new SecretStore(new SecretsManagerClient({})),
+  records: new KeyRecords(new DynamoDBClient({}), environment.KEYTURN_RECORDS_TABLE),
   pinned: bundledPinnedCredentials(),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
 });

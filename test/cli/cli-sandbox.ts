@@ -11,8 +11,10 @@ import { spawn } from "node:child_process";
 import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand, GetSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterEach, beforeEach, expect } from "vitest";
+import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type PinnedCredential, pinnedDocument } from "#engine/pinned.ts";
 import { Tag } from "#engine/settings.ts";
@@ -130,6 +132,15 @@ export async function startCliSandbox(): Promise<CliSandbox> {
     [CLUSTER]: incorta.url,
   });
   const subscriber = await subscribeToBus(aws, BUS_NAME);
+  // keyturn's records table, as the stack names it after the bus (cli/connection.ts finds it so).
+  await aws.dynamodb.send(
+    new CreateTableCommand({
+      TableName: `${BUS_NAME}-records`,
+      AttributeDefinitions: [{ AttributeName: "credential", AttributeType: "S" }],
+      KeySchema: [{ AttributeName: "credential", KeyType: "HASH" }],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
   const store = new SecretStore(aws.secretsManager);
   // What a deployment would pin for the secrets this sandbox creates: the CLI trusts this file,
   // as the deployed functions trust what the stack baked into them, never the tags.
@@ -147,6 +158,7 @@ export async function startCliSandbox(): Promise<CliSandbox> {
     AWS_REGION: "us-east-1",
   };
   const outputs: string[] = [];
+  const records = new KeyRecords(aws.dynamodb, `${BUS_NAME}-records`);
   const createSecret = async (name: string, value: object, tags: Record<string, string>) => {
     const allTags = { [Tag.credential]: name, ...tags };
     await aws.secretsManager.send(
@@ -160,6 +172,9 @@ export async function startCliSandbox(): Promise<CliSandbox> {
     if (credential) {
       pinned.push(credential);
       writePinned();
+      // Its key was handed over as `keyturn put` hands one over: keyturn records it.
+      const keyId = (value as { keyId?: unknown }).keyId;
+      if (typeof keyId === "string") await records.addKeys(name, [keyId]);
     }
   };
   const immutaUser = immuta.createUser("na", { name: "cli" }).userId;

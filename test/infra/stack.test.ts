@@ -553,12 +553,37 @@ describe("the Keyturn stack", () => {
     });
 
     test("takes and releases leases in the lease table only", () => {
-      const statements = statementsAllowing(synthesized.template, "dynamodb:");
+      const statements = statementsAllowing(synthesized.template, "dynamodb:").filter(
+        (statement) => !JSON.stringify(resourcesOf(statement)).includes(synthesized.recordsTableId),
+      );
 
       expect(statements.map((statement) => [actionsOf(statement).sort(), resourcesOf(statement)])).toEqual([
         [["dynamodb:DeleteItem", "dynamodb:PutItem"], [{ "Fn::GetAtt": [synthesized.leaseTableId, "Arn"] }]],
       ]);
       expect(refreshStatements()).toContainEqual(statements[0]);
+    });
+
+    test("keyturn's records table: rotate and revoke read and add keys, the monitor reads, no function deletes or scans", () => {
+      const records = JSON.stringify({ "Fn::GetAtt": [synthesized.recordsTableId, "Arn"] });
+      const byFunction = Object.fromEntries(
+        HANDLERS.map((handler) => [
+          handler,
+          functionStatements(synthesized.template, synthesized.functionIds[handler])
+            .filter((statement) =>
+              resourcesOf(statement).some((resource) => JSON.stringify(resource) === records),
+            )
+            .flatMap(actionsOf)
+            .sort(),
+        ]),
+      );
+
+      expect(byFunction).toEqual({
+        rotate: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        monitor: ["dynamodb:GetItem"],
+        refresh: [],
+        revoke: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
+        relay: [],
+      });
     });
 
     test("writes nothing on every resource: there it has only ListSecrets and X-Ray's trace upload, which take no resource", () => {

@@ -146,6 +146,7 @@ export function synthesize(
     alertRuleIds: bySeverity((severity) => keyturn.alertRules[severity]),
     relayRuleId: logicalId(keyturn.relayRule),
     leaseTableId: logicalId(keyturn.leaseTable),
+    recordsTableId: logicalId(keyturn.recordsTable),
     /** Created secrets only (an adopted secret has no resource in the template). */
     secretIds: Object.fromEntries(
       Object.entries(keyturn.credentials.secrets)

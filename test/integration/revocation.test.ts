@@ -265,7 +265,11 @@ describe("emergency revoke", () => {
   test("revoking the current token rotates first, then kills the compromised token at once", async () => {
     const { secretId, keyId: leakedKeyId } = await fx.createCredential();
 
-    const outcome = await fx.revoke({ credential: secretId, reason: "found in a public repository" });
+    const outcome = await fx.revoke({
+      credential: secretId,
+      keyId: leakedKeyId,
+      reason: "found in a public repository",
+    });
 
     const current = await fx.current(secretId);
     expect(outcome).toEqual({
@@ -290,7 +294,7 @@ describe("emergency revoke", () => {
     await fx.rotate(secretId);
     const leaked = await fx.current(secretId);
 
-    await fx.revoke({ credential: secretId, reason: "leaked right after a rotation" });
+    await fx.revoke({ credential: secretId, keyId: leaked.keyId, reason: "leaked right after a rotation" });
 
     const current = await fx.current(secretId);
     expect(tokenState(originalKeyId)).toBe("deleted");
@@ -306,7 +310,7 @@ describe("emergency revoke", () => {
     await fx.revoke({
       "detail-type": "Revoke Requested",
       source: "leak-scanner",
-      detail: { credential: secretId, reason: "secret scanner hit", target: "current" },
+      detail: { credential: secretId, keyId: leakedKeyId, reason: "secret scanner hit" },
     });
 
     expect(tokenState(leakedKeyId)).toBe("deleted");
@@ -317,11 +321,7 @@ describe("emergency revoke", () => {
     await fx.rotate(secretId);
     const current = await fx.current(secretId);
 
-    const outcome = await fx.revoke({
-      credential: secretId,
-      reason: "old laptop stolen",
-      target: "previous",
-    });
+    const outcome = await fx.revoke({ credential: secretId, keyId: firstKeyId, reason: "old laptop stolen" });
 
     expect(outcome).toMatchObject({ keyId: firstKeyId, rotated: false, revocation: "revoked" });
     expect(tokenState(firstKeyId)).toBe("deleted");
@@ -339,7 +339,7 @@ describe("emergency revoke", () => {
       fault: { kind: "status", status: 503 },
     });
 
-    const outcome = await fx.revoke({ credential: secretId, reason: "posted in a chat" });
+    const outcome = await fx.revoke({ credential: secretId, keyId: leakedKeyId, reason: "posted in a chat" });
 
     expect(outcome).toMatchObject({ keyId: leakedKeyId, rotated: false, revocation: "revoked" });
     expect(tokenState(leakedKeyId)).toBe("deleted");
@@ -359,7 +359,7 @@ describe("emergency revoke", () => {
     await fx.createCredential();
 
     const failure = await fx
-      .revoke({ credential: "immuta/does-not-exist", reason: "typo" })
+      .revoke({ credential: "immuta/does-not-exist", keyId: "k", reason: "typo" })
       .catch((e: unknown) => e);
 
     expect(describeError(failure)).toMatch(/does-not-exist|ResourceNotFound/);

@@ -5,6 +5,7 @@
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { beforeAll, expect, test } from "vitest";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { PinnedCredentials } from "#engine/pinned.ts";
 import { Tag } from "#engine/settings.ts";
@@ -61,6 +62,8 @@ beforeAll(async () => {
 test("a sweep over 500 credentials with nothing due makes at most 6 ListSecrets calls and reads no value", async () => {
   const output = captureOutput();
   const monitor = createMonitorHandler({
+    // Nothing is due: the records are never read.
+    records: new KeyRecords(aws.dynamodb, "keyturn-records"),
     store: new SecretStore(aws.secretsManager),
     pinned,
     publisher: new EventPublisher(aws.eventBridge, "keyturn"),

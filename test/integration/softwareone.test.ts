@@ -225,7 +225,11 @@ describe("emergency revoke", () => {
     const { secretId, keyId: leakedKeyId } = await fx.createConsumer("softwareone/catalog-sync");
     fx.sim.touch(leakedKeyId);
 
-    const outcome = await fx.revoke({ credential: secretId, reason: "token pasted in a public issue" });
+    const outcome = await fx.revoke({
+      credential: secretId,
+      keyId: leakedKeyId,
+      reason: "token pasted in a public issue",
+    });
 
     expect(outcome).toMatchObject({ keyId: leakedKeyId, rotated: true, revocation: "revoked" });
     expect(fx.status(leakedKeyId)).toBe("Deleted");

@@ -488,8 +488,10 @@ export async function badInputCorpus(
   const revokeRequests: [string, unknown][] = [
     ["an empty object", {}],
     ["no reason", { credential: "keyturn/x" }],
-    ["a reason of 600 characters", { credential: "keyturn/x", reason: "r".repeat(600) }],
-    ["an unknown target", { credential: "keyturn/x", reason: "leak", target: "both" }],
+    ["no key id", { credential: "keyturn/x", reason: "leak" }],
+    ["a reason of 600 characters", { credential: "keyturn/x", keyId: "k", reason: "r".repeat(600) }],
+    ["a key id of 200 characters", { credential: "keyturn/x", keyId: "k".repeat(200), reason: "leak" }],
+    ["an unknown field", { credential: "keyturn/x", keyId: "k", reason: "leak", target: "both" }],
     ["a Revoke Requested envelope with no detail", { "detail-type": "Revoke Requested", source: "scanner" }],
     ["a number", 7],
   ];
@@ -512,10 +514,12 @@ export async function badInputCorpus(
     name: "revoke handler given a credential that does not exist",
     namesCredential: true,
     async run(c) {
-      const error = await c.world.revoke({ credential: "keyturn/bad-inputs/ghost", reason: "test" }).then(
-        () => undefined,
-        (e: unknown) => e,
-      );
+      const error = await c.world
+        .revoke({ credential: "keyturn/bad-inputs/ghost", keyId: "k", reason: "test" })
+        .then(
+          () => undefined,
+          (e: unknown) => e,
+        );
       return { error, credential: "keyturn/bad-inputs/ghost", expectFailureEvent: false };
     },
   });

@@ -18,6 +18,7 @@ const progress = (line: string) => writeStderr(`${line}\n`);
 Object.assign(process.env, {
   KEYTURN_EVENT_BUS_NAME: "keyturn",
   KEYTURN_LEASE_TABLE: "keyturn-leases",
+  KEYTURN_RECORDS_TABLE: "keyturn-records",
   POWERTOOLS_LOG_LEVEL: "INFO",
 });
 

@@ -9,14 +9,12 @@
 // other's. The neighbour writes only their own secret's value (and, for the second case, puts
 // a "Revoke Requested" event on the bus), and the other credential's key is deleted.
 //
-// The revocation guard (functions/engine/revocation-guard.ts) refuses a key that another
-// *managed* credential references: the first two cases pass. It cannot know the keys keyturn does
-// not manage: the SoftwareOne cases name a token of the same account that no secret holds
-// (another integration, made on the platform's API tokens page), which the administrator issuer
-// may disable and delete, and keyturn does so for the neighbour. OPEN (issue 13): those two are
-// skipped until a revocation needs the key to be tied to the credential by keyturn's own records
-// (DynamoDB, written only by keyturn) or by its marker; they fail today (run them with
-// `test.skip` removed to see it).
+// FIXED since: the revocation guard (functions/engine/revocation-guard.ts) refuses a key that
+// another *managed* credential references, and keyturn's own records
+// (functions/aws/record-store.ts) hold every key keyturn stored for a credential: a current key
+// id that is not in them is tampering, and no key outside them is revoked. The SoftwareOne
+// cases name a token of the same account that no secret holds (another integration), which the
+// administrator issuer could disable and delete.
 
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { afterEach, describe, expect, test } from "vitest";
@@ -81,7 +79,11 @@ describe("a value whose keyId is another credential's key", () => {
     await fx
       .revoke({
         "detail-type": DetailType.revokeRequested,
-        detail: { credential: neighbour.secretId, reason: "leak scanner: token seen in a public gist" },
+        detail: {
+          credential: neighbour.secretId,
+          keyId: victim.keyId,
+          reason: "leak scanner: token seen in a public gist",
+        },
       })
       .catch(() => undefined);
 
@@ -111,7 +113,7 @@ describe("a SoftwareOne value whose keyId is a token of the account that keyturn
     return { fx, neighbour, other };
   }
 
-  test.skip("the scheduled rotation and the sweep after the grace period leave the other integration's token active", async () => {
+  test("the scheduled rotation and the sweep after the grace period leave the other integration's token active", async () => {
     const { fx, neighbour, other } = await world();
 
     await fx.rotate(neighbour.secretId, { maxAttempts: 1 });
@@ -121,13 +123,17 @@ describe("a SoftwareOne value whose keyId is a token of the account that keyturn
     expect(fx.status(other.id)).toBe("Active");
   });
 
-  test.skip("a Revoke Requested for the neighbour's own credential leaves the other integration's token active", async () => {
+  test("a Revoke Requested for the neighbour's own credential leaves the other integration's token active", async () => {
     const { fx, neighbour, other } = await world();
 
     await fx
       .revoke({
         "detail-type": DetailType.revokeRequested,
-        detail: { credential: neighbour.secretId, reason: "leak scanner: token seen in a public gist" },
+        detail: {
+          credential: neighbour.secretId,
+          keyId: other.id,
+          reason: "leak scanner: token seen in a public gist",
+        },
       })
       .catch(() => undefined);
 

@@ -128,7 +128,7 @@ describe("an emergency revoke of a key that is not the credential's", () => {
     const victim = await fx.createCredential({ name: "immuta/na-victim" });
     await tag(fx, mine.secretId, { [Tag.previousKeyId]: victim.keyId });
 
-    const attempt = fx.revoke({ credential: mine.secretId, reason: "test", target: "previous" });
+    const attempt = fx.revoke({ credential: mine.secretId, keyId: victim.keyId, reason: "test" });
 
     await expect(attempt).rejects.toMatchObject({
       name: "RevocationRefusedError",
@@ -152,10 +152,20 @@ describe("an emergency revoke of a key that is not the credential's", () => {
     );
     const tokensBefore = fx.sim.liveTokens("na").length;
 
-    const attempt = fx.revoke({ credential: mine.secretId, reason: "test" });
+    const attempt = fx.revoke({ credential: mine.secretId, keyId: victim.keyId, reason: "test" });
 
-    await expect(attempt).rejects.toMatchObject({ name: "RevocationRefusedError" });
+    // The key id is not one keyturn stored for this credential (keyturn's records): the value is
+    // someone else's write, and nothing is rotated or revoked.
+    await expect(attempt).rejects.toMatchObject({ name: "CredentialTamperedError" });
     expect(fx.sim.isLive(victim.token)).toBe(true);
     expect(fx.sim.liveTokens("na")).toHaveLength(tokensBefore);
+    const events = await fx.subscriber.drain();
+    expect(events.filter((e) => e["detail-type"] === "Credential Tampered").map((e) => e.detail)).toEqual([
+      expect.objectContaining({
+        credential: mine.secretId,
+        valueFields: ["keyId"],
+        during: "emergency-revoke",
+      }),
+    ]);
   });
 });
