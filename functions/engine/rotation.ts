@@ -192,7 +192,12 @@ export class RotationEngine {
       );
       const successor: CredentialValue = {
         ...withPinnedSettings(target.credential, minted),
-        previous: { keyId: current.keyId, revokeAfter: new Date(now + settings.gracePeriodMs).toISOString() },
+        // versionId: the AWSCURRENT version this successor replaces, which finishSecret checks.
+        previous: {
+          keyId: current.keyId,
+          revokeAfter: new Date(now + settings.gracePeriodMs).toISOString(),
+          versionId: versionWithStage(target.versions, CURRENT),
+        } as CredentialValue["previous"],
       };
       await this.#deps.store.putPending(target.secretId, versionId, JSON.stringify(successor));
       stored = true;
@@ -320,6 +325,47 @@ export class RotationEngine {
     logger.info("testSecret: the pending key authenticates at the vendor", { keyId: pending.keyId });
   }
 
+  /**
+   * Someone moved AWSCURRENT while this rotation was in flight (a PutSecretValue by hand between
+   * createSecret and finishSecret). keyturn keeps what they made current: it does not replace a
+   * value it did not write without a word. It revokes the successor it minted (never current, so
+   * no consumer holds it), takes the key it meant to replace as the previous key (in its records,
+   * so the sweep revokes it after the grace period), removes AWSPENDING, and fails the step with
+   * a critical event. The hand-written key is not in keyturn's records: the next rotation refuses
+   * it as tampering until it is handed over with `keyturn put`.
+   */
+  async #overtaken(target: RotationTarget, pending: CredentialValue, currentVersion: string): Promise<never> {
+    const { settings, provider, ctx } = target;
+    const authority = await readAuthority(this.#deps.store, target.credential);
+    const outcome = await provider.revoke(pending.keyId, authority, "hard", ctx);
+    const ref = { credential: settings.credential, provider: settings.provider, secretArn: target.arn };
+    await this.#deps.publisher.publish([
+      credentialRevoked(ref, { keyId: pending.keyId, reason: "orphan", strength: "hard", outcome }),
+    ]);
+    await this.#deps.store.removeStage(target.secretId, PENDING, target.versionId);
+    const replaced = pending.previous?.keyId;
+    const previousState = target.tags[Tag.previousState] ?? "active";
+    const tracksAnother =
+      Boolean(target.tags[Tag.previousKeyId]) && previousState !== "revoked" && previousState !== "refused";
+    if (replaced && !tracksAnother) {
+      await this.#deps.store.tag(target.secretId, {
+        [Tag.previousKeyId]: replaced,
+        [Tag.revokeAfter]: new Date(this.#deps.now().getTime() + settings.gracePeriodMs).toISOString(),
+        [Tag.previousState]: "active",
+        [Tag.postponements]: "0",
+        [Tag.deleteAfter]: "",
+      });
+    }
+    throw new RotationStateError(
+      `Credential "${settings.credential}": AWSCURRENT was moved to version ${currentVersion} by someone other than ` +
+        `keyturn while rotation ${target.versionId} was in flight. keyturn left it current, revoked the key it had ` +
+        `minted (${pending.keyId}) and ${replaced && !tracksAnother ? `will revoke the replaced key ${replaced} after the grace period` : "left the replaced key as it was"}. ` +
+        "The key now current was not stored by keyturn: hand it over with keyturn put (or restore the previous " +
+        "version) before the next rotation, which refuses it until then.",
+      { credential: settings.credential, retryable: false },
+    );
+  }
+
   async #finish(target: RotationTarget): Promise<void> {
     const { secretId, versionId, versions, settings } = target;
     const stages = versions[versionId] ?? [];
@@ -331,11 +377,16 @@ export class RotationEngine {
       logger.info("finishSecret: already finished");
       return;
     }
-    const pending = await this.#pending(target);
+    const raw = await this.#deps.store.read(secretId, { versionId });
+    const pending = await this.#pending(target, raw?.secretString);
+    const previousVersion = versionWithStage(versions, CURRENT);
+    const replaces = raw ? replacedVersionIn(raw.secretString) : undefined;
+    if (replaces && previousVersion && previousVersion !== versionId && previousVersion !== replaces) {
+      await this.#overtaken(target, pending, previousVersion);
+    }
     // Recorded before it becomes current: a crash in between leaves a recorded key pending,
     // never a current key keyturn has no record of.
     await this.#deps.records.addKeys(settings.credential, [pending.keyId]);
-    const previousVersion = versionWithStage(versions, CURRENT);
     if (previousVersion !== versionId) {
       await this.#deps.store.moveStage(secretId, CURRENT, versionId, previousVersion);
     }
@@ -370,5 +421,15 @@ export class RotationEngine {
         : {}),
     });
     logger.info("finishSecret: new key is AWSCURRENT", { keyId: pending.keyId, previousKeyId, revokeAfter });
+  }
+}
+
+/** The AWSCURRENT version a successor was minted to replace, as createSecret wrote it. */
+function replacedVersionIn(secretString: string): string | undefined {
+  try {
+    const previous = (JSON.parse(secretString) as { previous?: { versionId?: unknown } }).previous;
+    return typeof previous?.versionId === "string" ? previous.versionId : undefined;
+  } catch {
+    return undefined;
   }
 }

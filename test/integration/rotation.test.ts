@@ -75,6 +75,8 @@ describe("a self-issued rotation", () => {
     expect(current.previous).toEqual({
       keyId: firstKeyId,
       revokeAfter: new Date(fx.clock.now() + DAY).toISOString(),
+      // The version it replaced: finishSecret moves AWSCURRENT only while that is still current.
+      versionId: expect.any(String),
     });
     expect(current.expiresAt).toBe(new Date(fx.clock.now() + 90 * DAY).toISOString());
     expect(fx.sim.tokens().find((t) => t.tokenId === current.keyId)?.description).toBe(
