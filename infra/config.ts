@@ -12,7 +12,7 @@ import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { parseDuration } from "#engine/duration.ts";
 import type { Severity } from "#engine/events.ts";
-import { type PinnedCredential, policyTags } from "#engine/pinned.ts";
+import { type PinnedCredential, type PinnedPolicy, policyTags } from "#engine/pinned.ts";
 import {
   DEFAULT_EXPIRY_THRESHOLDS,
   DEFAULT_GRACE_PERIOD,
@@ -394,16 +394,8 @@ export const KeyturnConfigSchema = v.pipe(
 );
 type KeyturnConfigEntry = v.InferOutput<typeof KeyturnConfigSchema>;
 
-/** A credential's policy, as the keyturn:* tags carry it to the engine. */
-export interface CredentialPolicy {
-  gracePeriod: string;
-  expiryThresholds: string[];
-  keyLifetime?: string;
-  inUseWindow?: string;
-  inUseLimit?: number;
-  hardRevokeDelay?: string;
-  maxAge?: string;
-}
+/** A credential's policy, as the functions get it pinned (functions/engine/pinned.ts). */
+export type CredentialPolicy = PinnedPolicy;
 
 export type SecretSourceConfig =
   | { kind: "create" }

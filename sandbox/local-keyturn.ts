@@ -144,23 +144,21 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     rotate: rotateNow,
   });
   if (!options.provisioned) {
-    await clients.dynamodb.send(
-      new CreateTableCommand({
-        TableName: LEASE_TABLE,
-        AttributeDefinitions: [{ AttributeName: "lease", AttributeType: "S" }],
-        KeySchema: [{ AttributeName: "lease", KeyType: "HASH" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
-    await clients.dynamodb.send(
-      new CreateTableCommand({
-        TableName: RECORDS_TABLE,
-        AttributeDefinitions: [{ AttributeName: "credential", AttributeType: "S" }],
-        KeySchema: [{ AttributeName: "credential", KeyType: "HASH" }],
-        BillingMode: "PAY_PER_REQUEST",
-      }),
-    );
+    for (const [table, key] of [
+      [LEASE_TABLE, "lease"],
+      [RECORDS_TABLE, "credential"],
+    ] as const) {
+      await clients.dynamodb.send(
+        new CreateTableCommand({
+          TableName: table,
+          AttributeDefinitions: [{ AttributeName: key, AttributeType: "S" }],
+          KeySchema: [{ AttributeName: key, KeyType: "HASH" }],
+          BillingMode: "PAY_PER_REQUEST",
+        }),
+      );
+    }
   }
+
   const tokens = new TokenStore(clients.ssm);
   const refreshHandler = createRefreshHandler({
     store,

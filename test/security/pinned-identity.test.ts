@@ -4,63 +4,25 @@
 // its keys may do from the pinned configuration (functions/engine/pinned.ts); a secret whose tags
 // or value disagree is not acted on, and "Credential Tampered" (critical) says what differs.
 
-import { PutSecretValueCommand, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
 import { SOFTWAREONE_ADMIN_MODULE } from "#sandbox/simulators/softwareone.ts";
 import { INCORTA_CREDENTIAL, type RefreshWorld, startRefreshWorld } from "../reliability/refresh-day.ts";
 import { isolatedAws } from "../support/aws.ts";
 import { eventProblems } from "../support/event-schemas.ts";
-import { type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
-import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
-import { type SoftwareOneFixture, softwareoneFixture } from "../support/softwareone-fixture.ts";
+import { findLeaks } from "../support/leak-guard.ts";
 import type { World } from "../support/world.ts";
+import { EAGER_SWEEPS, neighbourWorlds, tag, writeValue } from "./neighbour.ts";
 
-const closers: (() => Promise<void>)[] = [];
-let output: CapturedOutput | undefined;
-
-afterEach(async () => {
-  output?.restore();
-  output = undefined;
-  for (const close of closers.splice(0)) await close();
-});
-
-async function immuta(): Promise<ImmutaFixture> {
-  const fx = await immutaFixture({ reconcileIntervalMs: 0, orphanSafetyMarginMs: 0 });
-  closers.push(() => fx.close());
-  output = captureOutput();
-  return fx;
-}
-
-async function softwareone(): Promise<SoftwareOneFixture> {
-  const fx = await softwareoneFixture({ reconcileIntervalMs: 0, orphanSafetyMarginMs: 0 });
-  closers.push(() => fx.close());
-  output = captureOutput();
-  return fx;
-}
-
-/** What the neighbour can do: tag a secret. */
-async function tag(world: World, secretId: string, tags: Record<string, string>) {
-  await world.aws.secretsManager.send(
-    new TagResourceCommand({
-      SecretId: secretId,
-      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
-    }),
-  );
-}
-
-/** What the neighbour can do: write a secret's value (it becomes AWSCURRENT). */
-async function writeValue(world: World, secretId: string, value: object) {
-  await world.aws.secretsManager.send(
-    new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(value) }),
-  );
-}
+const worlds = neighbourWorlds();
+const immuta = () => worlds.immuta(EAGER_SWEEPS);
+const softwareone = () => worlds.softwareone(EAGER_SWEEPS);
 
 /** The "Credential Tampered" events received, checked against their schema, with no secret in any event. */
 async function tamperedEvents(world: World, secrets: readonly string[]) {
   const events = await world.subscriber.drain();
   expect(events.flatMap(eventProblems)).toEqual([]);
-  expect(findLeaks([JSON.stringify(events), output?.text() ?? ""], secrets)).toEqual([]);
+  expect(findLeaks([JSON.stringify(events), worlds.printed()], secrets)).toEqual([]);
   return events
     .filter((event) => event["detail-type"] === "Credential Tampered")
     .map((event) => event.detail);
@@ -221,9 +183,7 @@ describe("case 4: a value written with another scope or host", () => {
 describe("case 8: an Incorta v1 credential's tags and value", () => {
   async function refreshWorld(): Promise<RefreshWorld> {
     const refresh = await startRefreshWorld(isolatedAws());
-    closers.push(() => refresh.close());
-    output = captureOutput();
-    return refresh;
+    return worlds.adopt(refresh);
   }
 
   test("keyturn:credential set to another name: the refresh writes no token pair anywhere", async () => {

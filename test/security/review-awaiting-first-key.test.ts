@@ -10,26 +10,13 @@
 // of the previous key, and says nothing but a line in its report; no critical event.
 
 import { PutSecretValueCommand, UpdateSecretVersionStageCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach, describe, expect, test } from "vitest";
-import { type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
-import { type CapturedOutput, captureOutput } from "../support/leak-guard.ts";
+import { describe, expect, test } from "vitest";
+import type { ImmutaFixture } from "../support/immuta-fixture.ts";
 import { HOUR } from "../support/world.ts";
+import { neighbourWorlds } from "./neighbour.ts";
 
-const closers: (() => Promise<void>)[] = [];
-let output: CapturedOutput | undefined;
-
-afterEach(async () => {
-  output?.restore();
-  output = undefined;
-  for (const close of closers.splice(0)) await close();
-});
-
-async function immuta(): Promise<ImmutaFixture> {
-  const fx = await immutaFixture();
-  closers.push(() => fx.close());
-  output = captureOutput();
-  return fx;
-}
+const worlds = neighbourWorlds();
+const immuta = () => worlds.immuta();
 
 /**
  * The neighbour's PutSecretValue, as Secrets Manager answers it: the new version becomes

@@ -11,26 +11,12 @@
 // handover on it.
 
 import { TagResourceCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
-import { type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
-import { type CapturedOutput, captureOutput } from "../support/leak-guard.ts";
+import { neighbourWorlds } from "./neighbour.ts";
 
-const closers: (() => Promise<void>)[] = [];
-let output: CapturedOutput | undefined;
-
-afterEach(async () => {
-  output?.restore();
-  output = undefined;
-  for (const close of closers.splice(0)) await close();
-});
-
-async function immuta(): Promise<ImmutaFixture> {
-  const fx = await immutaFixture();
-  closers.push(() => fx.close());
-  output = captureOutput();
-  return fx;
-}
+const worlds = neighbourWorlds();
+const immuta = () => worlds.immuta();
 
 describe("keyturn:previous-key-id on the neighbour's own credential naming another credential's key", () => {
   test("the operator's next handover on it does not delete the other credential's key", async () => {

@@ -13,25 +13,11 @@
 // pending version until the stuck-rotation check and the orphan reconciliation (hours).
 
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach, describe, expect, test } from "vitest";
-import { type CapturedOutput, captureOutput } from "../support/leak-guard.ts";
-import { type SoftwareOneFixture, softwareoneFixture } from "../support/softwareone-fixture.ts";
+import { describe, expect, test } from "vitest";
+import { EAGER_SWEEPS, neighbourWorlds } from "./neighbour.ts";
 
-const closers: (() => Promise<void>)[] = [];
-let output: CapturedOutput | undefined;
-
-afterEach(async () => {
-  output?.restore();
-  output = undefined;
-  for (const close of closers.splice(0)) await close();
-});
-
-async function softwareone(): Promise<SoftwareOneFixture> {
-  const fx = await softwareoneFixture({ reconcileIntervalMs: 0, orphanSafetyMarginMs: 0 });
-  closers.push(() => fx.close());
-  output = captureOutput();
-  return fx;
-}
+const worlds = neighbourWorlds();
+const softwareone = () => worlds.softwareone(EAGER_SWEEPS);
 
 describe("a SoftwareOne value that leaves out name and modules", () => {
   test("and names the administrator's token id: the rotation mints no administrator token for the consumer", async () => {

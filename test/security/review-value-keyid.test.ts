@@ -17,35 +17,15 @@
 // administrator issuer could disable and delete.
 
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach, describe, expect, test } from "vitest";
+import { describe, expect, test } from "vitest";
 import { DetailType } from "#engine/events.ts";
-import { type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
-import { type CapturedOutput, captureOutput } from "../support/leak-guard.ts";
-import { type SoftwareOneFixture, softwareoneFixture } from "../support/softwareone-fixture.ts";
+import type { ImmutaFixture } from "../support/immuta-fixture.ts";
 import { HOUR } from "../support/world.ts";
+import { neighbourWorlds } from "./neighbour.ts";
 
-const closers: (() => Promise<void>)[] = [];
-let output: CapturedOutput | undefined;
-
-afterEach(async () => {
-  output?.restore();
-  output = undefined;
-  for (const close of closers.splice(0)) await close();
-});
-
-async function immuta(): Promise<ImmutaFixture> {
-  const fx = await immutaFixture();
-  closers.push(() => fx.close());
-  output = captureOutput();
-  return fx;
-}
-
-async function softwareone(): Promise<SoftwareOneFixture> {
-  const fx = await softwareoneFixture();
-  closers.push(() => fx.close());
-  output = captureOutput();
-  return fx;
-}
+const worlds = neighbourWorlds();
+const immuta = () => worlds.immuta();
+const softwareone = () => worlds.softwareone();
 
 /** The neighbour's PutSecretValue on their own secret: everything pinned as it is, another credential's key id. */
 async function nameAnotherKey(fx: ImmutaFixture, secretId: string, keyId: string) {

@@ -3,37 +3,17 @@
 // name, keyturn never revokes a key that another managed credential uses, nor an issuer's key.
 // A refusal is a critical "Revocation Refused", and the sweep does not try again.
 
-import { PutSecretValueCommand, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach, describe, expect, test } from "vitest";
+import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
+import { describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
 import { eventProblems } from "../support/event-schemas.ts";
-import { type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
-import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
-import { type SoftwareOneFixture, softwareoneFixture } from "../support/softwareone-fixture.ts";
+import { findLeaks } from "../support/leak-guard.ts";
 import type { World } from "../support/world.ts";
+import { EAGER_SWEEPS, neighbourWorlds, tag } from "./neighbour.ts";
 
-const closers: (() => Promise<void>)[] = [];
-let output: CapturedOutput | undefined;
-
-afterEach(async () => {
-  output?.restore();
-  output = undefined;
-  for (const close of closers.splice(0)) await close();
-});
-
-async function immuta(): Promise<ImmutaFixture> {
-  const fx = await immutaFixture({ reconcileIntervalMs: 0, orphanSafetyMarginMs: 0 });
-  closers.push(() => fx.close());
-  output = captureOutput();
-  return fx;
-}
-
-async function softwareone(): Promise<SoftwareOneFixture> {
-  const fx = await softwareoneFixture({ reconcileIntervalMs: 0, orphanSafetyMarginMs: 0 });
-  closers.push(() => fx.close());
-  output = captureOutput();
-  return fx;
-}
+const worlds = neighbourWorlds();
+const immuta = () => worlds.immuta(EAGER_SWEEPS);
+const softwareone = () => worlds.softwareone(EAGER_SWEEPS);
 
 /** The bookkeeping tags that make a previous key due for deletion now. */
 const dueForDeletion = (keyId: string) => ({
@@ -43,19 +23,10 @@ const dueForDeletion = (keyId: string) => ({
   [Tag.deleteAfter]: "2020-01-01T00:00:00.000Z",
 });
 
-async function tag(world: World, secretId: string, tags: Record<string, string>) {
-  await world.aws.secretsManager.send(
-    new TagResourceCommand({
-      SecretId: secretId,
-      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
-    }),
-  );
-}
-
 async function refusals(world: World, secrets: readonly string[]) {
   const events = await world.subscriber.drain();
   expect(events.flatMap(eventProblems)).toEqual([]);
-  expect(findLeaks([JSON.stringify(events), output?.text() ?? ""], secrets)).toEqual([]);
+  expect(findLeaks([JSON.stringify(events), worlds.printed()], secrets)).toEqual([]);
   return {
     refused: events.filter((e) => e["detail-type"] === "Revocation Refused").map((e) => e.detail),
     revoked: events.filter((e) => e["detail-type"] === "Credential Revoked").map((e) => e.detail),

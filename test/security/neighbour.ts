@@ -1,0 +1,58 @@
+// What the tests of test/security share: worlds that close after each test, with what keyturn
+// printed captured for the leak checks, and the hostile neighbour's own moves, made straight at
+// Secrets Manager (moto) as someone allowed to tag or write one secret would make them.
+
+import { PutSecretValueCommand, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
+import { afterEach } from "vitest";
+import { type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
+import { type CapturedOutput, captureOutput } from "../support/leak-guard.ts";
+import { type SoftwareOneFixture, softwareoneFixture } from "../support/softwareone-fixture.ts";
+import type { World, WorldOptions } from "../support/world.ts";
+
+/** Sweeps that reconcile at once, and take any marked key for an orphan: what the neighbour hopes for. */
+export const EAGER_SWEEPS = { reconcileIntervalMs: 0, orphanSafetyMarginMs: 0 } as const;
+
+type FixtureOptions = Omit<WorldOptions, "vendors" | "clock">;
+
+/** Registers the teardown in the calling test file; each world it starts closes after its test. */
+export function neighbourWorlds() {
+  const closers: (() => Promise<void>)[] = [];
+  let output: CapturedOutput | undefined;
+  afterEach(async () => {
+    output?.restore();
+    output = undefined;
+    for (const close of closers.splice(0)) await close();
+  });
+  const started = <F extends { close(): Promise<void> }>(fx: F): F => {
+    closers.push(() => fx.close());
+    output ??= captureOutput();
+    return fx;
+  };
+  return {
+    immuta: async (options: FixtureOptions = {}): Promise<ImmutaFixture> =>
+      started(await immutaFixture(options)),
+    softwareone: async (options: FixtureOptions = {}): Promise<SoftwareOneFixture> =>
+      started(await softwareoneFixture(options)),
+    /** Any other world of the test's (a refresh world, a bare world): closed after the test too. */
+    adopt: started,
+    /** Everything keyturn printed in this test so far. */
+    printed: () => output?.text() ?? "",
+  };
+}
+
+/** The neighbour tags a secret (TagResource). */
+export async function tag(world: World, secretId: string, tags: Record<string, string>): Promise<void> {
+  await world.aws.secretsManager.send(
+    new TagResourceCommand({
+      SecretId: secretId,
+      Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+    }),
+  );
+}
+
+/** The neighbour writes a secret's value (PutSecretValue: it becomes AWSCURRENT). */
+export async function writeValue(world: World, secretId: string, value: object): Promise<void> {
+  await world.aws.secretsManager.send(
+    new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(value) }),
+  );
+}
