@@ -430,7 +430,8 @@ describe("faults", () => {
     const body = await response.json();
     const bodyAfter = performance.now() - startedAt;
 
-    expect(headersAfter).toBeLessThan(300);
+    // Order and a lower bound only: a busy machine may deliver the headers late, never the body early.
+    expect(headersAfter).toBeLessThan(bodyAfter);
     expect(bodyAfter).toBeGreaterThanOrEqual(350);
     expect(body).toMatchObject({ userId: user.userId });
   });
@@ -522,7 +523,8 @@ describe("test-facing API", () => {
 
     await sim.close();
 
-    expect(performance.now() - startedAt).toBeLessThan(1_000);
+    // Node keeps an idle keep-alive connection open for 5 s: closing must not wait for it.
+    expect(performance.now() - startedAt).toBeLessThan(4_000);
   });
 
   test("close returns promptly while a delayed answer is pending", async () => {
@@ -533,7 +535,8 @@ describe("test-facing API", () => {
 
     await sim.close();
 
-    expect(performance.now() - startedAt).toBeLessThan(1_000);
+    // The answer was due in 60 s: closing must not wait for it.
+    expect(performance.now() - startedAt).toBeLessThan(30_000);
     expect(await pending).toBeInstanceOf(TypeError);
   });
 });
