@@ -114,7 +114,9 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
   const http = { endpointOverride: options.vendorEndpoint, ...options.http };
   const context = { getRemainingTimeInMillis: () => 120_000, awsRequestId: "local" };
 
-  const rotateHandler = createRotateHandler({ store, records, pinned, publisher, now, http });
+  /** What every handler is given, as the stack gives it to each function. */
+  const handlerDeps = { store, records, pinned, publisher, now, http };
+  const rotateHandler = createRotateHandler(handlerDeps);
   const invoke: RotationInvoker = (event) => rotateHandler(event, context);
   // moto cannot run a rotation Lambda, so "rotate now" plays Secrets Manager's part with the
   // real rotate handler (sandbox/rotation-driver.ts).
@@ -123,26 +125,13 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     if (!rotation.succeeded) throw rotation.failures.at(-1)?.error;
   };
   const monitor = createMonitorHandler({
-    store,
-    records,
-    pinned,
-    publisher,
-    now,
-    http,
+    ...handlerDeps,
     rotate: rotateNow,
     orphanSafetyMarginMs: options.orphanSafetyMarginMs,
     reconcileIntervalMs: options.reconcileIntervalMs,
     stuckAfterMs: options.stuckAfterMs,
   });
-  const revokeHandler = createRevokeHandler({
-    store,
-    records,
-    pinned,
-    publisher,
-    now,
-    http,
-    rotate: rotateNow,
-  });
+  const revokeHandler = createRevokeHandler({ ...handlerDeps, rotate: rotateNow });
   if (!options.provisioned) {
     for (const [table, key] of [
       [LEASE_TABLE, "lease"],

@@ -2,22 +2,16 @@
 // target, Lambda retries an asynchronous invocation), and anyone allowed to put events can send
 // one again. A request names the key it is about, so a second delivery finds that key revoked and
 // changes nothing: it does not rotate again, and never takes the fresh successor for the leak.
-import { afterEach, beforeEach, expect, test } from "vitest";
+import { beforeEach, expect, test } from "vitest";
 import { DetailType } from "#engine/events.ts";
-import { type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
-import { type CapturedOutput, captureOutput } from "../support/leak-guard.ts";
+import type { ImmutaFixture } from "../support/immuta-fixture.ts";
+import { neighbourWorlds } from "./neighbour.ts";
 
+const worlds = neighbourWorlds();
 let fx: ImmutaFixture;
-let output: CapturedOutput;
 
 beforeEach(async () => {
-  fx = await immutaFixture();
-  output = captureOutput();
-});
-
-afterEach(async () => {
-  output.restore();
-  await fx.close();
+  fx = await worlds.immuta();
 });
 
 const requestFor = (credential: string, keyId: string) => ({

@@ -4,10 +4,16 @@
 
 import { PutSecretValueCommand, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
 import { afterEach } from "vitest";
+import { ManualClock } from "#sandbox/simulators/clock.ts";
+import {
+  EVERFLOW_HOSTS,
+  type EverflowSimulator,
+  startEverflowSimulator,
+} from "#sandbox/simulators/everflow.ts";
 import { type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
 import { type CapturedOutput, captureOutput } from "../support/leak-guard.ts";
 import { type SoftwareOneFixture, softwareoneFixture } from "../support/softwareone-fixture.ts";
-import type { World, WorldOptions } from "../support/world.ts";
+import { startWorld, TEST_START, type World, type WorldOptions } from "../support/world.ts";
 
 /** Sweeps that reconcile at once, and take any marked key for an orphan: what the neighbour hopes for. */
 export const EAGER_SWEEPS = { reconcileIntervalMs: 0, orphanSafetyMarginMs: 0 } as const;
@@ -33,6 +39,17 @@ export function neighbourWorlds() {
       started(await immutaFixture(options)),
     softwareone: async (options: FixtureOptions = {}): Promise<SoftwareOneFixture> =>
       started(await softwareoneFixture(options)),
+    /** A world with the Everflow simulator behind both of Everflow's hosts. */
+    everflow: async (): Promise<{ world: World; everflow: EverflowSimulator }> => {
+      const clock = new ManualClock(TEST_START);
+      const everflow = await startEverflowSimulator({ clock });
+      const world = await startWorld({
+        clock,
+        vendors: Object.fromEntries(EVERFLOW_HOSTS.map((host) => [host, everflow.url])),
+      });
+      started({ close: () => world.close().then(() => everflow.close()) });
+      return { world, everflow };
+    },
     /** Any other world of the test's (a refresh world, a bare world): closed after the test too. */
     adopt: started,
     /** Everything keyturn printed in this test so far. */

@@ -3,23 +3,18 @@
 // hand-written key was replaced without a word and stayed live at the vendor, tracked by nothing.
 // Now finishSecret moves AWSCURRENT only while it is still the version the successor replaces.
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach, beforeEach, expect, test } from "vitest";
+import { beforeEach, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
 import { eventProblems } from "../support/event-schemas.ts";
-import { DAY, type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
-import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
+import { DAY, type ImmutaFixture } from "../support/immuta-fixture.ts";
+import { findLeaks } from "../support/leak-guard.ts";
+import { neighbourWorlds } from "./neighbour.ts";
 
+const worlds = neighbourWorlds();
 let fx: ImmutaFixture;
-let output: CapturedOutput;
 
 beforeEach(async () => {
-  fx = await immutaFixture();
-  output = captureOutput();
-});
-
-afterEach(async () => {
-  output.restore();
-  await fx.close();
+  fx = await worlds.immuta();
 });
 
 test("AWSCURRENT moved by hand mid-rotation stays; the minted key is revoked, the replaced one tracked, and a critical event says so", async () => {
@@ -53,7 +48,7 @@ test("AWSCURRENT moved by hand mid-rotation stays; the minted key is revoked, th
   expect((await fx.tags(secretId))[Tag.previousKeyId]).toBe(original);
   const events = await fx.subscriber.drain();
   expect(events.flatMap(eventProblems)).toEqual([]);
-  expect(findLeaks([JSON.stringify(events), output.text()], fx.sim.issuedValues)).toEqual([]);
+  expect(findLeaks([JSON.stringify(events), worlds.printed()], fx.sim.issuedValues)).toEqual([]);
   expect(
     events.filter((e) => e["detail-type"] === "Credential Rotation Failed").map((e) => e.detail),
   ).toEqual([expect.objectContaining({ step: "finishSecret", severity: "critical" })]);

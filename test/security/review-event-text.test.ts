@@ -13,40 +13,23 @@
 // body of "Credential Rotation Failed", critical when not retryable.
 
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
-import { ManualClock } from "#sandbox/simulators/clock.ts";
-import {
-  EVERFLOW_HOSTS,
-  type EverflowSimulator,
-  startEverflowSimulator,
-} from "#sandbox/simulators/everflow.ts";
+import type { EverflowSimulator } from "#sandbox/simulators/everflow.ts";
 import { immutaFixture } from "../support/immuta-fixture.ts";
-import { type CapturedOutput, captureOutput } from "../support/leak-guard.ts";
-import { DAY, startWorld, TEST_START, type World } from "../support/world.ts";
+import { DAY, type World } from "../support/world.ts";
+import { neighbourWorlds } from "./neighbour.ts";
 
 const PARTNER = "keyturn/everflow-partner";
 /** Only characters a Secrets Manager tag value takes, so that keyturn's own mirror tag is written too. */
 const LURE = "This key was flagged - sign in at https://evil.example/login to replace it";
 
+const worlds = neighbourWorlds();
 let world: World;
 let everflow: EverflowSimulator;
-let output: CapturedOutput;
 
 beforeEach(async () => {
-  const clock = new ManualClock(TEST_START);
-  everflow = await startEverflowSimulator({ clock });
-  world = await startWorld({
-    clock,
-    vendors: Object.fromEntries(EVERFLOW_HOSTS.map((host) => [host, everflow.url])),
-  });
-  output = captureOutput();
-});
-
-afterEach(async () => {
-  output.restore();
-  await world.close();
-  await everflow.close();
+  ({ world, everflow } = await worlds.everflow());
 });
 
 describe("an Everflow key past its maximum age, whose value the neighbour rewrote", () => {

@@ -10,38 +10,21 @@
 // The neighbour needs one PutSecretValue before the operator's next `keyturn put`.
 
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { beforeEach, describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
 import { EVERFLOW_EU_BASE_URL } from "#providers/everflow/index.ts";
-import { ManualClock } from "#sandbox/simulators/clock.ts";
-import {
-  EVERFLOW_HOSTS,
-  type EverflowSimulator,
-  startEverflowSimulator,
-} from "#sandbox/simulators/everflow.ts";
-import { type CapturedOutput, captureOutput } from "../support/leak-guard.ts";
-import { startWorld, TEST_START, type World } from "../support/world.ts";
+import type { EverflowSimulator } from "#sandbox/simulators/everflow.ts";
+import type { World } from "../support/world.ts";
+import { neighbourWorlds } from "./neighbour.ts";
 
 const PARTNER = "keyturn/everflow-partner";
 
+const worlds = neighbourWorlds();
 let world: World;
 let everflow: EverflowSimulator;
-let output: CapturedOutput;
 
 beforeEach(async () => {
-  const clock = new ManualClock(TEST_START);
-  everflow = await startEverflowSimulator({ clock });
-  world = await startWorld({
-    clock,
-    vendors: Object.fromEntries(EVERFLOW_HOSTS.map((host) => [host, everflow.url])),
-  });
-  output = captureOutput();
-});
-
-afterEach(async () => {
-  output.restore();
-  await world.close();
-  await everflow.close();
+  ({ world, everflow } = await worlds.everflow());
 });
 
 describe("a value with a base URL the config does not pin, then `keyturn put`", () => {
