@@ -530,16 +530,15 @@ export function credentialTags(credential: CredentialConfig): Record<string, str
 }
 
 /**
- * The value a created secret starts with: the provider and the non-secret settings, no key. The
- * first `keyturn put` adds the key (and keeps these fields); until then the credential has no key
- * to use or rotate.
+ * The value every created secret starts with: no key, and nothing from the config. CloudFormation
+ * updates a secret's value whenever this property changes, which would replace a live key, so it
+ * is a constant that no config change alters. The first `keyturn put` stores the key with the
+ * settings a consumer needs, from the pinned config; until then the credential has no key to use
+ * or rotate.
  */
-export function initialSecretValue(credential: CredentialConfig): string {
-  const settings = Object.keys(credential.settings)
-    .sort()
-    .map((key) => [key, credential.settings[key]] as const);
-  return JSON.stringify({ provider: credential.provider, ...Object.fromEntries(settings) });
-}
+export const INITIAL_SECRET_VALUE = JSON.stringify({
+  keyturn: "awaiting its first key: keyturn put <credential>",
+});
 
 /** The mode of each provider, as its registry entry declares it. */
 export function providerMode(provider: ProviderId): ProviderMode {

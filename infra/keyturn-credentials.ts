@@ -17,7 +17,7 @@ import {
 } from "aws-cdk-lib/custom-resources";
 import { Construct, type IDependable } from "constructs";
 import { Tag } from "#engine/settings.ts";
-import { type CredentialConfig, credentialTags, initialSecretValue } from "./config.ts";
+import { type CredentialConfig, credentialTags, INITIAL_SECRET_VALUE } from "./config.ts";
 
 export interface KeyturnCredentialsProps {
   readonly credentials: readonly CredentialConfig[];
@@ -105,9 +105,8 @@ export class KeyturnCredentials extends Construct {
       secretName: credential.secretName,
       description: credential.description ?? `keyturn: ${credential.provider} credential ${credential.name}`,
       encryptionKey: key,
-      // Only the provider and the non-secret settings: nothing here is secret. The first
-      // `keyturn put` adds the key next to them.
-      secretStringValue: SecretValue.unsafePlainText(initialSecretValue(credential)),
+      // A constant with no secret in it (infra/config.ts): the first `keyturn put` stores the key.
+      secretStringValue: SecretValue.unsafePlainText(INITIAL_SECRET_VALUE),
       // The secret holds a live vendor key: deleting the stack must not delete it with it.
       removalPolicy: RemovalPolicy.RETAIN,
     });

@@ -53,7 +53,7 @@ import {
   CONFIG_CONTEXT_KEY,
   type CredentialConfig,
   credentialTags,
-  initialSecretValue,
+  INITIAL_SECRET_VALUE,
   type KeyturnConfig,
   loadConfig,
   pinnedCredential,
@@ -279,7 +279,7 @@ export async function provisionAws(
       new CreateSecretCommand({
         Name: credential.secretName,
         Description: credential.description,
-        SecretString: initialSecretValue(credential),
+        SecretString: INITIAL_SECRET_VALUE,
         Tags: Object.entries(credentialTags(credential)).map(([Key, Value]) => ({ Key, Value })),
       }),
     );

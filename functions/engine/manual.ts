@@ -94,16 +94,15 @@ async function acceptPinnedKey(
 ): Promise<AcceptedKey> {
   const { settings, provider } = credential;
   const name = settings.credential;
-  // A secret the stack created holds the credential's settings only (no key yet): keep them.
+  // A secret the stack created holds no key yet (and no setting: they come from the pinned config).
   const raw = await deps.store.read(credential.arn, { stage: CURRENT });
-  const settingsOnly =
-    raw && isAwaitingFirstKey(raw.secretString) ? (JSON.parse(raw.secretString) as object) : undefined;
+  const awaitingFirstKey = raw !== undefined && isAwaitingFirstKey(raw.secretString);
   // A current value that cannot be read (malformed) is replaced; one that was tampered with is
   // replaced too (the handover is how it is restored), and "Credential Tampered" says so. Its key
   // id is kept as the key to retire only where keyturn merely reminds a person to revoke it (a
   // manual vendor): no key of a tampered value's naming is ever revoked by API.
   let tamperedKeyId: string | undefined;
-  const current = settingsOnly
+  const current = awaitingFirstKey
     ? undefined
     : await readValue(deps.store, credential, { stage: CURRENT }).catch(async (error: unknown) => {
         await reportTampering(deps.publisher, error, credential.arn, "handover");
@@ -131,7 +130,7 @@ async function acceptPinnedKey(
     issuedAt: _oldIssuedAt,
     expiresAt: _oldExpiry,
     ...kept
-  } = (current ?? settingsOnly ?? {}) as CredentialValue & Record<string, unknown>;
+  } = (current ?? {}) as CredentialValue & Record<string, unknown>;
   const revokeAfter = new Date(now.getTime() + settings.gracePeriodMs).toISOString();
   // The vendor endpoint and scope come from the pinned config, whatever the old value said.
   const { pinned } = credential;

@@ -5,13 +5,14 @@
 import type { Template } from "aws-cdk-lib/assertions";
 import { AccountRootPrincipal, type CfnRole, Role } from "aws-cdk-lib/aws-iam";
 import { beforeAll, describe, expect, test } from "vitest";
-import { credentialTags, initialSecretValue } from "../../infra/config.ts";
+import { credentialTags, INITIAL_SECRET_VALUE, parseConfig, pinnedCredential } from "../../infra/config.ts";
 import { InvalidKeyturnPropsError } from "../../infra/keyturn.ts";
 import {
   ADOPTED_ARN,
   ADOPTED_KEY,
   configProps,
   exampleConfig,
+  exampleConfigJson,
   fullConfigJson,
   HANDLERS,
   type Handler,
@@ -87,13 +88,43 @@ describe("the credentials of the example config", () => {
     }
   });
 
-  test("start with the provider and the non-secret settings only, for `keyturn put` to add the key", () => {
+  test("start with one constant value, no key and no setting, for `keyturn put` to add the key", () => {
     for (const credential of config.credentials) {
-      const value = JSON.parse(secret(credential.name).Properties.SecretString);
+      const value = secret(credential.name).Properties.SecretString;
 
-      expect(value).toEqual(JSON.parse(initialSecretValue(credential)));
-      expect(Object.keys(value)).not.toContain("token");
-      expect(Object.keys(value)).not.toContain("apiKey");
+      expect(value).toBe(INITIAL_SECRET_VALUE);
+      expect(Object.keys(JSON.parse(value))).toEqual(["keyturn"]);
+    }
+  });
+
+  test("keep that value whatever the config says, so that no deploy rewrites a live key", () => {
+    // The same credentials with every setting and every policy field changed.
+    const other: Record<string, Record<string, unknown>> = {
+      "immuta-request": { region: "eu" },
+      softwareone: { accountId: "ACC-9999-0000", name: "changed", modules: ["MOD-9999"] },
+      everflow: { baseUrl: "https://api-eu.eflow.team/v1" },
+      "incorta-v1": {
+        clusterUrl: "https://other.cloud.incorta.com/incorta",
+        tenantName: "other",
+        loginName: "other.bot",
+      },
+      "incorta-v2": { clusterUrl: "https://other.cloud.incorta.com/incorta", tenantName: "other" },
+    };
+    const json = exampleConfigJson();
+    for (const entry of json.credentials) {
+      entry.settings = other[entry.provider as string];
+      entry.gracePeriod = "48h";
+      entry.expiryThresholds = ["14d"];
+    }
+    const changed = synthesize(configProps(json), { bundle: false });
+    const pinnedOf = (json: unknown) => parseConfig(json).credentials.map(pinnedCredential);
+
+    expect(pinnedOf(json)).not.toEqual(pinnedOf(exampleConfigJson()));
+    for (const credential of config.credentials) {
+      const id = changed.secretIds[credential.name] ?? "";
+      expect(changed.template.toJSON().Resources[id].Properties.SecretString).toBe(
+        secret(credential.name).Properties.SecretString,
+      );
     }
   });
 
