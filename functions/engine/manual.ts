@@ -150,8 +150,14 @@ async function acceptPinnedKey(
       { credential: name },
     );
   }
-  const candidate = provider.parse(json, name);
+  let candidate = provider.parse(json, name);
   assertPlainKeyId(name, candidate.keyId);
+  if (current === undefined && tamperedKeyId !== undefined && candidate.keyId === tamperedKeyId) {
+    // The very key of a value whose settings disagree with the config (someone else's write, or
+    // a config change): handing it over again restores the value; it replaces no key.
+    replacedKeyId = undefined;
+    candidate = { ...candidate, previous: undefined };
+  }
   if (replacedKeyId && candidate.keyId === replacedKeyId) {
     throw new KeyRefusedError(
       `Credential "${name}": the key handed over has the same id (${candidate.keyId}) as the current one. ` +
