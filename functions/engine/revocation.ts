@@ -263,9 +263,32 @@ export class Revocation {
     lastUsedAt?: string | null,
   ): Promise<void> {
     await this.#deps.publisher.publish([credentialRevoked(refOf(credential), { ...revocation, lastUsedAt })]);
-    if (Object.keys(tags).length > 0) await this.#deps.store.tag(credential.arn, tags);
+    if (Object.keys(tags).length > 0) await this.#tagIfStillPrevious(credential, revocation.keyId, tags);
     report.revoked.push({ credential: credential.settings.credential, ...revocation });
     logger.info("key revoked", { credential: credential.settings.credential, ...revocation });
+  }
+
+  /**
+   * Writes the previous key's new state only if it is still the previous key: the sweep decided
+   * from a page it listed earlier, and a rotation that finished meanwhile has a new previous key,
+   * whose state a stale write would overwrite (it would then be taken for an orphan and revoked
+   * before its grace period ended). Tags have no conditional write; reading them again just
+   * before narrows the race to the two calls.
+   */
+  async #tagIfStillPrevious(credential: ManagedCredential, keyId: string, tags: Record<string, string>) {
+    const now = await this.#deps.store.describe(credential.arn);
+    if (now.tags[Tag.previousKeyId] !== keyId) {
+      logger.warn(
+        "revocation: the previous key changed since the sweep listed it; its state is left as it is",
+        {
+          credential: credential.settings.credential,
+          keyId,
+          previousKeyId: now.tags[Tag.previousKeyId],
+        },
+      );
+      return;
+    }
+    await this.#deps.store.tag(credential.arn, tags);
   }
 
   async #reconcile(
