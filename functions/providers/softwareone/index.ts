@@ -338,6 +338,17 @@ export const softwareone: AutomaticProvider<SoftwareOneCredential> = {
         { credential: ctx.credential, retryable: false },
       );
     }
+    // A token that works is not enough: it must be a token of the account the credential is
+    // configured for (the candidate's accountId is the pinned one), or a handover could slip in
+    // another account's token, which keyturn would then rotate and revoke in the wrong account.
+    if (record.account?.id !== undefined && record.account.id !== candidate.accountId) {
+      throw new CredentialRejectedError(
+        `${VENDOR} token ${candidate.keyId} handed to credential "${ctx.credential}" belongs to account ` +
+          `${record.account.id}, not to ${candidate.accountId}, the account the credential is configured for. ` +
+          "Create the token in the configured account, or change the account in the config.",
+        { credential: ctx.credential },
+      );
+    }
   },
 
   async issue(authority, template, request, ctx) {
