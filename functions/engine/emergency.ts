@@ -9,7 +9,7 @@ import type { KeyRecords } from "#aws/record-store.ts";
 import type { SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
-import { isAutomatic } from "#providers/types.ts";
+import { type CredentialValue, isAutomatic } from "#providers/types.ts";
 import {
   claimCurrentKey,
   type ManagedCredential,
@@ -23,7 +23,7 @@ import { credentialRevoked, credentialRotationFailed } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
-import { KeyReferences, refuseRevocation } from "./revocation-guard.ts";
+import { refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 export interface EmergencyDeps {
@@ -95,13 +95,8 @@ async function revokePinned(
   const ctx = { credential: name, http: deps.http(provider.vendor), now: deps.now };
   logger.warn("emergency revoke requested", { keyId, reason: request.reason });
   /** The revocation guard (./revocation-guard.ts), before anything is done. */
-  const guard = async (keyId: string) => {
-    const references = await KeyReferences.list(deps.store, deps.pinned);
-    const issuerKeyId = credential.issuerPinned
-      ? (await readAuthority(deps.store, credential)).keyId
-      : undefined;
-    const refused = await refuseRevocation(deps, references, credential, keyId, {
-      issuerKeyId,
+  const guard = async (keyId: string, authority: CredentialValue) => {
+    const refused = await refuseRevocation(deps, credential, keyId, authority, {
       during: "emergency-revoke",
     });
     if (refused) throw refused;
@@ -125,8 +120,9 @@ async function revokePinned(
 
   if (keyId !== compromised.keyId) {
     const target = "previous";
-    await guard(keyId);
-    const outcome = await provider.revoke(keyId, await readAuthority(deps.store, credential), "hard", ctx);
+    const authority = await readAuthority(deps.store, credential, compromised);
+    await guard(keyId, authority);
+    const outcome = await provider.revoke(keyId, authority, "hard", ctx);
     await deps.publisher.publish([
       credentialRevoked(refOf(credential), { keyId, reason: "compromised", strength: "hard", outcome }),
     ]);
@@ -135,7 +131,7 @@ async function revokePinned(
   }
 
   const target = "current";
-  await guard(compromised.keyId);
+  await guard(compromised.keyId, await readAuthority(deps.store, credential, compromised));
   let rotationError: unknown;
   try {
     await deps.rotate(credential.arn);

@@ -31,7 +31,7 @@ import { credentialRevoked, credentialRotated, manualRotationRequired } from "./
 import { logger } from "./logger.ts";
 import { CredentialTamperedError, type PinnedCredentials, valueTampering } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
-import { KeyReferences, refuseRevocation } from "./revocation-guard.ts";
+import { refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 const DAY = 86_400_000;
@@ -235,12 +235,8 @@ async function retireSuperseded(
   const { provider } = credential;
   if (isAutomatic(provider)) {
     const authority = await readAuthority(deps.store, credential);
-    const references = await KeyReferences.list(deps.store, deps.pinned);
     // Refused: the handover itself is sound, so it is accepted; the key is left to a person.
-    const refused = await refuseRevocation(deps, references, credential, superseded, {
-      issuerKeyId: credential.issuerPinned ? authority.keyId : undefined,
-      during: "handover",
-    });
+    const refused = await refuseRevocation(deps, credential, superseded, authority, { during: "handover" });
     if (refused) return;
     const outcome = await provider.revoke(superseded, authority, "hard", context(deps, credential));
     await deps.publisher.publish([

@@ -13,6 +13,7 @@ import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { KeyRecords } from "#aws/record-store.ts";
 import type { SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import { CURRENT } from "#aws/secret-store.ts";
+import type { CredentialValue } from "#providers/types.ts";
 import type { ManagedCredential } from "./credentials.ts";
 import { KeyturnError } from "./errors.ts";
 import type { DetailOf } from "./event-catalog.ts";
@@ -114,29 +115,34 @@ function keyIdOf(secretString: string): string | undefined {
 }
 
 export interface GuardDeps {
+  store: SecretStore;
+  pinned: PinnedCredentials;
   publisher: EventPublisher;
   records: KeyRecords;
 }
 
 /**
- * The whole guard before revoking `keyId` for `credential`: the key is in the credential's record
- * (or `markerTied`: an orphan whose vendor marker names the credential), no other managed
- * credential uses it, and it is not the issuer's own key. A refusal is published once as a
- * critical "Revocation Refused" and returned; the caller then revokes nothing.
+ * The whole guard before revoking `keyId` for `credential` with `authority` (the key that would
+ * revoke it): the key is in the credential's record (or `markerTied`: an orphan whose vendor
+ * marker names the credential), no other managed credential uses it, and it is not the issuer's
+ * own key. `references` are the sweep's; outside the sweep they are listed here. A refusal is
+ * published once as a critical "Revocation Refused" and returned; the caller then revokes nothing.
  */
 export async function refuseRevocation(
   deps: GuardDeps,
-  references: KeyReferences,
   credential: ManagedCredential,
   keyId: string,
+  authority: CredentialValue,
   options: {
-    issuerKeyId: string | undefined;
     during: DetailOf<"Revocation Refused">["during"];
+    references?: KeyReferences;
     markerTied?: boolean;
   },
 ): Promise<RevocationRefusedError | undefined> {
   const name = credential.settings.credential;
-  const others = await references.othersUsing(name, keyId, options.issuerKeyId);
+  const references = options.references ?? (await KeyReferences.list(deps.store, deps.pinned));
+  const issuerKeyId = credential.issuerPinned ? authority.keyId : undefined;
+  const others = await references.othersUsing(name, keyId, issuerKeyId);
   const recorded = options.markerTied || (await deps.records.keysOf(name))?.has(keyId) === true;
   if (others.length === 0 && recorded) return undefined;
   const error =

@@ -38,6 +38,7 @@ import {
   type RevocationReason,
 } from "./events.ts";
 import { logger } from "./logger.ts";
+import type { PinnedCredentials } from "./pinned.ts";
 import { type KeyReferences, refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
@@ -45,6 +46,8 @@ export interface RevocationDeps {
   store: SecretStore;
   /** keyturn's own records: a key it revokes must be one it stored for the credential. */
   records: KeyRecords;
+  /** What the deployment pinned: the credentials whose keys the revocation guard weighs. */
+  pinned: PinnedCredentials;
   publisher: EventPublisher;
   http: (vendor: string) => HttpClient;
   now: () => Date;
@@ -126,8 +129,8 @@ export class Revocation {
     references: KeyReferences,
     during: "sweep" | "reconciliation",
   ): Promise<boolean> {
-    const refused = await refuseRevocation(this.#deps, references, credential, keyId, {
-      issuerKeyId: credential.issuerPinned ? authority.keyId : undefined,
+    const refused = await refuseRevocation(this.#deps, credential, keyId, authority, {
+      references,
       during,
       // An orphan is tied to the credential by keyturn's marker at the vendor instead.
       markerTied: during === "reconciliation",

@@ -49,7 +49,7 @@ import {
 } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
-import { KeyReferences, refuseRevocation } from "./revocation-guard.ts";
+import { refuseRevocation } from "./revocation-guard.ts";
 import { type CredentialSettings, Tag } from "./settings.ts";
 
 export interface RotationDeps {
@@ -272,10 +272,8 @@ export class RotationEngine {
     )
       return;
     const authority = await readAuthority(this.#deps.store, target.credential);
-    const references = await KeyReferences.list(this.#deps.store, this.#deps.pinned);
     // Refused: the rotation itself is sound, so it finishes; the key is left to a person.
-    const refused = await refuseRevocation(this.#deps, references, target.credential, superseded, {
-      issuerKeyId: target.credential.issuerPinned ? authority.keyId : undefined,
+    const refused = await refuseRevocation(this.#deps, target.credential, superseded, authority, {
       during: "rotation",
     });
     if (refused) return;
