@@ -12,6 +12,7 @@ import {
 } from "@aws-sdk/client-secrets-manager";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { SSMClient } from "@aws-sdk/client-ssm";
+import { EmergencyCooldowns } from "#aws/emergency-cooldown.ts";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { LeaseTable } from "#aws/lease.ts";
 import { KeyRecords } from "#aws/record-store.ts";
@@ -131,7 +132,11 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     reconcileIntervalMs: options.reconcileIntervalMs,
     stuckAfterMs: options.stuckAfterMs,
   });
-  const revokeHandler = createRevokeHandler({ ...handlerDeps, rotate: rotateNow });
+  const revokeHandler = createRevokeHandler({
+    ...handlerDeps,
+    cooldowns: new EmergencyCooldowns(clients.dynamodb, options.provisioned?.recordsTable ?? RECORDS_TABLE),
+    rotate: rotateNow,
+  });
   if (!options.provisioned) {
     for (const [table, key] of [
       [LEASE_TABLE, "lease"],

@@ -3,13 +3,20 @@
 // and no in-use wait. If the rotation fails the compromised key is revoked all the same (an
 // outage beats a leak) and a critical "Credential Rotation Failed" says that consumers are
 // left without a working key. For the previous key: revoke it, nothing else.
+//
+// A request from the bus, which others put, is held to the credential's cooldown: once an
+// emergency revoke has acted for one key, a request for another key of the same credential is
+// answered with "Revocation Refused" (cooldown) until the cooldown ends, so that a principal
+// allowed to put events cannot rotate a credential and delete its fresh key again and again.
+// An operator's direct request (keyturn revoke) is not held back.
 
+import type { EmergencyCooldowns } from "#aws/emergency-cooldown.ts";
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { KeyRecords } from "#aws/record-store.ts";
 import type { SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
-import { type CredentialValue, isAutomatic } from "#providers/types.ts";
+import { isAutomatic } from "#providers/types.ts";
 import {
   claimCurrentKey,
   type ManagedCredential,
@@ -19,7 +26,7 @@ import {
   reportTampering,
 } from "./credentials.ts";
 import { asKeyturnError, InvalidSettingsError } from "./errors.ts";
-import { credentialRevoked, credentialRotationFailed } from "./events.ts";
+import { credentialRevoked, credentialRotationFailed, revocationRefused } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
@@ -37,6 +44,11 @@ export interface EmergencyDeps {
   now: () => Date;
   /** Rotates the secret now and resolves once the new key is AWSCURRENT; rejects if the rotation failed. */
   rotate: (secretId: string) => Promise<void>;
+  /**
+   * The cooldown a request is held to (a request from the bus); undefined for an operator's
+   * direct request, which none holds back.
+   */
+  cooldown?: { claims: EmergencyCooldowns; periodMs: number } | undefined;
 }
 
 /**
@@ -58,7 +70,10 @@ export interface EmergencyOutcome {
   target: "current" | "previous" | "neither";
   /** For the current key: whether a successor became AWSCURRENT before the revocation. */
   rotated: boolean;
-  revocation: "revoked" | "already-gone" | "nothing-to-revoke";
+  /** "cooldown": an emergency revoke for another key of the credential holds the cooldown; nothing was done. */
+  revocation: "revoked" | "already-gone" | "nothing-to-revoke" | "cooldown";
+  /** With "cooldown": when a request for another key is acted on again. */
+  cooldownUntil?: string;
 }
 
 export async function emergencyRevoke(
@@ -94,13 +109,6 @@ async function revokePinned(
   }
   const ctx = { credential: name, http: deps.http(provider.vendor), now: deps.now };
   logger.warn("emergency revoke requested", { keyId, reason: request.reason });
-  /** The revocation guard (./revocation-guard.ts), before anything is done. */
-  const guard = async (keyId: string, authority: CredentialValue) => {
-    const refused = await refuseRevocation(deps, credential, keyId, authority, {
-      during: "emergency-revoke",
-    });
-    if (refused) throw refused;
-  };
 
   const compromised = await readCurrent(deps.store, credential);
   await claimCurrentKey(deps.records, credential, compromised.keyId);
@@ -118,10 +126,35 @@ async function revokePinned(
     return { credential: name, keyId, target: "neither", rotated: false, revocation: "nothing-to-revoke" };
   }
 
-  if (keyId !== compromised.keyId) {
-    const target = "previous";
-    const authority = await readAuthority(deps.store, credential, compromised);
-    await guard(keyId, authority);
+  const target = keyId === compromised.keyId ? "current" : "previous";
+  // The revocation guard (./revocation-guard.ts) before anything is done, and before the
+  // cooldown: a key keyturn would refuse to revoke takes no cooldown.
+  const authority = await readAuthority(deps.store, credential, compromised);
+  const refused = await refuseRevocation(deps, credential, keyId, authority, { during: "emergency-revoke" });
+  if (refused) throw refused;
+  if (deps.cooldown) {
+    const claim = await deps.cooldown.claims.claim(name, keyId, deps.now(), deps.cooldown.periodMs);
+    if (claim.held) {
+      const cooldownUntil = claim.until.toISOString();
+      logger.warn("emergency revoke: held by the cooldown of an earlier request for another key", {
+        keyId,
+        heldBy: claim.keyId,
+        cooldownUntil,
+      });
+      await deps.publisher.publish([
+        revocationRefused(refOf(credential), {
+          keyId,
+          reason: "cooldown",
+          referencedBy: [],
+          during: "emergency-revoke",
+          cooldownUntil,
+        }),
+      ]);
+      return { credential: name, keyId, target, rotated: false, revocation: "cooldown", cooldownUntil };
+    }
+  }
+
+  if (target === "previous") {
     const outcome = await provider.revoke(keyId, authority, "hard", ctx);
     await deps.publisher.publish([
       credentialRevoked(refOf(credential), { keyId, reason: "compromised", strength: "hard", outcome }),
@@ -130,8 +163,6 @@ async function revokePinned(
     return { credential: name, keyId, target, rotated: false, revocation: outcome };
   }
 
-  const target = "current";
-  await guard(compromised.keyId, await readAuthority(deps.store, credential, compromised));
   let rotationError: unknown;
   try {
     await deps.rotate(credential.arn);
@@ -145,10 +176,8 @@ async function revokePinned(
     after.tags[Tag.keyId] !== compromised.keyId;
   // After a rotation the successor (or the issuer) has the authority; without one, the
   // compromised key itself (or its issuer) must revoke it: vendors let a key delete itself.
-  const authority = rotated
-    ? await readAuthority(deps.store, after)
-    : await readAuthority(deps.store, credential, compromised);
-  const outcome = await provider.revoke(compromised.keyId, authority, "hard", ctx);
+  const revoker = rotated ? await readAuthority(deps.store, after) : authority;
+  const outcome = await provider.revoke(compromised.keyId, revoker, "hard", ctx);
   await deps.publisher.publish([
     credentialRevoked(refOf(credential), {
       keyId: compromised.keyId,

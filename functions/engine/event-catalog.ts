@@ -202,20 +202,30 @@ export const CredentialTampered = detail(
 export const RevocationRefused = detail(
   "Revocation Refused",
   "keyturn was about to revoke a key for this credential, but another credential it manages uses that key (or it " +
-    "is the issuer's own): nothing was revoked, and the sweep does not try again. The credential's tags or value " +
-    "name a key that is not its own; find who changed them in CloudTrail before revoking anything by hand.",
+    "is the issuer's own), or keyturn never stored it as this credential's key: nothing was revoked, and the sweep " +
+    "does not try again. The credential's tags or value name a key that is not its own; find who changed them in " +
+    "CloudTrail before revoking anything by hand. Or (reason cooldown) a Revoke Requested event asked for another " +
+    "key of a credential whose emergency revoke ran less than the revokeCooldown ago: nothing was done. If that key " +
+    "has leaked too, an operator revokes it with keyturn revoke, which the cooldown does not hold back.",
   {
     ...ref,
     severity: v.literal("critical"),
     keyId: v.pipe(text, v.description("The vendor's id of the key keyturn did not revoke (never the key).")),
     reason: v.pipe(
-      v.picklist(["used-by-another-credential", "not-recorded"]),
+      v.picklist(["used-by-another-credential", "not-recorded", "cooldown"]),
       v.description(
         "used-by-another-credential: another managed credential (or the issuer) uses it; not-recorded: keyturn " +
-          "never stored it as this credential's key.",
+          "never stored it as this credential's key; cooldown: an emergency revoke of the credential acted less " +
+          "than the revokeCooldown ago, for another key.",
       ),
     ),
     referencedBy: v.pipe(v.array(text), v.description("The credentials that use the key (when they do).")),
+    cooldownUntil: v.optional(
+      v.pipe(
+        timestamp,
+        v.description("For reason cooldown: when a request from the bus for another key is acted on again."),
+      ),
+    ),
     during: v.picklist(["sweep", "reconciliation", "rotation", "handover", "emergency-revoke"]),
   },
 );

@@ -219,6 +219,7 @@ export function revocationRefused(
     reason: DetailOf<"Revocation Refused">["reason"];
     referencedBy: string[];
     during: DetailOf<"Revocation Refused">["during"];
+    cooldownUntil?: string;
   },
 ): OutgoingEvent {
   return keyturnEvent("Revocation Refused", { ...ref, severity: "critical", ...facts }, ref.secretArn);

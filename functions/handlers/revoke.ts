@@ -1,11 +1,13 @@
-// Emergency revoke: "kill this key now". Invoked directly (`keyturn revoke`, the console) with
-// {credential, reason, target?}, or by an EventBridge rule on a "Revoke Requested" event on
-// the keyturn bus (a leak scanner, a person). See functions/engine/emergency.ts.
+// Emergency revoke: "kill this key now". Invoked directly (the console, an operator allowed to
+// invoke it) with {credential, keyId, reason}, or by an EventBridge rule on a "Revoke Requested"
+// event on the keyturn bus (a leak scanner, a person). A request from the bus is held to the
+// credential's cooldown; a direct one is not. See functions/engine/emergency.ts.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import * as v from "valibot";
+import { EmergencyCooldowns } from "#aws/emergency-cooldown.ts";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
@@ -30,19 +32,25 @@ export interface RevokeHandlerDeps {
   /** What the deployment pinned (functions/handlers/pinned.ts in Lambda). */
   pinned: PinnedCredentials;
   publisher: EventPublisher;
+  /** The emergency cooldowns (in the records table). */
+  cooldowns: EmergencyCooldowns;
+  /** How long an emergency revoke holds back requests from the bus for other keys of its credential. Default 10 minutes. */
+  cooldownMs?: number;
   /** Rotates a secret now and waits for it; the default goes through Secrets Manager's RotateSecret. */
   rotate?: (secretId: string) => Promise<void>;
   now?: () => Date;
   http?: Partial<HttpClientOptions>;
 }
 
+export const DEFAULT_REVOKE_COOLDOWN_MS = 10 * 60_000;
+
+/** The request, and whether it came from the bus (an event's envelope) rather than a direct invocation. */
 function requestOf(event: unknown) {
-  const body =
+  const fromBus =
     typeof event === "object" &&
     event !== null &&
-    (event as { "detail-type"?: unknown })["detail-type"] === DetailType.revokeRequested
-      ? (event as { detail?: unknown }).detail
-      : event;
+    (event as { "detail-type"?: unknown })["detail-type"] === DetailType.revokeRequested;
+  const body = fromBus ? (event as { detail?: unknown }).detail : event;
   const parsed = v.safeParse(RevokeRequested, body);
   if (!parsed.success) {
     throw new InvalidRevokeRequestError(
@@ -51,12 +59,14 @@ function requestOf(event: unknown) {
         'the detail of a "Revoke Requested" event on the keyturn bus.',
     );
   }
-  return parsed.output;
+  return { request: parsed.output, fromBus };
 }
 
 export function createRevokeHandler(deps: RevokeHandlerDeps) {
   return async (event: unknown, context: InvocationContext): Promise<EmergencyOutcome> => {
-    const request = requestOf(event);
+    // Only a request from the bus is held to the cooldown. A direct invocation dressed as an
+    // event holds itself back; an event cannot pass for a direct one (the rule sends the envelope).
+    const { request, fromBus } = requestOf(event);
     logger.appendKeys({ requestId: context.awsRequestId });
     try {
       return await emergencyRevoke(
@@ -67,6 +77,9 @@ export function createRevokeHandler(deps: RevokeHandlerDeps) {
           publisher: deps.publisher,
           now: deps.now ?? (() => new Date()),
           http: vendorHttp(context, deps.http),
+          cooldown: fromBus
+            ? { claims: deps.cooldowns, periodMs: deps.cooldownMs ?? DEFAULT_REVOKE_COOLDOWN_MS }
+            : undefined,
           rotate:
             deps.rotate ??
             rotateThroughSecretsManager(deps.store, {
@@ -84,9 +97,12 @@ export function createRevokeHandler(deps: RevokeHandlerDeps) {
 
 const environment = readEnvironment(RevokeEnvironment, process.env, "revoke");
 
+const dynamodb = new DynamoDBClient({});
 export const handler = createRevokeHandler({
   store: new SecretStore(new SecretsManagerClient({})),
-  records: new KeyRecords(new DynamoDBClient({}), environment.KEYTURN_RECORDS_TABLE),
+  records: new KeyRecords(dynamodb, environment.KEYTURN_RECORDS_TABLE),
+  cooldowns: new EmergencyCooldowns(dynamodb, environment.KEYTURN_RECORDS_TABLE),
+  // TODO(env): KEYTURN_REVOKE_COOLDOWN once the environment schema has it.
   pinned: bundledPinnedCredentials(),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
 });
