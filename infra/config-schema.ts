@@ -39,7 +39,8 @@ export function configReference(): string {
   const topRows = Object.entries(top.properties ?? {}).filter(
     ([name]) => name !== "$schema" && name !== "credentials",
   );
-  const alerts = top.properties?.alerts?.properties ?? {};
+  const nested = (field: string) => top.properties?.[field]?.properties ?? {};
+  const nestedRequired = (field: string) => top.properties?.[field]?.required ?? [];
   const perProvider = Object.keys(CredentialEntries).map((provider) => {
     const schema = toJsonSchema(CredentialEntries[provider as ProviderId], {
       target: "draft-2020-12",
@@ -59,10 +60,12 @@ export function configReference(): string {
     "",
     ...table(topRows, top.required ?? []),
     "",
-    "`alerts`:",
-    "",
-    ...table(Object.entries(alerts), []),
-    "",
+    ...["alerts", "operators", "revokeRequesters"].flatMap((field) => [
+      `\`${field}\`:`,
+      "",
+      ...table(Object.entries(nested(field)), nestedRequired(field)),
+      "",
+    ]),
     "## Every credential",
     "",
     ...table(

@@ -10,6 +10,7 @@
 
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
+import { EVENT_SOURCE } from "#aws/event-publisher.ts";
 import { parseDuration } from "#engine/duration.ts";
 import type { Severity } from "#engine/events.ts";
 import { type PinnedCredential, type PinnedPolicy, policyTags } from "#engine/pinned.ts";
@@ -45,6 +46,14 @@ const CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]
 const DURATION = /^[1-9][0-9]*[smhd]$/;
 /** An existing secret's complete ARN: the name, then "-" and the six characters Secrets Manager adds. */
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/;
+/**
+ * An IAM role's ARN, with its path: what aws:PrincipalArn holds for every session of the role
+ * (IAM User Guide, "AWS global condition context keys", aws:PrincipalArn), so that the fences
+ * (secret, bus and key policies) can name it. No wildcard: each entry is one role.
+ */
+export const ROLE_ARN = /^arn:aws[a-z-]*:iam::\d{12}:role\/([A-Za-z0-9+=,.@_-]+\/)*[A-Za-z0-9+=,.@_-]{1,64}$/;
+/** An EventBridge event source a requester publishes with (PutEvents' Source: 1 to 256 characters). */
+const EVENT_SOURCE_NAME = /^[A-Za-z0-9][A-Za-z0-9._\-/:]{0,255}$/;
 const HOUR_MS = 3_600_000;
 const DAY_MS = 24 * HOUR_MS;
 /** Secrets Manager rotates at most every four hours and at least every 1000 days. */
@@ -64,6 +73,19 @@ const httpsUrl = (description: string) =>
   v.pipe(
     v.string(),
     v.regex(/^https:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/, "an https:// URL without query or credentials"),
+    v.description(description),
+  );
+const roleArns = (description: string) =>
+  v.pipe(
+    v.array(
+      v.pipe(
+        v.string(),
+        v.regex(
+          ROLE_ARN,
+          "an IAM role ARN with its path, such as arn:aws:iam::123456789012:role/payments-app (no wildcard)",
+        ),
+      ),
+    ),
     v.description(description),
   );
 const incortaClusterUrl = v.pipe(
@@ -97,7 +119,13 @@ const ProviderSettings = {
     modules: v.optional(
       v.pipe(
         v.array(
-          v.pipe(v.string(), v.regex(/^MOD-[0-9A-Za-z]+(-[0-9A-Za-z]+)*$/, "a module id such as MOD-1234")),
+          v.pipe(
+            v.string(),
+            v.regex(
+              /^MOD-\d{4}$/,
+              "a module id: MOD- and four digits, such as MOD-1234 (SoftwareOne's CreateApiTokenDto pattern)",
+            ),
+          ),
         ),
         v.description("The token's modules; successors get the same modules."),
       ),
@@ -166,6 +194,15 @@ const commonFields = {
   ),
   description: v.optional(v.pipe(v.string(), v.maxLength(2048), v.description("The secret's description."))),
   secret: v.optional(SecretSource),
+  consumers: v.optional(
+    roleArns(
+      "IAM roles of the applications that use this credential. Only they, keyturn's functions and the operators may " +
+        "read its value (GetSecretValue; the secret's resource policy denies everyone else), and only they may " +
+        "decrypt an incorta-v1 credential's token parameter besides keyturn's refresh. Each role still needs an " +
+        "IAM policy allowing the read.",
+    ),
+    [],
+  ),
   gracePeriod: v.optional(
     duration("How long the previous key stays valid after a rotation or a handover, before it is revoked."),
     DEFAULT_GRACE_PERIOD,
@@ -365,6 +402,69 @@ export const KeyturnConfigSchema = v.pipe(
         ),
       ),
     ),
+    revokeCooldown: v.optional(
+      duration(
+        'Once a "Revoke Requested" from the bus has been acted on, requests from the bus for another key of the same ' +
+          "credential are refused this long (a direct request of an operator is not held back). Default 10m.",
+      ),
+    ),
+    operators: v.optional(
+      v.pipe(
+        v.strictObject({
+          put: v.optional(
+            roleArns(
+              "Roles that hand keys over (keyturn put): they may write values, move staging labels, write keyturn:* tags " +
+                "and publish source keyturn events, which the secret and bus policies deny everyone else.",
+            ),
+          ),
+          rotate: v.optional(roleArns("Roles that start rotations (keyturn rotate): RotateSecret.")),
+          revoke: v.optional(
+            roleArns(
+              'Roles that revoke keys (keyturn revoke): RotateSecret, keyturn:* tags, source keyturn events, and "Revoke ' +
+                'Requested" events.',
+            ),
+          ),
+        }),
+        v.description(
+          "IAM roles of the people who operate keyturn, per command. Every operator may also read the values. Everyone " +
+            "else is denied these actions on keyturn's secrets and bus, whatever their IAM policies allow.",
+        ),
+      ),
+    ),
+    revokeRequesters: v.optional(
+      v.pipe(
+        v.strictObject({
+          principals: v.pipe(
+            roleArns(
+              'Roles allowed to put "Revoke Requested" on the bus (the scanner\'s), besides operators.revoke.',
+            ),
+            v.minLength(1),
+          ),
+          sources: v.pipe(
+            v.array(
+              v.pipe(v.string(), v.regex(EVENT_SOURCE_NAME, "an event source such as my.leak-scanner")),
+            ),
+            v.minLength(1),
+            v.description('The event sources whose "Revoke Requested" events run the revoke function.'),
+          ),
+        }),
+        v.description(
+          'Who may ask for an emergency revoke by event (a leak scanner). Without it, "Revoke Requested" on the bus ' +
+            "runs nothing, and only operators.revoke may put one; keyturn revoke and invoking the revoke function still work.",
+        ),
+      ),
+    ),
+    deploymentRoleArn: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(ROLE_ARN, "an IAM role ARN such as arn:aws:iam::123456789012:role/deployer"),
+        v.description(
+          "The role CloudFormation deploys the stack with, the one principal the fences let change secrets' policies, " +
+            "delete them or cancel rotation. Default: the CDK bootstrap's CloudFormation execution role " +
+            "(cdk-<qualifier>-cfn-exec-role-<account>-<region>), which cdk deploy hands to CloudFormation.",
+        ),
+      ),
+    ),
     alerts: v.optional(
       v.pipe(
         v.strictObject({
@@ -424,6 +524,23 @@ export interface CredentialConfig {
   /** The credential that mints this one's successors. */
   issuer: { name: string; secretName: string } | undefined;
   policy: CredentialPolicy;
+  /** IAM role ARNs of the applications that read it (and, for incorta-v1, decrypt its tokens). Default none. */
+  consumers?: readonly string[];
+}
+
+/** Operators' IAM role ARNs, per command. */
+export interface OperatorsConfig {
+  put?: readonly string[];
+  rotate?: readonly string[];
+  revoke?: readonly string[];
+}
+
+/** Who may ask for an emergency revoke by event. */
+export interface RevokeRequestersConfig {
+  /** IAM role ARNs allowed to put "Revoke Requested" on the bus. */
+  principals: readonly string[];
+  /** The event sources whose "Revoke Requested" events run the revoke function. */
+  sources: readonly string[];
 }
 
 export interface KeyturnConfig {
@@ -436,6 +553,10 @@ export interface KeyturnConfig {
   refreshInterval: string | undefined;
   minTokenRemaining: string | undefined;
   tokenParameterPrefix: string | undefined;
+  revokeCooldown: string | undefined;
+  operators: OperatorsConfig | undefined;
+  revokeRequesters: RevokeRequestersConfig | undefined;
+  deploymentRoleArn: string | undefined;
   alerts: { email?: string[]; https?: string[]; minimumSeverity?: Severity } | undefined;
   credentials: CredentialConfig[];
 }
@@ -485,6 +606,12 @@ export function parseConfig(json: unknown, source = "the keyturn config"): Keytu
   const config = result.output;
   const problems: string[] = [];
   const credentials = normalizeCredentials(config, problems);
+  if (config.revokeRequesters?.sources.includes(EVENT_SOURCE)) {
+    problems.push(
+      `field "revokeRequesters.sources" lists "${EVENT_SOURCE}", keyturn's own event source, which only keyturn's ` +
+        'functions and its operators may publish: give the requester a source of its own, such as "my.leak-scanner".',
+    );
+  }
   if (problems.length > 0) throw new InvalidConfigError(source, problems);
   return {
     secretNamePrefix: config.secretNamePrefix,
@@ -496,6 +623,10 @@ export function parseConfig(json: unknown, source = "the keyturn config"): Keytu
     refreshInterval: config.refreshInterval,
     minTokenRemaining: config.minTokenRemaining,
     tokenParameterPrefix: config.tokenParameterPrefix,
+    revokeCooldown: config.revokeCooldown,
+    operators: config.operators,
+    revokeRequesters: config.revokeRequesters,
+    deploymentRoleArn: config.deploymentRoleArn,
     alerts: config.alerts,
     credentials,
   };
@@ -609,6 +740,7 @@ function normalizeCredentials(config: KeyturnConfigEntry, problems: string[]): C
       rotation,
       issuer,
       policy,
+      consumers: entry.consumers,
     } satisfies CredentialConfig;
   });
   checkIssuerCycles(normalized, problems);

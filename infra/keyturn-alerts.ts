@@ -3,9 +3,10 @@
 // above the minimum severity they asked for. Anyone may add rules of their own on the bus;
 // these topics are what keyturn itself offers people.
 
-import { ArnFormat, Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import { Duration, RemovalPolicy, Stack } from "aws-cdk-lib";
+import type { IAlarm } from "aws-cdk-lib/aws-cloudwatch";
 import { type IEventBus, Rule } from "aws-cdk-lib/aws-events";
-import { PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
+import { PolicyDocument, PolicyStatement, ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
 import { SubscriptionProtocol, Topic } from "aws-cdk-lib/aws-sns";
 import { EmailSubscription, UrlSubscription } from "aws-cdk-lib/aws-sns-subscriptions";
@@ -14,6 +15,7 @@ import { Construct } from "constructs";
 import { EVENT_SOURCE } from "#aws/event-publisher.ts";
 import type { Severity } from "#engine/events.ts";
 import { SEVERITIES } from "./config.ts";
+import { keyAdministration } from "./keyturn-fences.ts";
 
 export { SEVERITIES };
 
@@ -62,6 +64,9 @@ export class KeyturnAlerts extends Construct {
       // SNS keeps a message only until it is delivered: once the topics are gone, nothing
       // encrypted under this key is left to read.
       removalPolicy: RemovalPolicy.DESTROY,
+      // The account administers the key; only EventBridge and CloudWatch, for keyturn's rules
+      // and this account's alarms, use it (below): nobody else publishes to these topics.
+      policy: new PolicyDocument({ statements: [keyAdministration()] }),
     });
     // The key policy cannot name the rules or the topics (each depends on the key through the
     // topics, a cycle), so it admits EventBridge only for rules on the keyturn bus; each
@@ -153,28 +158,11 @@ export class KeyturnAlerts extends Construct {
     this.rules = rules as Record<Severity, Rule>;
 
     // keyturn's CloudWatch alarms (functions failing or throttled, dead letters, rotations
-    // failing) notify the critical topic. CloudWatch publishes as its service principal, for
-    // alarms of this account only; it needs the key as EventBridge does, since SNS encrypts
-    // with the publisher's permissions.
-    const ownAlarms = {
-      ArnLike: {
-        "aws:SourceArn": Stack.of(this).formatArn({
-          service: "cloudwatch",
-          resource: "alarm",
-          resourceName: "*",
-          arnFormat: ArnFormat.COLON_RESOURCE_NAME,
-        }),
-      },
-    };
-    this.topics.critical.addToResourcePolicy(
-      new PolicyStatement({
-        sid: "PublishFromAlarms",
-        principals: [cloudWatch],
-        actions: ["sns:Publish"],
-        resources: [this.topics.critical.topicArn],
-        conditions: ownAlarms,
-      }),
-    );
+    // failing) notify the critical topic, which admits them by ARN (acceptAlarms). They need the
+    // key as EventBridge does, since SNS encrypts with the publisher's permissions; the key
+    // policy cannot name the alarms (each alarm refers to the topic, which refers to the key), so
+    // it admits CloudWatch for this account's alarms, and the topic's policy narrows that to
+    // keyturn's own.
     this.key.addToResourcePolicy(
       new PolicyStatement({
         sid: "AlarmsEncryptForCriticalTopic",
@@ -182,6 +170,25 @@ export class KeyturnAlerts extends Construct {
         actions: ["kms:GenerateDataKey*", "kms:Decrypt"],
         resources: ["*"],
         conditions: { StringEquals: { "aws:SourceAccount": Stack.of(this).account } },
+      }),
+    );
+  }
+
+  /**
+   * Lets these alarms, and no other alarm of the account, publish to the critical topic:
+   * CloudWatch publishes as its service principal with the alarm's ARN as aws:SourceArn (Amazon
+   * SNS Developer Guide, "Example cases for Amazon SNS access control", CloudWatch alarms), so a
+   * statement naming the ARNs keeps anyone who may create an alarm from paging through it.
+   */
+  acceptAlarms(alarms: readonly IAlarm[]): void {
+    if (alarms.length === 0) return;
+    this.topics.critical.addToResourcePolicy(
+      new PolicyStatement({
+        sid: "PublishFromKeyturnAlarms",
+        principals: [cloudWatch],
+        actions: ["sns:Publish"],
+        resources: [this.topics.critical.topicArn],
+        conditions: { ArnEquals: { "aws:SourceArn": alarms.map((alarm) => alarm.alarmArn) } },
       }),
     );
   }

@@ -24,6 +24,10 @@ export class KeyturnStack extends Stack {
       tokenParameterPrefix: props.tokenParameterPrefix,
       alerts: props.alerts,
       credentials: props.credentials,
+      revokeCooldown: props.revokeCooldown,
+      operators: props.operators,
+      revokeRequesters: props.revokeRequesters,
+      deploymentRoleArn: props.deploymentRoleArn,
     });
   }
 }

@@ -3,8 +3,10 @@
 // bus, a rule on the default bus); the refresh's lease table; the alert topics by severity; the
 // configured credentials (secrets, their KMS key, rotation schedules); alarms on the critical
 // topic; and the permissions that let each function touch keyturn's secrets and token parameters
-// only, and only as its handler does. cdk-nag findings it accepts are acknowledged here, each
-// with its reason.
+// only, and only as its handler does. Around them, the fences (infra/keyturn-fences.ts): resource
+// and key policies that deny everyone but keyturn's roles, the deployment and the configured
+// operators, consumers and revoke requesters what keyturn trusts. cdk-nag findings it accepts
+// are acknowledged here, each with its reason.
 
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
 import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
@@ -14,10 +16,12 @@ import {
   Grant,
   type IGrantable,
   type IRole,
+  PolicyDocument,
   PolicyStatement,
   Role,
   ServicePrincipal,
 } from "aws-cdk-lib/aws-iam";
+import { Key } from "aws-cdk-lib/aws-kms";
 import type { IFunction } from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { Schedule, ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
@@ -25,6 +29,7 @@ import { LambdaInvoke, type ScheduleTargetBaseProps } from "aws-cdk-lib/aws-sche
 import type { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
+import { EVENT_SOURCE } from "#aws/event-publisher.ts";
 import { DEFAULT_TOKEN_PARAMETER_PREFIX, tokenParameterName } from "#aws/token-store.ts";
 import { parseDuration } from "#engine/duration.ts";
 import { DetailType, type Severity } from "#engine/events.ts";
@@ -35,18 +40,35 @@ import {
   DEFAULT_BUS_NAME,
   DEFAULT_SECRET_NAME_PREFIX,
   type KeyturnConfig,
+  type OperatorsConfig,
   pinnedCredential,
+  type RevokeRequestersConfig,
+  ROLE_ARN,
   SECRET_NAME_PREFIX,
 } from "./config.ts";
 import { KeyturnAlarms } from "./keyturn-alarms.ts";
 import { type KeyturnAlertProps, KeyturnAlerts, SEVERITIES } from "./keyturn-alerts.ts";
 import { KeyturnCredentials } from "./keyturn-credentials.ts";
+import { InvalidKeyturnPropsError } from "./keyturn-errors.ts";
+import {
+  denyAllBut,
+  deploymentRoleArn,
+  keyAdministration,
+  keyUse,
+  principalArnOf,
+} from "./keyturn-fences.ts";
 import { type HandlerName, KeyturnFunction } from "./keyturn-function.ts";
 
 export { DEFAULT_BUS_NAME, DEFAULT_SECRET_NAME_PREFIX };
 export const DEFAULT_MONITOR_SCHEDULE = ScheduleExpression.rate(Duration.hours(1));
 export const DEFAULT_REFRESH_INTERVAL = "2m";
 export const DEFAULT_MIN_TOKEN_REMAINING = "2m";
+/**
+ * What writing and reading a SecureString takes of its key: Parameter Store encrypts a standard
+ * parameter with Encrypt and an advanced one with GenerateDataKey, and decrypts either with
+ * Decrypt ("How AWS Systems Manager Parameter Store uses AWS KMS").
+ */
+const TOKEN_KEY_WRITE_ACTIONS = ["kms:Encrypt", "kms:GenerateDataKey", "kms:Decrypt"];
 /**
  * A Parameter Store path: "/" and segments of the characters parameter names may hold, not ending
  * with "/" (the refresh appends "/<credential>"), nor starting with aws or ssm, which Parameter
@@ -112,6 +134,30 @@ export interface KeyturnProps {
    * Default: none; secrets tagged by hand under the prefix are managed all the same.
    */
   readonly credentials?: readonly CredentialConfig[];
+  /**
+   * Once a "Revoke Requested" from the bus has been acted on, requests from the bus for another
+   * key of the same credential are refused this long (a direct request is not held back). A
+   * duration such as "10m". Default "10m" (the revoke function's own default).
+   */
+  readonly revokeCooldown?: string;
+  /**
+   * IAM role ARNs of the operators, per command (`keyturn put`, `rotate`, `revoke`). The
+   * secrets' resource policies, the bus policy and keyturn's key policies deny everyone else what
+   * those commands do; every operator may also read the values. Default: none.
+   */
+  readonly operators?: OperatorsConfig;
+  /**
+   * Who may ask for an emergency revoke by event: the role ARNs allowed to put "Revoke Requested"
+   * on the bus (besides operators.revoke), and the event sources whose requests run the revoke
+   * function. Default: none, and no rule runs the revoke function from the bus.
+   */
+  readonly revokeRequesters?: RevokeRequestersConfig;
+  /**
+   * The role CloudFormation deploys the stack with: the fences let it change what they deny
+   * everyone else. Default: the CDK bootstrap's CloudFormation execution role, from the stack's
+   * DefaultStackSynthesizer (required with another synthesizer).
+   */
+  readonly deploymentRoleArn?: string;
 }
 
 /** The construct's props from a config file's contents (`loadConfig`). */
@@ -131,12 +177,14 @@ export function keyturnPropsFromConfig(config: KeyturnConfig): KeyturnProps {
     tokenParameterPrefix: config.tokenParameterPrefix,
     alerts: config.alerts,
     credentials: config.credentials,
+    revokeCooldown: config.revokeCooldown,
+    operators: config.operators,
+    revokeRequesters: config.revokeRequesters,
+    deploymentRoleArn: config.deploymentRoleArn,
   };
 }
 
-export class InvalidKeyturnPropsError extends Error {
-  override readonly name = "InvalidKeyturnPropsError";
-}
+export { InvalidKeyturnPropsError };
 
 export class Keyturn extends Construct {
   readonly bus: EventBus;
@@ -151,6 +199,9 @@ export class Keyturn extends Construct {
   readonly recordsTable: Table;
   /** Token pairs live under this Parameter Store path, one parameter per credential. */
   readonly tokenParameterPrefix: string;
+  /** Encrypts the token parameters; its policy names who may use it, for which parameter. */
+  readonly tokenKey: Key;
+  #tokenReaders = 0;
   /** Sweeps that failed for good (the schedule could not invoke the monitor, or the sweep threw). */
   readonly monitorDeadLetters: Queue;
   /** Revoke requests that failed for good (the rule could not deliver one, or the revoke threw). */
@@ -165,6 +216,8 @@ export class Keyturn extends Construct {
   readonly topics: Record<Severity, Topic>;
   /** The rule on the keyturn bus that feeds each severity's topic. */
   readonly alertRules: Record<Severity, Rule>;
+  /** The rule that runs the revoke function on a configured requester's "Revoke Requested"; none without requesters. */
+  readonly revokeRule: Rule | undefined;
   /** The rule on the account's default bus that sends Secrets Manager's rotation failures to the relay. */
   readonly relayRule: Rule;
   /** ARN pattern of the secrets keyturn may manage. */
@@ -189,6 +242,7 @@ export class Keyturn extends Construct {
       reconcileInterval: props.reconcileInterval,
       stuckRotationAfter: props.stuckRotationAfter,
       minTokenRemaining: props.minTokenRemaining,
+      revokeCooldown: props.revokeCooldown,
     })) {
       if (value !== undefined && !Token.isUnresolved(value) && parseDuration(value) === undefined) {
         throw new InvalidKeyturnPropsError(
@@ -213,6 +267,7 @@ export class Keyturn extends Construct {
       );
     }
     validateAlerts(props.alerts);
+    validateRoles(props);
     for (const credential of props.credentials ?? []) {
       if (!credential.secretName.startsWith(secretNamePrefix)) {
         throw new InvalidKeyturnPropsError(
@@ -321,6 +376,7 @@ export class Keyturn extends Construct {
         KEYTURN_ORPHAN_SAFETY_MARGIN: props.orphanSafetyMargin,
         KEYTURN_RECONCILE_INTERVAL: props.reconcileInterval,
         KEYTURN_STUCK_ROTATION_AFTER: props.stuckRotationAfter,
+        KEYTURN_ROTATE_FUNCTION_ARN: this.rotateFunction.functionArn,
       },
       // Two sweeps at once would revoke the same keys twice and race each other's tag writes.
       reservedConcurrentExecutions: 1,
@@ -335,7 +391,10 @@ export class Keyturn extends Construct {
       },
     });
     this.monitorFunction = monitor.function;
-    this.recordsTable.grant(this.monitorFunction, "dynamodb:GetItem");
+    // Scan lists every credential's record (the lifecycle edges of the sweep: records of
+    // credentials no longer pinned, due dates); UpdateItem records what the sweep did, with
+    // conditional writes as the other functions do.
+    this.recordsTable.grant(this.monitorFunction, "dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem");
     allow(
       this.monitorFunction,
       // ListSecrets supports no resource-level permissions: AWS accepts only Resource "*". It is
@@ -391,6 +450,20 @@ export class Keyturn extends Construct {
     // The refresh interval is also the schedule's rate below: the engine replaces a pair once it
     // could expire before the next run, so it must know how often runs really come.
     const refreshEventAge = Duration.minutes(Math.min(refreshIntervalMinutes, 6 * 60));
+    // A customer managed key rather than the AWS managed aws/ssm, whose key policy lets every
+    // principal of the account decrypt any SecureString through Parameter Store (Systems Manager
+    // User Guide, "Restricting decryption of SecureString parameter values"): under this one only
+    // the refresh writes the pairs and only each credential's consumers read theirs, each bound
+    // to its parameter by the encryption context Parameter Store sends (PARAMETER_ARN; "How AWS
+    // Systems Manager Parameter Store uses AWS KMS"). Retained: a parameter's older versions stay
+    // encrypted under it.
+    this.tokenKey = new Key(this, "TokenKey", {
+      description: "keyturn: encrypts the token pairs the refresh keeps in Parameter Store",
+      enableKeyRotation: true,
+      removalPolicy: RemovalPolicy.RETAIN,
+      pendingWindow: Duration.days(30),
+      policy: new PolicyDocument({ statements: [keyAdministration()] }),
+    });
     const refresh = new KeyturnFunction(this, "Refresh", {
       pinned,
       handler: "refresh",
@@ -406,6 +479,7 @@ export class Keyturn extends Construct {
         KEYTURN_TOKEN_PARAMETER_PREFIX: this.tokenParameterPrefix,
         KEYTURN_REFRESH_INTERVAL: refreshInterval,
         KEYTURN_MIN_TOKEN_REMAINING: props.minTokenRemaining ?? DEFAULT_MIN_TOKEN_REMAINING,
+        KEYTURN_TOKEN_KEY_ID: this.tokenKey.keyArn,
       },
       // A refresh invalidates the previous token pair, so two runs at once would leave one of
       // them writing a dead pair: never more than one. A schedule that fires during a run is
@@ -430,14 +504,18 @@ export class Keyturn extends Construct {
       // The API key, to mint or refresh a pair. No DescribeSecret: ListSecrets already answers
       // the tags and staging labels the refresh reads.
       onManagedSecrets("ReadKeyturnSecrets", ["secretsmanager:GetSecretValue"]),
-      // No KMS statement: the pairs are SecureStrings under the AWS managed key aws/ssm, whose
-      // key policy lets every principal of the account use it through Parameter Store (Systems
-      // Manager User Guide, "Restricting decryption of SecureString parameter values"), so
-      // ssm:GetParameter and ssm:PutParameter are the whole gate.
       new PolicyStatement({
         sid: "ReadWriteTokenParameters",
         actions: ["ssm:GetParameter", "ssm:PutParameter"],
         resources: [this.#tokenParameterArn()],
+      }),
+      // The token key, through Parameter Store for keyturn's token parameters only. The key
+      // policy names the role too (below): it alone decides, since it gives the account nothing.
+      new PolicyStatement({
+        sid: "EncryptDecryptTokenParameters",
+        actions: TOKEN_KEY_WRITE_ACTIONS,
+        resources: [this.tokenKey.keyArn],
+        conditions: this.#tokenKeyConditions(),
       }),
       // Conditional writes only: PutItem takes a lease, DeleteItem gives it back.
       new PolicyStatement({
@@ -446,6 +524,16 @@ export class Keyturn extends Construct {
         resources: [this.leaseTable.tableArn],
       }),
     );
+    this.tokenKey.addToResourcePolicy(
+      keyUse("RefreshStoresTokens", TOKEN_KEY_WRITE_ACTIONS, [refresh.role.roleArn], this.#viaSsm(), {
+        PARAMETER_ARN: this.#tokenParameterArn(),
+      }),
+    );
+    // Each token-refresh credential's consumers decrypt its own parameter, and no other.
+    for (const credential of props.credentials ?? []) {
+      if (credential.mode !== "refresh" || (credential.consumers ?? []).length === 0) continue;
+      this.#allowTokenReaders(credential.consumers ?? [], credential.secretName);
+    }
     new Schedule(this, "RefreshSchedule", {
       schedule: ScheduleExpression.rate(Duration.minutes(refreshIntervalMinutes)),
       description: "keyturn: runs the token refresh",
@@ -466,7 +554,12 @@ export class Keyturn extends Construct {
       // finishSecret are quick. Ten minutes covers that worst case and keeps the one minute the
       // handler reserves to revoke and publish after the wait.
       timeout: Duration.minutes(10),
-      environment: { KEYTURN_EVENT_BUS_NAME: busName, ...records },
+      environment: {
+        KEYTURN_EVENT_BUS_NAME: busName,
+        ...records,
+        KEYTURN_ROTATE_FUNCTION_ARN: this.rotateFunction.functionArn,
+        KEYTURN_REVOKE_COOLDOWN: props.revokeCooldown,
+      },
       // A reservation both guarantees and caps: an emergency revoke still runs when other
       // workloads have used up the account's concurrency, and a runaway scanner flooding the
       // bus with requests cannot rotate every credential at once against the vendors' rate
@@ -498,21 +591,32 @@ export class Keyturn extends Construct {
     // permissions"). Granting it on this function only also keeps RotateSecret from pointing
     // a secret at any other rotation function.
     this.revokeFunction.addToRolePolicy(this.#invokeRotateFunction());
-    new Rule(this, "RevokeRequested", {
-      eventBus: this.bus,
-      description: "keyturn: runs the revoke function for each Revoke Requested event",
-      // Any source: the request comes from outside keyturn (a leak scanner, a person).
-      eventPattern: { detailType: [DetailType.revokeRequested] },
-      targets: [
-        new LambdaFunction(this.revokeFunction, {
-          // Delivery retries are safe, an undelivered request has not started; a leaked key
-          // stays leaked, so a late revoke is still worth running.
-          retryAttempts: 185,
-          maxEventAge: Duration.hours(24),
-          deadLetterQueue: this.revokeDeadLetters,
-        }),
-      ],
-    });
+    // Only from the configured requesters' sources: the bus policy (below) lets only the
+    // configured principals put a "Revoke Requested", and this pattern keeps the rule from
+    // running on one they would publish under another source. With no requester configured
+    // there is no rule: a pattern cannot match an empty list of sources, and any source it did
+    // name could be published by someone. Operators then revoke with `keyturn revoke`, or by
+    // invoking the revoke function, which their IAM policies decide (a function policy can
+    // only allow).
+    const requesterSources = [...new Set(props.revokeRequesters?.sources ?? [])];
+    this.revokeRule =
+      requesterSources.length === 0
+        ? undefined
+        : new Rule(this, "RevokeRequested", {
+            eventBus: this.bus,
+            description:
+              "keyturn: runs the revoke function for each Revoke Requested event of a configured requester",
+            eventPattern: { source: requesterSources, detailType: [DetailType.revokeRequested] },
+            targets: [
+              new LambdaFunction(this.revokeFunction, {
+                // Delivery retries are safe, an undelivered request has not started; a leaked key
+                // stays leaked, so a late revoke is still worth running.
+                retryAttempts: 185,
+                maxEventAge: Duration.hours(24),
+                deadLetterQueue: this.revokeDeadLetters,
+              }),
+            ],
+          });
 
     this.relayDeadLetters = deadLetterQueue(this, "RelayDeadLetters");
     const relay = new KeyturnFunction(this, "Relay", {
@@ -569,6 +673,20 @@ export class Keyturn extends Construct {
     this.topics = alerts.topics;
     this.alertRules = alerts.rules;
 
+    // Who may do what beyond keyturn's functions, by role ARN: the fences (secret resource
+    // policies, keyturn's key policies, the bus policy) deny it to everyone else.
+    const deployment = deploymentRoleArn(this, props.deploymentRoleArn);
+    const operators = {
+      put: props.operators?.put ?? [],
+      rotate: props.operators?.rotate ?? [],
+      revoke: props.operators?.revoke ?? [],
+    };
+    const roleOf = Object.fromEntries(
+      Object.entries({ rotate, monitor, refresh, revoke, relay }).map(([name, fn]) => [
+        name,
+        fn.role.roleArn,
+      ]),
+    ) as Record<HandlerName, string>;
     this.credentials = new KeyturnCredentials(this, "Credentials", {
       credentials: props.credentials ?? [],
       rotateFunction: this.rotateFunction,
@@ -576,7 +694,32 @@ export class Keyturn extends Construct {
         rotate.role,
         this.rotateFunction.permissionsNode.findChild("InvokedBySecretsManager"),
       ],
+      secretArnPattern: this.secretArnPattern,
+      // Each only as its handler or its command needs (the README's "Operator permissions").
+      fence: {
+        deploymentRoleArn: deployment,
+        // The rotate function stores each successor; `keyturn put` a handed-over key.
+        valueWriters: [roleOf.rotate, ...operators.put],
+        // finishSecret moves AWSCURRENT; the monitor clears a stuck AWSPENDING; put makes its key current.
+        labelMovers: [roleOf.rotate, roleOf.monitor, ...operators.put],
+        // Early rotations (monitor), emergency revokes (the function, or `keyturn revoke` in
+        // the operator's process), `keyturn rotate`.
+        rotators: [roleOf.monitor, roleOf.revoke, ...operators.rotate, ...operators.revoke],
+        // The engine mirrors its bookkeeping in keyturn:* tags wherever it acts.
+        taggers: [roleOf.rotate, roleOf.monitor, roleOf.revoke, ...operators.put, ...operators.revoke],
+        // The relay reads no value.
+        readers: [
+          roleOf.rotate,
+          roleOf.monitor,
+          roleOf.refresh,
+          roleOf.revoke,
+          ...operators.put,
+          ...operators.rotate,
+          ...operators.revoke,
+        ],
+      },
     });
+    this.#fenceBus(Object.values(roleOf), operators, props.revokeRequesters?.principals ?? []);
     // The secrets' KMS keys, used through Secrets Manager for keyturn's secrets only. Reading a
     // value decrypts it; only the rotate function stores values, which needs a data key.
     if (this.credentials.keyArns.length > 0) {
@@ -617,22 +760,30 @@ export class Keyturn extends Construct {
       rotationFailures: this.relayRule,
       topic: this.topics.critical,
     });
+    alerts.acceptAlarms(Object.values(this.alarms.alarms));
     this.#acknowledgeFindings(functions, secretNamePrefix);
   }
 
   /**
-   * Lets an application read one credential's secret: GetSecretValue on it and, for secrets under
-   * keyturn's KMS key, decryption through Secrets Manager for that secret only. Read AWSCURRENT
-   * on every use or cache it briefly: keyturn replaces it on every rotation.
+   * Lets an application of this CDK app read one credential's secret: GetSecretValue on it and,
+   * for secrets under keyturn's KMS key, decryption through Secrets Manager for that secret only,
+   * in the grantee's IAM policy; and the secret's resource policy and keyturn's key policy name
+   * the grantee among the credential's readers, as they do the configured `consumers`, since
+   * they deny everyone else. `grantee` must be a role or user (a function's role will do), of
+   * this stack or imported by ARN: a role of another stack that itself refers to this one would
+   * make the two stacks refer to each other; name such a role in `consumers` instead. An adopted
+   * secret under a key of its own also needs that key's policy to let the grantee decrypt. Read
+   * AWSCURRENT on every use or cache it briefly: keyturn replaces it on every rotation.
    */
-  grantReadCredential(grantee: IGrantable, credential: string): Grant {
+  grantRead(grantee: IGrantable, credential: string): Grant {
     const secretArn = this.credentials.secretPolicyArns[credential];
     if (!secretArn) {
       throw new InvalidKeyturnPropsError(
-        `Keyturn grantReadCredential: "${credential}" is not a configured credential ` +
+        `Keyturn grantRead: "${credential}" is not a configured credential ` +
           `(${Object.keys(this.credentials.secrets).join(", ") || "none are configured"}).`,
       );
     }
+    this.credentials.allowReader(grantee, credential);
     const grant = Grant.addToPrincipal({
       grantee,
       actions: ["secretsmanager:GetSecretValue"],
@@ -650,6 +801,46 @@ export class Keyturn extends Construct {
       });
     }
     return grant;
+  }
+
+  /** @deprecated Use grantRead, which does the same. */
+  grantReadCredential(grantee: IGrantable, credential: string): Grant {
+    return this.grantRead(grantee, credential);
+  }
+
+  /**
+   * The bus policy: only keyturn's functions, and the operators whose commands publish keyturn's
+   * events in their own process (`keyturn put`, `keyturn revoke`), may put events with source
+   * keyturn, which the alert rules and anyone's own rules trust as keyturn's; and only the
+   * configured requesters and revoke operators may put "Revoke Requested", whatever its source.
+   * Deny statements with events:source and events:detail-type, which EventBridge evaluates for
+   * PutEvents ("Using IAM policy conditions in Amazon EventBridge"); same-account principals are
+   * otherwise let in by their IAM policies, which this cannot widen.
+   */
+  #fenceBus(
+    functionRoles: string[],
+    operators: { put: readonly string[]; rotate: readonly string[]; revoke: readonly string[] },
+    requesters: readonly string[],
+  ): void {
+    const resources = [this.bus.eventBusArn];
+    this.bus.addToResourcePolicy(
+      denyAllBut(
+        "OnlyKeyturnPublishesAsKeyturn",
+        ["events:PutEvents"],
+        [...functionRoles, ...operators.put, ...operators.revoke],
+        { StringEquals: { "events:source": EVENT_SOURCE } },
+        resources,
+      ),
+    );
+    this.bus.addToResourcePolicy(
+      denyAllBut(
+        "OnlyRequestersRequestRevokes",
+        ["events:PutEvents"],
+        [...operators.revoke, ...requesters],
+        { StringEquals: { "events:detail-type": DetailType.revokeRequested } },
+        resources,
+      ),
+    );
   }
 
   /**
@@ -712,10 +903,11 @@ export class Keyturn extends Construct {
   /**
    * Lets an application that consumes Incorta tokens read them: `ssm:GetParameter` on the token
    * parameter of `credential` (its keyturn:credential name, or its secret name), or on every
-   * token parameter under the prefix when no credential is named. Read the parameter with
-   * WithDecryption and read it again on a 401. No KMS permission comes with it, none is needed:
-   * the parameters are under the AWS managed key aws/ssm, which any principal of the account may
-   * use through Parameter Store, so this grant is the whole gate.
+   * token parameter under the prefix when no credential is named, and `kms:Decrypt` with
+   * keyturn's token key through Parameter Store for that parameter (or those) only. The key's
+   * policy names the grantee as well: it gives the account no use of the key, so an IAM policy
+   * alone would not let the grantee decrypt. Read the parameter with WithDecryption and read it
+   * again on a 401. `grantee` must be a role or user (see grantRead).
    */
   grantReadTokens(grantee: IGrantable, credential?: string): Grant {
     if (credential !== undefined && !Token.isUnresolved(credential) && !PARAMETER_NAME.test(credential)) {
@@ -724,11 +916,40 @@ export class Keyturn extends Construct {
           "names hold letters, digits and _.-/ only (and no wildcard, which would widen the grant).",
       );
     }
-    return Grant.addToPrincipal({
+    const grant = Grant.addToPrincipal({
       grantee,
       actions: ["ssm:GetParameter"],
       resourceArns: [this.#tokenParameterArn(credential)],
     });
+    Grant.addToPrincipal({
+      grantee,
+      actions: ["kms:Decrypt"],
+      resourceArns: [this.tokenKey.keyArn],
+      conditions: this.#tokenKeyConditions(credential),
+    });
+    this.#allowTokenReaders([principalArnOf(grantee, "grantReadTokens")], credential);
+    return grant;
+  }
+
+  /** Names token readers in the token key's policy: decryption through Parameter Store of that credential's parameter (or every one). */
+  #allowTokenReaders(arns: readonly string[], credential?: string): void {
+    this.tokenKey.addToResourcePolicy(
+      keyUse(`ConsumersDecryptTokens${++this.#tokenReaders}`, ["kms:Decrypt"], arns, this.#viaSsm(), {
+        PARAMETER_ARN: this.#tokenParameterArn(credential),
+      }),
+    );
+  }
+
+  /** Use of the token key through Parameter Store, for one credential's parameter or every token parameter. */
+  #tokenKeyConditions(credential?: string): Record<string, Record<string, unknown>> {
+    return {
+      StringEquals: { "kms:ViaService": this.#viaSsm() },
+      StringLike: { "kms:EncryptionContext:PARAMETER_ARN": this.#tokenParameterArn(credential) },
+    };
+  }
+
+  #viaSsm(): string {
+    return `ssm.${Stack.of(this).region}.amazonaws.com`;
   }
 
   /** The ARN of one credential's token parameter, or of all of them. */
@@ -757,6 +978,39 @@ function wholeMinutes(interval: string): number {
     );
   }
   return ms / 60_000;
+}
+
+/** Refuses role ARNs the fences could not match: aws:PrincipalArn of a session is its role's exact ARN. */
+function validateRoles(props: KeyturnProps): void {
+  const named: [string, readonly string[] | undefined][] = [
+    ["operators.put", props.operators?.put],
+    ["operators.rotate", props.operators?.rotate],
+    ["operators.revoke", props.operators?.revoke],
+    ["revokeRequesters.principals", props.revokeRequesters?.principals],
+    ["deploymentRoleArn", props.deploymentRoleArn === undefined ? undefined : [props.deploymentRoleArn]],
+    ...(props.credentials ?? []).map((credential): [string, readonly string[] | undefined] => [
+      `credential "${credential.name}" consumers`,
+      credential.consumers,
+    ]),
+  ];
+  for (const [prop, arns] of named) {
+    for (const arn of arns ?? []) {
+      if (!Token.isUnresolved(arn) && !ROLE_ARN.test(arn)) {
+        throw new InvalidKeyturnPropsError(
+          `Keyturn ${prop} "${arn}" is not an IAM role ARN: write the role's full ARN with its path, such as ` +
+            '"arn:aws:iam::123456789012:role/payments-app", without wildcards.',
+        );
+      }
+    }
+  }
+  for (const source of props.revokeRequesters?.sources ?? []) {
+    if (source === EVENT_SOURCE) {
+      throw new InvalidKeyturnPropsError(
+        `Keyturn revokeRequesters.sources lists "${EVENT_SOURCE}", keyturn's own event source: give the requester a ` +
+          'source of its own, such as "my.leak-scanner".',
+      );
+    }
+  }
 }
 
 /** Refuses at synth what SNS would refuse at deploy, or what would never be delivered. */

@@ -231,17 +231,27 @@ export async function startLocalAwsWithBlueprint(
   return { aws: await starting, blueprint };
 }
 
+/**
+ * What the sandbox does not stand up, so that a function's environment goes without it, as each
+ * handler allows: the rotate function (moto runs no Lambda, and keeps no secret's rotation
+ * function, so the monitor has no other function to tell it from) and the token parameters' KMS
+ * key (the parameters are written under the default key).
+ */
+const NOT_IN_THE_SANDBOX = ["KEYTURN_ROTATE_FUNCTION_ARN", "KEYTURN_TOKEN_KEY_ID"];
+
 /** A function's environment with each `{Ref}` replaced by the name given for it; anything else unresolved is refused. */
 function literal(variables: Record<string, unknown>, names: Record<string, string>): Record<string, string> {
   return Object.fromEntries(
-    Object.entries(variables).map(([key, value]) => {
-      if (typeof value === "string") return [key, value];
-      const ref = (value as { Ref?: string }).Ref;
-      const name = ref === undefined ? undefined : names[ref];
-      if (name === undefined)
-        throw new Error(`${key} is not literal in the template: ${JSON.stringify(value)}`);
-      return [key, name];
-    }),
+    Object.entries(variables)
+      .filter(([key]) => !NOT_IN_THE_SANDBOX.includes(key))
+      .map(([key, value]) => {
+        if (typeof value === "string") return [key, value];
+        const ref = (value as { Ref?: string }).Ref;
+        const name = ref === undefined ? undefined : names[ref];
+        if (name === undefined)
+          throw new Error(`${key} is not literal in the template: ${JSON.stringify(value)}`);
+        return [key, name];
+      }),
   );
 }
 

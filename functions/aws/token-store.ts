@@ -30,11 +30,22 @@ export function tokenParameterName(credential: string, prefix = DEFAULT_TOKEN_PA
   return `${prefix}/${credential.replace(/^\/+/, "")}`;
 }
 
+export interface TokenStoreOptions {
+  /**
+   * The KMS key (id, ARN or alias) to encrypt the parameters with; unset, Parameter Store's
+   * default, the AWS managed key aws/ssm. The stack gives keyturn's own token key, whose key
+   * policy names who may decrypt each parameter.
+   */
+  keyId?: string;
+}
+
 export class TokenStore {
   readonly #client: SSMClient;
+  readonly #keyId: string | undefined;
 
-  constructor(client: SSMClient) {
+  constructor(client: SSMClient, options: TokenStoreOptions = {}) {
     this.#client = client;
+    this.#keyId = options.keyId;
   }
 
   async read(name: string): Promise<StoredTokens | undefined> {
@@ -47,7 +58,7 @@ export class TokenStore {
     }
   }
 
-  async write(name: string, tokens: StoredTokens, keyId?: string): Promise<void> {
+  async write(name: string, tokens: StoredTokens, keyId = this.#keyId): Promise<void> {
     await this.#client.send(
       new PutParameterCommand({
         Name: name,

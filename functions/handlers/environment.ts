@@ -34,6 +34,8 @@ export const MonitorEnvironment = v.object({
   KEYTURN_RECONCILE_INTERVAL: duration("6h"),
   /** An AWSPENDING version older than this (since the monitor first saw it) is a stuck rotation. */
   KEYTURN_STUCK_ROTATION_AFTER: duration("6h"),
+  /** keyturn's rotate function: the rotation function every managed secret must name. */
+  KEYTURN_ROTATE_FUNCTION_ARN: v.optional(name),
 });
 export type MonitorEnvironment = v.InferInput<typeof MonitorEnvironment>;
 
@@ -47,6 +49,8 @@ export const RefreshEnvironment = v.object({
   KEYTURN_REFRESH_INTERVAL: duration("2m"),
   /** Consumers always find an access token with at least this long left. */
   KEYTURN_MIN_TOKEN_REMAINING: duration("2m"),
+  /** The KMS key token parameters are encrypted with; unset, Parameter Store's default aws/ssm. */
+  KEYTURN_TOKEN_KEY_ID: v.optional(name),
 });
 export type RefreshEnvironment = v.InferInput<typeof RefreshEnvironment>;
 
@@ -58,8 +62,12 @@ export type RelayEnvironment = v.InferOutput<typeof RelayEnvironment>;
 export const RevokeEnvironment = v.object({
   KEYTURN_EVENT_BUS_NAME: name,
   ...records,
+  /** keyturn's rotate function: the rotation function every managed secret must name. */
+  KEYTURN_ROTATE_FUNCTION_ARN: v.optional(name),
+  /** How long, after a request from the bus was acted on, requests from the bus for another key of the credential are refused. */
+  KEYTURN_REVOKE_COOLDOWN: duration("10m"),
 });
-export type RevokeEnvironment = v.InferOutput<typeof RevokeEnvironment>;
+export type RevokeEnvironment = v.InferInput<typeof RevokeEnvironment>;
 
 export class EnvironmentError extends Error {
   override readonly name = "EnvironmentError";

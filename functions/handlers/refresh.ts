@@ -52,7 +52,7 @@ const environment = readEnvironment(RefreshEnvironment, process.env, "refresh");
 export const handler = createRefreshHandler({
   store: new SecretStore(new SecretsManagerClient({})),
   pinned: bundledPinnedCredentials(),
-  tokens: new TokenStore(new SSMClient({})),
+  tokens: new TokenStore(new SSMClient({}), { keyId: environment.KEYTURN_TOKEN_KEY_ID }),
   leases: new LeaseTable(new DynamoDBClient({}), environment.KEYTURN_LEASE_TABLE),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
   parameterPrefix: environment.KEYTURN_TOKEN_PARAMETER_PREFIX,

@@ -102,7 +102,7 @@ export const handler = createRevokeHandler({
   store: new SecretStore(new SecretsManagerClient({})),
   records: new KeyRecords(dynamodb, environment.KEYTURN_RECORDS_TABLE),
   cooldowns: new EmergencyCooldowns(dynamodb, environment.KEYTURN_RECORDS_TABLE),
-  // TODO(env): KEYTURN_REVOKE_COOLDOWN once the environment schema has it.
+  cooldownMs: environment.KEYTURN_REVOKE_COOLDOWN,
   pinned: bundledPinnedCredentials(),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
 });

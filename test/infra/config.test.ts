@@ -154,6 +154,15 @@ describe("parseConfig", () => {
       /credential "immuta-request-app": field "settings\.region" must be \("na" \| "eu" \| "ap"\), got "us"/,
     ],
     [
+      "a SoftwareOne module id outside the vendor's pattern (MOD- and four digits)",
+      (c) => {
+        (credentialEntry(c, "softwareone-catalog").settings as Record<string, unknown>).modules = [
+          "MOD-CATALOG",
+        ];
+      },
+      /credential "softwareone-catalog": field "settings\.modules\[0\]" must be a module id: MOD- and four digits/,
+    ],
+    [
       "a missing required setting",
       (c) => {
         delete (credentialEntry(c, "incorta-analytics").settings as Record<string, unknown>).loginName;
@@ -352,9 +361,99 @@ describe("parseConfig", () => {
       },
       /field "secretNamePrefix" must be letters, digits and \/_\+=\.@- ending with "\/"/,
     ],
+    [
+      "a consumer that is a role name, not its ARN",
+      (c) => {
+        credentialEntry(c, "softwareone-catalog").consumers = ["catalog-sync"];
+      },
+      /credential "softwareone-catalog": field "consumers\[0\]" must be an IAM role ARN with its path/,
+    ],
+    [
+      "a consumer given by wildcard",
+      (c) => {
+        credentialEntry(c, "incorta-analytics").consumers = ["arn:aws:iam::123456789012:role/etl-*"];
+      },
+      /credential "incorta-analytics": field "consumers\[0\]" must be an IAM role ARN .*\(no wildcard\)/,
+    ],
+    [
+      "an operator that is a user",
+      (c) => {
+        c.operators = { put: ["arn:aws:iam::123456789012:user/jane"] };
+      },
+      /field "operators\.put\[0\]" must be an IAM role ARN/,
+    ],
+    [
+      "an operator command keyturn does not have",
+      (c) => {
+        c.operators = { deploy: ["arn:aws:iam::123456789012:role/deployer"] };
+      },
+      /field "operators\.deploy" is not a field keyturn knows here/,
+    ],
+    [
+      "revoke requesters without their sources",
+      (c) => {
+        c.revokeRequesters = { principals: ["arn:aws:iam::123456789012:role/leak-scanner"] };
+      },
+      /field "revokeRequesters\.sources" is missing/,
+    ],
+    [
+      "revoke requesters publishing as keyturn",
+      (c) => {
+        c.revokeRequesters = {
+          principals: ["arn:aws:iam::123456789012:role/leak-scanner"],
+          sources: ["keyturn"],
+        };
+      },
+      /field "revokeRequesters\.sources" lists "keyturn", keyturn's own event source/,
+    ],
+    [
+      "a revoke cooldown that is not a duration",
+      (c) => {
+        c.revokeCooldown = "10 minutes";
+      },
+      /field "revokeCooldown" must be a duration/,
+    ],
+    [
+      "a deployment role that is not a role ARN",
+      (c) => {
+        c.deploymentRoleArn = "arn:aws:iam::123456789012:root";
+      },
+      /field "deploymentRoleArn" must be an IAM role ARN/,
+    ],
   ])("refuses %s, naming the credential and the field", (_case, change, message) => {
     expect(parseChanged(change)).toThrow(message);
     expect(parseChanged(change)).toThrow(InvalidConfigError);
+  });
+
+  test("takes the fences' principals: operators per command, revoke requesters, each credential's consumers", () => {
+    const config = exampleConfig();
+
+    expect(config.operators).toEqual({
+      put: ["arn:aws:iam::123456789012:role/keyturn-operator"],
+      rotate: ["arn:aws:iam::123456789012:role/keyturn-operator"],
+      revoke: [
+        "arn:aws:iam::123456789012:role/keyturn-operator",
+        "arn:aws:iam::123456789012:role/security-oncall",
+      ],
+    });
+    expect(config.revokeRequesters).toEqual({
+      principals: ["arn:aws:iam::123456789012:role/leak-scanner"],
+      sources: ["my.leak-scanner"],
+    });
+    expect(credential("incorta-analytics").consumers).toEqual([
+      "arn:aws:iam::123456789012:role/analytics-etl",
+    ]);
+    expect(credential("everflow-partner").consumers).toEqual([]);
+    // A role with a path, as IAM and aws:PrincipalArn spell it.
+    expect(
+      parseChanged((c) => {
+        c.revokeCooldown = "30m";
+        c.deploymentRoleArn = "arn:aws:iam::123456789012:role/pipeline/cdk-deployer";
+      })(),
+    ).toMatchObject({
+      revokeCooldown: "30m",
+      deploymentRoleArn: "arn:aws:iam::123456789012:role/pipeline/cdk-deployer",
+    });
   });
 
   test("lists every problem at once, one line each", () => {

@@ -255,3 +255,69 @@ describe("the relay rule", () => {
     expect(await relay.drain()).toEqual([]);
   });
 });
+
+describe("the revoke rule", () => {
+  let aws: IsolatedAws;
+  let revoke: StandInTarget;
+
+  beforeAll(async () => {
+    const withRequesters = synthesize(
+      {
+        revokeRequesters: {
+          principals: ["arn:aws:iam::123456789012:role/leak-scanner"],
+          sources: ["my.leak-scanner"],
+        },
+      },
+      { bundle: false },
+    );
+    aws = isolatedAws();
+    const pattern = JSON.stringify(
+      resourceProperties(withRequesters.template, withRequesters.revokeRuleId as string).EventPattern,
+    );
+    const target = await standInTarget(aws, "revoke");
+    await aws.eventBridge.send(new PutRuleCommand({ Name: "revoke", EventPattern: pattern }));
+    await aws.eventBridge.send(
+      new PutTargetsCommand({ Rule: "revoke", Targets: [{ Id: "stand-in", Arn: target.arn }] }),
+    );
+    revoke = target;
+  });
+
+  async function putRequest(source: string, detailType = "Revoke Requested") {
+    await aws.eventBridge.send(
+      new PutEventsCommand({
+        Entries: [
+          {
+            Source: source,
+            DetailType: detailType,
+            Detail: JSON.stringify({
+              credential: "keyturn/immuta/reporting",
+              keyId: "k-1",
+              reason: "leaked",
+            }),
+          },
+        ],
+      }),
+    );
+  }
+
+  test("runs the revoke for a Revoke Requested of a configured requester's source", async () => {
+    await putRequest("my.leak-scanner");
+
+    expect((await revoke.drain()).map((event) => event.source)).toEqual(["my.leak-scanner"]);
+  });
+
+  test.each(["leak-scanner", "keyturn", "my.leak-scanner.fake"])(
+    "does not run it for a Revoke Requested from another source: %s",
+    async (source) => {
+      await putRequest(source);
+
+      expect(await revoke.drain()).toEqual([]);
+    },
+  );
+
+  test("does not run it for another detail type from the configured source", async () => {
+    await putRequest("my.leak-scanner", "Credential Rotated");
+
+    expect(await revoke.drain()).toEqual([]);
+  });
+});

@@ -336,7 +336,7 @@ describe("the Keyturn stack", () => {
     });
   });
 
-  test("runs the revoke function for each Revoke Requested event on the keyturn bus, undelivered ones to its dead-letter queue", () => {
+  test("runs the revoke function for each Revoke Requested event of a configured requester's source, undelivered ones to its dead-letter queue", () => {
     const rules = Object.values(synthesized.template.findResources("AWS::Events::Rule")).filter((rule) =>
       JSON.stringify(rule.Properties.Targets).includes(synthesized.functionIds.revoke),
     );
@@ -344,7 +344,7 @@ describe("the Keyturn stack", () => {
     expect(rules.map((rule) => rule.Properties)).toEqual([
       expect.objectContaining({
         EventBusName: { Ref: synthesized.busId },
-        EventPattern: { "detail-type": ["Revoke Requested"] },
+        EventPattern: { source: ["my.leak-scanner"], "detail-type": ["Revoke Requested"] },
         Targets: [
           expect.objectContaining({
             Arn: { "Fn::GetAtt": [synthesized.functionIds.revoke, "Arn"] },
@@ -563,7 +563,7 @@ describe("the Keyturn stack", () => {
       expect(refreshStatements()).toContainEqual(statements[0]);
     });
 
-    test("keyturn's records table: rotate and revoke read and add keys, the monitor reads, no function deletes or scans", () => {
+    test("keyturn's records table: rotate and revoke read and add keys, the monitor also scans, no function deletes", () => {
       const records = JSON.stringify({ "Fn::GetAtt": [synthesized.recordsTableId, "Arn"] });
       const byFunction = Object.fromEntries(
         HANDLERS.map((handler) => [
@@ -579,7 +579,7 @@ describe("the Keyturn stack", () => {
 
       expect(byFunction).toEqual({
         rotate: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
-        monitor: ["dynamodb:GetItem"],
+        monitor: ["dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem"],
         refresh: [],
         revoke: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
         relay: [],
@@ -600,19 +600,36 @@ describe("the Keyturn stack", () => {
       ]);
     });
 
-    test("uses KMS only to decrypt secrets through Secrets Manager, the tokens being under the AWS managed key aws/ssm", () => {
+    test("uses KMS only to decrypt secrets through Secrets Manager, and the token key through Parameter Store for token parameters", () => {
       expect(
         refreshStatements()
           .filter((statement) => actionsOf(statement).some((action) => action.startsWith("kms:")))
-          .map((statement) => [actionsOf(statement), statement.Condition?.StringEquals]),
+          .map((statement) => [
+            actionsOf(statement).sort(),
+            resourcesOf(statement),
+            statement.Condition?.StringEquals,
+            Object.values(statement.Condition?.StringLike ?? {}).map(joinedArn),
+          ]),
       ).toEqual([
         [
+          ["kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey"],
+          [{ "Fn::GetAtt": [synthesized.tokenKeyId, "Arn"] }],
+          { "kms:ViaService": { "Fn::Join": ["", ["ssm.", { Ref: "AWS::Region" }, ".amazonaws.com"]] } },
+          [
+            `arn:{{"Ref":"AWS::Partition"}}:ssm:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:parameter/keyturn/tokens/*`,
+          ],
+        ],
+        [
           ["kms:Decrypt"],
+          [{ "Fn::GetAtt": [synthesized.secretKeyId, "Arn"] }],
           {
             "kms:ViaService": {
               "Fn::Join": ["", ["secretsmanager.", { Ref: "AWS::Region" }, ".amazonaws.com"]],
             },
           },
+          [
+            `arn:{{"Ref":"AWS::Partition"}}:secretsmanager:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:secret:keyturn/*`,
+          ],
         ],
       ]);
     });
@@ -744,7 +761,13 @@ describe("the alerts", () => {
     synthesized = synthesize({}, { bundle: false });
   });
 
-  const keyId = () => Object.keys(synthesized.template.findResources("AWS::KMS::Key"))[0] as string;
+  /** The alert topics' key (the stack also has the token key). */
+  const keyId = () =>
+    Object.keys(
+      synthesized.template.findResources("AWS::KMS::Key", {
+        Properties: { Description: "keyturn: encrypts the alert topics" },
+      }),
+    )[0] as string;
 
   function topicPolicy(severity: Severity): Statement[] {
     const policies = Object.values(synthesized.template.findResources("AWS::SNS::TopicPolicy")).filter(
@@ -1003,22 +1026,41 @@ describe("grantReadTokens", () => {
   const parameterArn = (name: string) =>
     `arn:{{"Ref":"AWS::Partition"}}:ssm:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:parameter/${name}`;
 
-  test("lets a consumer read one credential's token parameter, and nothing else", () => {
+  /** The consumer's statements as [actions, resources, the parameter its decryption is bound to]. */
+  const summary = (statements: Statement[]) =>
+    statements.map((statement) => [
+      actionsOf(statement),
+      resourcesOf(statement).map((resource) =>
+        typeof resource === "object" && resource !== null && "Fn::GetAtt" in resource
+          ? "token key"
+          : joinedArn(resource),
+      ),
+      statement.Condition?.StringLike?.["kms:EncryptionContext:PARAMETER_ARN"] === undefined
+        ? undefined
+        : joinedArn(statement.Condition.StringLike["kms:EncryptionContext:PARAMETER_ARN"]),
+    ]);
+
+  test("lets a consumer read one credential's token parameter and decrypt it through Parameter Store, nothing else", () => {
     const statements = consumerStatements((stack, consumer) =>
       stack.keyturn.grantReadTokens(consumer, "incorta/reporting"),
     );
 
-    expect(
-      statements.map((statement) => [actionsOf(statement), resourcesOf(statement).map(joinedArn)]),
-    ).toEqual([[["ssm:GetParameter"], [parameterArn("keyturn/tokens/incorta/reporting")]]]);
+    expect(summary(statements)).toEqual([
+      [["ssm:GetParameter"], [parameterArn("keyturn/tokens/incorta/reporting")], undefined],
+      [["kms:Decrypt"], ["token key"], parameterArn("keyturn/tokens/incorta/reporting")],
+    ]);
+    expect(statements[1]?.Condition?.StringEquals).toEqual({
+      "kms:ViaService": { "Fn::Join": ["", ["ssm.", { Ref: "AWS::Region" }, ".amazonaws.com"]] },
+    });
   });
 
   test("lets a consumer read every token parameter when no credential is named", () => {
     const statements = consumerStatements((stack, consumer) => stack.keyturn.grantReadTokens(consumer));
 
-    expect(
-      statements.map((statement) => [actionsOf(statement), resourcesOf(statement).map(joinedArn)]),
-    ).toEqual([[["ssm:GetParameter"], [parameterArn("keyturn/tokens/*")]]]);
+    expect(summary(statements)).toEqual([
+      [["ssm:GetParameter"], [parameterArn("keyturn/tokens/*")], undefined],
+      [["kms:Decrypt"], ["token key"], parameterArn("keyturn/tokens/*")],
+    ]);
   });
 
   test("follows tokenParameterPrefix", () => {
@@ -1027,8 +1069,9 @@ describe("grantReadTokens", () => {
       { tokenParameterPrefix: "/prod/incorta" },
     );
 
-    expect(statements.flatMap(resourcesOf).map(joinedArn)).toEqual([
-      parameterArn("prod/incorta/incorta/reporting"),
+    expect(summary(statements).map(([, resources, parameter]) => [resources, parameter])).toEqual([
+      [[parameterArn("prod/incorta/incorta/reporting")], undefined],
+      [["token key"], parameterArn("prod/incorta/incorta/reporting")],
     ]);
   });
 

@@ -160,6 +160,22 @@ export function synthesize(
       ]),
     ),
     secretKeyId: keyturn.credentials.key ? logicalId(keyturn.credentials.key) : undefined,
+    tokenKeyId: logicalId(keyturn.tokenKey),
+    /** Each credential's secret resource policy (created and adopted secrets alike). */
+    resourcePolicyIds: Object.fromEntries(
+      Object.entries(keyturn.credentials.resourcePolicies).map(([name, policy]) => [
+        name,
+        stack.getLogicalId(policy),
+      ]),
+    ),
+    revokeRuleId: keyturn.revokeRule ? logicalId(keyturn.revokeRule) : undefined,
+    roleIds: {
+      rotate: logicalId(keyturn.rotateFunction.role as IConstruct),
+      monitor: logicalId(keyturn.monitorFunction.role as IConstruct),
+      refresh: logicalId(keyturn.refreshFunction.role as IConstruct),
+      revoke: logicalId(keyturn.revokeFunction.role as IConstruct),
+      relay: logicalId(keyturn.relayFunction.role as IConstruct),
+    } satisfies Record<Handler, string>,
     alarmIds: byName(keyturn.alarms.alarms),
     assemblyDirectory: outdir,
   };
