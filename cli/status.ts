@@ -3,13 +3,35 @@
 // and calls no vendor. "Next action" is the earliest thing keyturn or a person must do: the
 // previous key's revocation, a scheduled or early rotation, or a key a person must replace.
 
+import type { KeyRecord } from "#aws/record-store.ts";
 import { CURRENT, PENDING, type SecretDescription } from "#aws/secret-store.ts";
 import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
-import { CredentialNotPinnedError, CredentialTamperedError, type PinnedCredentials } from "#engine/pinned.ts";
-import { Tag } from "#engine/settings.ts";
+import { parseDuration } from "#engine/duration.ts";
+import { ownedElsewhere } from "#engine/lifecycle.ts";
+import {
+  CredentialNotPinnedError,
+  CredentialTamperedError,
+  type PinnedCredential,
+  type PinnedCredentials,
+} from "#engine/pinned.ts";
+import { DEFAULT_GRACE_PERIOD, Tag } from "#engine/settings.ts";
+import { providerFor } from "#providers/registry.ts";
 import { isAutomatic, type ProviderMode } from "#providers/types.ts";
 
-export type CredentialState = "ok" | "expiring" | "expired" | "replace-due" | "rotating" | "invalid";
+/**
+ * deleted: its secret is scheduled for deletion; departed: keyturn has records of it but the
+ * config no longer has it; owned-elsewhere: a replica, or managed or rotated by something else.
+ */
+export type CredentialState =
+  | "ok"
+  | "expiring"
+  | "expired"
+  | "replace-due"
+  | "rotating"
+  | "invalid"
+  | "deleted"
+  | "departed"
+  | "owned-elsewhere";
 
 export interface NextAction {
   action: string;
@@ -97,10 +119,19 @@ function dueActions(credential: ManagedCredential, expiry: number | undefined, i
   return actions;
 }
 
+/** What a retirement left to do, or what keyturn does next, for a credential that is gone. */
+function retirementAction(record: KeyRecord | undefined, automatic: boolean): string {
+  if (!record || record.keys.size === 0) return "none (keyturn stored no key for it)";
+  if (record.retirement === "revoked") return "none (keyturn revoked its keys)";
+  if (record.retirement === "announced") return "revoke its keys in the vendor's UI (see Keys Left Behind)";
+  return automatic ? "the monitor revokes its keys" : "the monitor names its keys to revoke by hand";
+}
+
 export function credentialStatus(
   description: SecretDescription,
   now: Date,
   pinned: PinnedCredentials,
+  lifecycle: { records?: ReadonlyMap<string, KeyRecord>; rotateFunctionArn?: string | undefined } = {},
 ): CredentialStatus {
   const { tags } = description;
   const name = tags[Tag.credential] || description.name;
@@ -134,6 +165,48 @@ export function credentialStatus(
     };
   }
   const { settings, provider } = credential;
+  const record = lifecycle.records?.get(description.name);
+  const gone = {
+    credential: settings.credential,
+    secret: description.name,
+    provider: provider.id,
+    mode: provider.mode,
+    keyId: tags[Tag.keyId] ?? null,
+    issuedAt: null,
+    ageDays: null,
+    lastRotation: iso(timeOf(tags[Tag.rotatedAt])),
+    expiresAt: null,
+  };
+  if (description.deletedDate) {
+    return {
+      ...gone,
+      nextAction: {
+        action: retirementAction(record, isAutomatic(provider)),
+        at: record?.retiredAt ?? null,
+        overdue: false,
+      },
+      state: "deleted",
+      problem:
+        `Secret "${description.name}" is scheduled for deletion (DeleteSecret on ` +
+        `${description.deletedDate.toISOString()}): keyturn retires the keys it stored for it. Restore it ` +
+        "(RestoreSecret) only if its keys are still live, and remove it from the config otherwise.",
+    };
+  }
+  const reasons = ownedElsewhere(description, lifecycle.rotateFunctionArn);
+  if (reasons.length > 0) {
+    return {
+      ...gone,
+      nextAction: {
+        action: "manage it where it is owned, or remove it from the config",
+        at: null,
+        overdue: false,
+      },
+      state: "owned-elsewhere",
+      problem:
+        `Secret "${description.name}" is owned elsewhere (${reasons.join(", ")}): keyturn does not rotate, ` +
+        "relabel or revoke it.",
+    };
+  }
   const issuedAt = timeOf(tags[Tag.issuedAt]) ?? timeOf(tags[Tag.rotatedAt]);
   const expiry = timeOf(tags[Tag.expiresAt]);
   const expiresAt = expiry !== undefined ? iso(expiry) : tags[Tag.expiresAt] === "none" ? "never" : null;
@@ -178,5 +251,58 @@ export function credentialStatus(
     nextAction,
     expiresAt,
     state,
+  };
+}
+
+/**
+ * A credential keyturn has records of that the config no longer pins, from its record alone (the
+ * pinned entry keyturn last handled it by); undefined once its keys are retired.
+ */
+export function departedStatus(record: KeyRecord, pinned: PinnedCredentials): CredentialStatus | undefined {
+  if (pinned.bySecretName(record.credential) || record.retiredAt || record.keys.size === 0) return undefined;
+  const entry = record.pinned as Partial<PinnedCredential> | undefined;
+  const provider = typeof entry?.provider === "string" ? entry.provider : undefined;
+  let mode: ProviderMode | null = null;
+  let automatic = false;
+  try {
+    if (provider) {
+      const known = providerFor(provider);
+      mode = known.mode;
+      automatic = isAutomatic(known);
+    }
+  } catch {
+    mode = null;
+  }
+  const graceMs =
+    parseDuration(
+      typeof entry?.policy?.gracePeriod === "string" ? entry.policy.gracePeriod : DEFAULT_GRACE_PERIOD,
+    ) ?? 0;
+  const departedAt = timeOf(record.departedAt);
+  const at = departedAt === undefined ? null : iso(departedAt + graceMs);
+  return {
+    credential: record.credential,
+    secret: record.credential,
+    provider: provider ?? null,
+    mode,
+    keyId: null,
+    issuedAt: null,
+    ageDays: null,
+    lastRotation: null,
+    nextAction: {
+      action:
+        departedAt === undefined
+          ? "the monitor announces its departure"
+          : automatic
+            ? "the monitor revokes its keys"
+            : "the monitor names its keys to revoke by hand",
+      at,
+      overdue: false,
+    },
+    expiresAt: null,
+    state: "departed",
+    problem:
+      `Credential "${record.credential}" is no longer in the config, but keyturn stored ${record.keys.size} ` +
+      `key(s) for it: they are retired ${at ? `after ${at}` : "after its grace period"}. Put it back in the ` +
+      "config and deploy to keep them.",
   };
 }

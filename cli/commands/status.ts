@@ -1,9 +1,10 @@
 // keyturn status: every managed credential in one table (or JSON), from ListSecrets alone.
 
+import type { KeyRecord } from "#aws/record-store.ts";
 import { Tag } from "#engine/settings.ts";
 import type { CommandRun, ExitCode } from "../command.ts";
 import { type Colour, relative, shortDuration } from "../output.ts";
-import { type CredentialState, type CredentialStatus, credentialStatus } from "../status.ts";
+import { type CredentialState, type CredentialStatus, credentialStatus, departedStatus } from "../status.ts";
 
 const STATE_COLOURS: Record<CredentialState, Colour> = {
   ok: "green",
@@ -12,6 +13,9 @@ const STATE_COLOURS: Record<CredentialState, Colour> = {
   rotating: "cyan",
   expired: "red",
   invalid: "red",
+  deleted: "red",
+  departed: "yellow",
+  "owned-elsewhere": "red",
 };
 
 function cells(row: CredentialStatus, now: Date): string[] {
@@ -44,11 +48,25 @@ export async function run({ out, connect }: CommandRun): Promise<ExitCode> {
   const connection = await connect();
   const now = connection.now();
   const rows: CredentialStatus[] = [];
+  const records = new Map<string, KeyRecord>();
+  let recordsError: string | undefined;
   await out.progress(`listing keyturn's credentials in ${connection.where}`, async () => {
-    for await (const page of connection.store.listTagged(Tag.provider)) {
-      for (const description of page) rows.push(credentialStatus(description, now, connection.pinned));
+    // keyturn's records: what it stored for credentials that are gone (deleted, or out of the config).
+    try {
+      for await (const page of connection.records.all())
+        for (const record of page) records.set(record.credential, record);
+    } catch (error) {
+      recordsError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
+    }
+    for await (const page of connection.store.listTagged(Tag.provider, undefined, { includeDeleted: true })) {
+      for (const description of page)
+        rows.push(credentialStatus(description, now, connection.pinned, { records }));
     }
   });
+  for (const record of records.values()) {
+    const row = departedStatus(record, connection.pinned);
+    if (row && !rows.some((listed) => listed.secret === row.secret)) rows.push(row);
+  }
   rows.sort((a, b) => a.credential.localeCompare(b.credential));
 
   if (out.json) {
@@ -71,5 +89,9 @@ export async function run({ out, connect }: CommandRun): Promise<ExitCode> {
     }),
   );
   for (const row of rows.filter((r) => r.problem)) out.line(`\n${row.credential}: ${row.problem}`);
+  if (recordsError)
+    out.note(
+      `keyturn's records could not be read (${recordsError}): credentials that left the config are not shown.`,
+    );
   return 0;
 }

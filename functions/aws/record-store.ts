@@ -4,8 +4,61 @@
 // when it began to manage the credential). A key keyturn revokes must be in its credential's
 // record: a secret's tags and value, which others can write, can name a key, never make it one
 // keyturn may revoke.
+//
+// The record also keeps what keyturn needs once the credential is gone (functions/engine/
+// departures.ts): the pinned entry it last handled the credential by (`pinned`: provider, issuer,
+// settings and policy, never a secret), when the monitor first found it missing from the config
+// (`departedAt`), and when it retired its keys (`retiredAt`, `retirement`): each written once,
+// with a conditional write, so that two sweeps never both announce or retire a credential.
 
-import { type DynamoDBClient, GetItemCommand, UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  ConditionalCheckFailedException,
+  type DynamoDBClient,
+  GetItemCommand,
+  ScanCommand,
+  UpdateItemCommand,
+} from "@aws-sdk/client-dynamodb";
+
+/** How keyturn retired a credential's keys: revoked at the vendor, or named to a person in an event. */
+export type Retirement = "revoked" | "announced";
+
+/** A credential's record as the monitor reads it. */
+export interface KeyRecord {
+  credential: string;
+  keys: Set<string>;
+  /** The pinned entry keyturn last handled the credential by (parsed JSON, unchecked), if recorded. */
+  pinned: unknown;
+  departedAt: string | undefined;
+  retiredAt: string | undefined;
+  retirement: Retirement | undefined;
+}
+
+/**
+ * The monitor's own item, beside the credentials' (whose names never start with "#": secret
+ * names under keyturn's prefix): when it last scanned the table for departed credentials.
+ */
+const SWEEP_ITEM = "#sweep";
+
+function recordOf(item: Record<string, AttributeValue>): KeyRecord | undefined {
+  const credential = item.credential?.S;
+  if (!credential || credential.startsWith("#")) return undefined;
+  let pinned: unknown;
+  try {
+    pinned = item.pinned?.S === undefined ? undefined : (JSON.parse(item.pinned.S) as unknown);
+  } catch {
+    pinned = undefined;
+  }
+  const retirement = item.retirement?.S;
+  return {
+    credential,
+    keys: new Set(item.keys?.SS ?? []),
+    pinned,
+    departedAt: item.departedAt?.S,
+    retiredAt: item.retiredAt?.S,
+    retirement: retirement === "revoked" || retirement === "announced" ? retirement : undefined,
+  };
+}
 
 export class KeyRecords {
   readonly #client: DynamoDBClient;
@@ -18,6 +71,11 @@ export class KeyRecords {
 
   /** The key ids recorded for the credential (its secret name); undefined when it has no record yet. */
   async keysOf(credential: string): Promise<Set<string> | undefined> {
+    return (await this.get(credential))?.keys;
+  }
+
+  /** The credential's whole record; undefined when it has none. */
+  async get(credential: string): Promise<KeyRecord | undefined> {
     const answer = await this.#client.send(
       new GetItemCommand({
         TableName: this.#table,
@@ -25,21 +83,170 @@ export class KeyRecords {
         ConsistentRead: true,
       }),
     );
-    if (!answer.Item) return undefined;
-    return new Set(answer.Item.keys?.SS ?? []);
+    return answer.Item ? recordOf(answer.Item) : undefined;
   }
 
-  /** Adds key ids to the credential's record, creating it when it has none (idempotent). */
-  async addKeys(credential: string, keyIds: readonly string[]): Promise<void> {
+  /**
+   * Adds key ids to the credential's record, creating it when it has none (idempotent). With
+   * `pinned` (the pinned entry the key was stored under, no secret in it), the record also keeps
+   * it, and a credential keyturn stores a key for is no longer departed or retired.
+   */
+  async addKeys(credential: string, keyIds: readonly string[], pinned?: object): Promise<void> {
     if (keyIds.length === 0) return;
     await this.#client.send(
       new UpdateItemCommand({
         TableName: this.#table,
         Key: { credential: { S: credential } },
-        UpdateExpression: "ADD #keys :keys",
-        ExpressionAttributeNames: { "#keys": "keys" },
-        ExpressionAttributeValues: { ":keys": { SS: [...new Set(keyIds)] } },
+        UpdateExpression:
+          pinned === undefined
+            ? "ADD #keys :keys"
+            : "ADD #keys :keys SET #pinned = :pinned REMOVE #departed, #retired, #retirement",
+        ExpressionAttributeNames: {
+          "#keys": "keys",
+          ...(pinned === undefined
+            ? {}
+            : {
+                "#pinned": "pinned",
+                "#departed": "departedAt",
+                "#retired": "retiredAt",
+                "#retirement": "retirement",
+              }),
+        },
+        ExpressionAttributeValues: {
+          ":keys": { SS: [...new Set(keyIds)] },
+          ...(pinned === undefined ? {} : { ":pinned": { S: JSON.stringify(pinned) } }),
+        },
       }),
     );
+  }
+
+  /**
+   * The monitor's write for a credential the config pins: keeps its pinned entry on an existing
+   * record (one written before records kept it, or under older settings) and clears a departure
+   * (the credential is back in the config). Never creates a record.
+   */
+  async remember(credential: string, pinned: object): Promise<void> {
+    await this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: "SET #pinned = :pinned REMOVE #departed",
+      ConditionExpression: "attribute_exists(#credential)",
+      ExpressionAttributeNames: {
+        "#credential": "credential",
+        "#pinned": "pinned",
+        "#departed": "departedAt",
+      },
+      ExpressionAttributeValues: { ":pinned": { S: JSON.stringify(pinned) } },
+    });
+  }
+
+  /** Records when the monitor first found the credential gone from the config; false when already recorded. */
+  async markDeparted(credential: string, at: Date): Promise<boolean> {
+    return this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: "SET #departed = :at",
+      ConditionExpression:
+        "attribute_exists(#credential) AND attribute_not_exists(#departed) AND attribute_not_exists(#retired)",
+      ExpressionAttributeNames: {
+        "#credential": "credential",
+        "#departed": "departedAt",
+        "#retired": "retiredAt",
+      },
+      ExpressionAttributeValues: { ":at": { S: at.toISOString() } },
+    });
+  }
+
+  /** Gives a departure back (its announcement could not be published): the next sweep announces it. */
+  async unmarkDeparted(credential: string, at: Date): Promise<void> {
+    await this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: "REMOVE #departed",
+      ConditionExpression: "#departed = :at",
+      ExpressionAttributeNames: { "#departed": "departedAt" },
+      ExpressionAttributeValues: { ":at": { S: at.toISOString() } },
+    });
+  }
+
+  /** Claims the credential's retirement (once): false when it is already retired. */
+  async markRetired(credential: string, at: Date, how: Retirement): Promise<boolean> {
+    return this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: "SET #retired = :at, #retirement = :how",
+      ConditionExpression: "attribute_exists(#credential) AND attribute_not_exists(#retired)",
+      ExpressionAttributeNames: {
+        "#credential": "credential",
+        "#retired": "retiredAt",
+        "#retirement": "retirement",
+      },
+      ExpressionAttributeValues: { ":at": { S: at.toISOString() }, ":how": { S: how } },
+    });
+  }
+
+  /** Gives a claimed retirement back (its announcement could not be published): the next sweep tries again. */
+  async unmarkRetired(credential: string, at: Date): Promise<void> {
+    await this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: "REMOVE #retired, #retirement",
+      ConditionExpression: "#retired = :at",
+      ExpressionAttributeNames: { "#retired": "retiredAt", "#retirement": "retirement" },
+      ExpressionAttributeValues: { ":at": { S: at.toISOString() } },
+    });
+  }
+
+  /**
+   * Takes the departures scan for a sweep at `now`, unless another sweep took it less than
+   * `intervalMs` ago (one conditional write): the table is scanned once per interval, not per
+   * sweep.
+   */
+  async claimScan(now: Date, intervalMs: number): Promise<boolean> {
+    return this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: SWEEP_ITEM } },
+      UpdateExpression: "SET #at = :now",
+      ConditionExpression: "attribute_not_exists(#at) OR #at <= :cutoff",
+      ExpressionAttributeNames: { "#at": "scannedAt" },
+      ExpressionAttributeValues: {
+        ":now": { N: String(now.getTime()) },
+        ":cutoff": { N: String(now.getTime() - intervalMs) },
+      },
+    });
+  }
+
+  /** Every record, a page of the table at a time (a Scan of the few attributes the monitor needs). */
+  async *all(): AsyncIterable<KeyRecord[]> {
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.#client.send(
+        new ScanCommand({
+          TableName: this.#table,
+          ProjectionExpression: "#credential, #keys, #pinned, #departed, #retired, #retirement",
+          ExpressionAttributeNames: {
+            "#credential": "credential",
+            "#keys": "keys",
+            "#pinned": "pinned",
+            "#departed": "departedAt",
+            "#retired": "retiredAt",
+            "#retirement": "retirement",
+          },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      yield (page.Items ?? []).map(recordOf).filter((record): record is KeyRecord => record !== undefined);
+      start = page.LastEvaluatedKey;
+    } while (start);
+  }
+
+  async #conditional(input: ConstructorParameters<typeof UpdateItemCommand>[0]): Promise<boolean> {
+    try {
+      await this.#client.send(new UpdateItemCommand(input));
+      return true;
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException) return false;
+      throw error;
+    }
   }
 }

@@ -26,6 +26,29 @@ export interface SecretDescription {
   tags: Record<string, string>;
   /** When Secrets Manager's own schedule rotates the secret next, if rotation is on. */
   nextRotationDate?: Date | undefined;
+  /** Set when the secret is scheduled for deletion (DeleteSecret): its value can no longer be read. */
+  deletedDate?: Date | undefined;
+  /** Set on a replica: the region of the primary secret, which alone may be rotated or written. */
+  primaryRegion?: string | undefined;
+  /** Set when another AWS service manages the secret (RDS, Redshift…). */
+  owningService?: string | undefined;
+  /** The rotation function Secrets Manager calls for the secret, when one was ever set. */
+  rotationLambdaArn?: string | undefined;
+}
+
+/** The facts AWS itself keeps about a secret (no tag or value can set them), as SecretDescription holds them. */
+function awsFacts(entry: {
+  DeletedDate?: Date | undefined;
+  PrimaryRegion?: string | undefined;
+  OwningService?: string | undefined;
+  RotationLambdaARN?: string | undefined;
+}): Pick<SecretDescription, "deletedDate" | "primaryRegion" | "owningService" | "rotationLambdaArn"> {
+  return {
+    ...(entry.DeletedDate ? { deletedDate: entry.DeletedDate } : {}),
+    ...(entry.PrimaryRegion ? { primaryRegion: entry.PrimaryRegion } : {}),
+    ...(entry.OwningService ? { owningService: entry.OwningService } : {}),
+    ...(entry.RotationLambdaARN ? { rotationLambdaArn: entry.RotationLambdaARN } : {}),
+  };
 }
 
 export interface SecretVersion {
@@ -49,14 +72,21 @@ export class SecretStore {
       versions: answer.VersionIdsToStages ?? {},
       tags: tagMap(answer.Tags),
       nextRotationDate: answer.RotationEnabled ? answer.NextRotationDate : undefined,
+      ...awsFacts(answer),
     };
   }
 
   /**
    * Every secret carrying `tagKey`, a page (up to 100 secrets) at a time, with tags and
-   * staging labels: enough to decide what is due without reading a single value.
+   * staging labels: enough to decide what is due without reading a single value. Secrets
+   * scheduled for deletion are listed too (IncludePlannedDeletion), with their `deletedDate`,
+   * only when `options.includeDeleted` asks for them: the monitor retires their keys.
    */
-  async *listTagged(tagKey: string, tagValues?: string[]): AsyncIterable<SecretDescription[]> {
+  async *listTagged(
+    tagKey: string,
+    tagValues?: string[],
+    options: { includeDeleted?: boolean } = {},
+  ): AsyncIterable<SecretDescription[]> {
     let nextToken: string | undefined;
     do {
       const page = await this.#client.send(
@@ -68,16 +98,20 @@ export class SecretStore {
             ...(tagValues ? [{ Key: "tag-value" as const, Values: tagValues }] : []),
           ],
           MaxResults: 100,
+          IncludePlannedDeletion: true,
           ...(nextToken ? { NextToken: nextToken } : {}),
         }),
       );
-      yield (page.SecretList ?? []).map((entry) => ({
-        arn: entry.ARN ?? "",
-        name: entry.Name ?? "",
-        versions: entry.SecretVersionsToStages ?? {},
-        tags: tagMap(entry.Tags),
-        nextRotationDate: entry.RotationEnabled ? entry.NextRotationDate : undefined,
-      }));
+      yield (page.SecretList ?? [])
+        .filter((entry) => options.includeDeleted === true || !entry.DeletedDate)
+        .map((entry) => ({
+          arn: entry.ARN ?? "",
+          name: entry.Name ?? "",
+          versions: entry.SecretVersionsToStages ?? {},
+          tags: tagMap(entry.Tags),
+          nextRotationDate: entry.RotationEnabled ? entry.NextRotationDate : undefined,
+          ...awsFacts(entry),
+        }));
       nextToken = page.NextToken;
     } while (nextToken);
   }

@@ -245,7 +245,7 @@ export async function claimCurrentKey(
   const name = credential.settings.credential;
   const keys = await records.keysOf(name);
   if (keys === undefined) {
-    await records.addKeys(name, [keyId]);
+    await records.addKeys(name, [keyId], credential.pinned);
     return;
   }
   if (!keys.has(keyId))

@@ -130,11 +130,15 @@ export const CredentialRevoked = detail(
         "compromised",
         "revoked-by-operator",
         "superseded",
+        "secret-deleted",
+        "left-config",
       ]),
       v.description(
         "revoked-by-operator: a key only a person can revoke (in the vendor's UI) was found rejected by the " +
           "vendor; superseded: a newer rotation replaced the previous key before its grace period ended, so the " +
-          "older key was revoked at once.",
+          "older key was revoked at once; secret-deleted: the credential's secret was scheduled for deletion, so " +
+          "keyturn revoked every key it had stored for it that was still live; left-config: the credential left " +
+          "the config, and its grace period after keyturn announced it (Credential Departing) has ended.",
       ),
     ),
     strength: v.pipe(
@@ -230,6 +234,78 @@ export const RevocationRefused = detail(
   },
 );
 
+export const CredentialDeparting = detail(
+  "Credential Departing",
+  "A credential keyturn stored keys for is no longer in the config it was deployed from. Its keys stay valid " +
+    "until revokeAfter (its grace period), so that an application still reading its secret keeps working meanwhile; " +
+    "then keyturn revokes them (action revoke), or names them in a Keys Left Behind event for a person to revoke " +
+    "(action announce). Put the credential back in the config and deploy to keep its keys. Published once.",
+  {
+    ...ref,
+    severity: v.literal("warning"),
+    keyIds: v.pipe(
+      v.array(text),
+      v.description("The keys keyturn stored for the credential (vendor ids, never the keys)."),
+    ),
+    departedAt: v.pipe(timestamp, v.description("When the monitor first found it missing from the config.")),
+    revokeAfter: timestamp,
+    action: v.picklist(["revoke", "announce"]),
+  },
+);
+
+export const KeysLeftBehind = detail(
+  "Keys Left Behind",
+  "A credential's secret was scheduled for deletion, or the credential left the config and its grace period " +
+    "ended, and keyturn cannot revoke its keys itself: the vendor has no API for it, or keyturn has no key to " +
+    "revoke them with (a self-issued credential whose secret is deleted, an issuer no longer in the config). A " +
+    "person must revoke every key named here that is still active, in the vendor's UI. Published once.",
+  {
+    ...ref,
+    severity: v.literal("critical"),
+    reason: v.pipe(
+      v.picklist(["secret-deleted", "left-config"]),
+      v.description(
+        "secret-deleted: the secret is scheduled for deletion; left-config: the config no longer has it.",
+      ),
+    ),
+    why: v.pipe(
+      v.picklist(["manual-provider", "no-authority", "unknown-provider"]),
+      v.description(
+        "manual-provider: only a person can revoke this vendor's keys; no-authority: keyturn has no usable key " +
+          "to revoke them with; unknown-provider: keyturn's record predates the provider being kept in it.",
+      ),
+    ),
+    keys: v.pipe(
+      v.array(
+        v.strictObject({
+          keyId: v.pipe(text, v.description("The vendor's id of the key (never the key).")),
+          revoke: v.pipe(
+            v.array(v.string()),
+            v.description("The vendor's UI steps to revoke it, when known."),
+          ),
+        }),
+      ),
+      v.maxLength(50),
+    ),
+    moreKeys: v.pipe(count, v.description("Keys recorded beyond those listed (listed at most 50).")),
+  },
+);
+
+export const CredentialOwnedElsewhere = detail(
+  "Credential Owned Elsewhere",
+  "A pinned credential's secret is a replica (only its primary region may rotate it), is managed by another AWS " +
+    "service, or has another rotation function than keyturn's: keyturn neither rotates nor relabels it, nor " +
+    "revokes its keys. Manage it where it is owned, or remove it from keyturn's config.",
+  {
+    ...ref,
+    severity: v.literal("critical"),
+    reasons: v.pipe(
+      v.array(v.picklist(["replica", "owning-service", "foreign-rotation-function"])),
+      v.minLength(1),
+    ),
+  },
+);
+
 /** Published by others (a leak scanner, a person) and consumed by keyturn's revoke function. */
 export const RevokeRequested = detail(
   "Revoke Requested",
@@ -261,6 +337,9 @@ export const EVENT_CATALOG = {
   "Token Refresh Failed": TokenRefreshFailed,
   "Credential Tampered": CredentialTampered,
   "Revocation Refused": RevocationRefused,
+  "Credential Departing": CredentialDeparting,
+  "Keys Left Behind": KeysLeftBehind,
+  "Credential Owned Elsewhere": CredentialOwnedElsewhere,
   "Revoke Requested": RevokeRequested,
 } as const;
 

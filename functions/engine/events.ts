@@ -18,6 +18,9 @@ export const DetailType = {
   tokenRefreshFailed: "Token Refresh Failed",
   credentialTampered: "Credential Tampered",
   revocationRefused: "Revocation Refused",
+  credentialDeparting: "Credential Departing",
+  keysLeftBehind: "Keys Left Behind",
+  credentialOwnedElsewhere: "Credential Owned Elsewhere",
   /** Not published by keyturn: the request another system (a leak scanner, a person) puts on the bus. */
   revokeRequested: "Revoke Requested",
 } as const satisfies Record<string, DetailTypeName>;
@@ -113,6 +116,9 @@ const REVOCATION_SEVERITY: Record<RevocationReason, "info" | "warning"> = {
   compromised: "warning",
   "revoked-by-operator": "info",
   superseded: "warning",
+  // Keys of a credential that is gone: revoked as asked, and someone should know it happened.
+  "secret-deleted": "warning",
+  "left-config": "warning",
 };
 
 export function credentialRevoked(
@@ -223,4 +229,24 @@ export function revocationRefused(
   },
 ): OutgoingEvent {
   return keyturnEvent("Revocation Refused", { ...ref, severity: "critical", ...facts }, ref.secretArn);
+}
+
+export function credentialDeparting(
+  ref: CredentialRef,
+  facts: Omit<DetailOf<"Credential Departing">, keyof CredentialRef | "severity">,
+): OutgoingEvent {
+  return keyturnEvent("Credential Departing", { ...ref, severity: "warning", ...facts }, ref.secretArn);
+}
+
+export function keysLeftBehind(
+  ref: CredentialRef,
+  facts: Omit<DetailOf<"Keys Left Behind">, keyof CredentialRef | "severity">,
+): OutgoingEvent {
+  return keyturnEvent("Keys Left Behind", { ...ref, severity: "critical", ...facts }, ref.secretArn);
+}
+
+export type OwnedElsewhereReason = DetailOf<"Credential Owned Elsewhere">["reasons"][number];
+
+export function credentialOwnedElsewhere(ref: CredentialRef, reasons: OwnedElsewhereReason[]): OutgoingEvent {
+  return keyturnEvent("Credential Owned Elsewhere", { ...ref, severity: "critical", reasons }, ref.secretArn);
 }

@@ -178,7 +178,7 @@ async function acceptPinnedKey(
       { credential: name, cause: error },
     );
   }
-  await deps.records.addKeys(name, [candidate.keyId]);
+  await deps.records.addKeys(name, [candidate.keyId], credential.pinned);
   const description = await deps.store.describe(credential.arn);
   const currentVersion = versionWithStage(description.versions, CURRENT);
   await deps.store.moveStage(credential.arn, CURRENT, versionId, currentVersion);

@@ -6,19 +6,26 @@
 // further call. Secrets tagged as keyturn's that the deployment does not pin are counted, never
 // acted on; a pinned credential missing from the listing is looked up (a removed tag).
 //
+// The lifecycle edges (./lifecycle.ts): a pinned credential whose secret is scheduled for
+// deletion gets none of the above, only its keys retired; a secret that is a replica, managed by
+// another service or rotated by another function is reported and left alone; after the
+// per-credential checks, keyturn's records table is scanned (one paged Scan of a few attributes,
+// once per reconcile interval, whichever sweep claims it) for credentials that left the config.
+//
 // One credential's failure is reported and the sweep goes on with the next: one broken
 // secret must not silence the alerts of all the others.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
-import type { KeyRecords } from "#aws/record-store.ts";
+import type { KeyRecord, KeyRecords } from "#aws/record-store.ts";
 import type { SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { type ManagedCredential, managedCredential, reportTampering } from "./credentials.ts";
 import { asKeyturnError } from "./errors.ts";
 import { type ExpiryReport, ExpiryWatch } from "./expiry.ts";
+import { Lifecycle, type LifecycleReport } from "./lifecycle.ts";
 import { logger } from "./logger.ts";
 import { type ManualReport, ManualWatch } from "./manual.ts";
-import { CredentialTamperedError, type PinnedCredentials } from "./pinned.ts";
+import { CredentialTamperedError, type PinnedCredential, type PinnedCredentials } from "./pinned.ts";
 import { Revocation, type RevocationReport } from "./revocation.ts";
 import { KeyReferences } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
@@ -37,9 +44,11 @@ export interface MonitorDeps {
   orphanSafetyMarginMs: number;
   reconcileIntervalMs: number;
   stuckAfterMs: number;
+  /** keyturn's own rotate function: a secret rotated by any other is not keyturn's to rotate. */
+  rotateFunctionArn?: string | undefined;
 }
 
-export interface MonitorReport extends RevocationReport, ExpiryReport, ManualReport {
+export interface MonitorReport extends RevocationReport, ExpiryReport, ManualReport, LifecycleReport {
   credentials: number;
   listCalls: number;
   /** Secrets tagged as keyturn's that the deployment does not pin: not acted on. */
@@ -53,12 +62,14 @@ export class Monitor {
   readonly #revocation: Revocation;
   readonly #expiry: ExpiryWatch;
   readonly #manual: ManualWatch;
+  readonly #lifecycle: Lifecycle;
 
   constructor(deps: MonitorDeps) {
     this.#deps = deps;
     this.#revocation = new Revocation(deps);
     this.#expiry = new ExpiryWatch(deps);
     this.#manual = new ManualWatch(deps);
+    this.#lifecycle = new Lifecycle(deps);
   }
 
   async run(): Promise<MonitorReport> {
@@ -76,11 +87,15 @@ export class Monitor {
       confirmedRevoked: [],
       notPinned: [],
       tampered: [],
+      deleted: [],
+      departed: [],
+      retired: [],
+      ownedElsewhere: [],
     };
     // The whole listing first: the revocation guard needs every credential's keys before the
     // first revocation (./revocation-guard.ts).
     const listed: SecretDescription[] = [];
-    for await (const page of this.#deps.store.listTagged(Tag.provider)) {
+    for await (const page of this.#deps.store.listTagged(Tag.provider, undefined, { includeDeleted: true })) {
       report.listCalls++;
       for (const description of page) {
         if (this.#deps.pinned.bySecretName(description.name)) listed.push(description);
@@ -88,14 +103,43 @@ export class Monitor {
         else report.notPinned.push(description.name);
       }
     }
-    const hidden = await this.#unseen(new Set(listed.map((description) => description.name)), report);
+    const vanished: PinnedCredential[] = [];
+    const hidden = await this.#unseen(
+      new Set(listed.map((description) => description.name)),
+      report,
+      vanished,
+    );
     const references = new KeyReferences(this.#deps.store, [...listed, ...hidden], this.#deps.pinned);
+    // The departures scan, once per reconcile interval; a sweep without it reads the record of a
+    // deleted credential alone, and finds no departure.
+    const scanned = await this.#deps.records
+      .claimScan(this.#deps.now(), this.#deps.reconcileIntervalMs)
+      .catch((error: unknown) => error instanceof Error && error.name === "ResourceNotFoundException");
+    const scan = scanned ? this.#lifecycle.records() : Promise.resolve(new Map<string, KeyRecord>());
+    const records = await scan.catch((error: unknown) => {
+      const failure = asKeyturnError(error, "(records)", "Monitor sweep (keyturn's records table)");
+      logger.error("monitor: keyturn's records could not be read", { error: failure });
+      report.failures.push({ credential: "(records)", error: failure.message });
+      return new Map<string, KeyRecord>();
+    });
     const swept: ManagedCredential[] = [];
+    const live: ManagedCredential[] = [];
     for (const description of listed) {
       const name = description.name;
       report.credentials++;
       try {
         const credential = managedCredential(description, this.#deps.pinned);
+        // Owned elsewhere first: keyturn revokes nothing for such a secret, deleted or not.
+        if (await this.#lifecycle.ownedElsewhere(credential, report)) {
+          if (!description.deletedDate) live.push(credential);
+          continue;
+        }
+        if (description.deletedDate) {
+          const record = scanned ? records.get(name) : await this.#deps.records.get(name);
+          await this.#lifecycle.deleted(credential, record, report, references);
+          continue;
+        }
+        live.push(credential);
         swept.push(credential);
         await this.#expiry.check(credential, report);
         await this.#expiry.checkStuck(credential, report);
@@ -109,7 +153,35 @@ export class Monitor {
         await reportTampering(this.#deps.publisher, failure, description.arn, "sweep");
       }
     }
+    // A pinned credential whose secret is gone for good (deleted without a recovery window, or
+    // after it) is a deleted one whose value nobody can read.
+    for (const pinned of vanished) {
+      const record = scanned
+        ? records.get(pinned.secretName)
+        : await this.#deps.records.get(pinned.secretName);
+      if (!record || record.keys.size === 0) continue;
+      const description = {
+        arn: pinned.secretArn ?? pinned.secretName,
+        name: pinned.secretName,
+        versions: {},
+        tags: {},
+        deletedDate: this.#deps.now(),
+      };
+      try {
+        await this.#lifecycle.deleted(
+          managedCredential(description, this.#deps.pinned),
+          record,
+          report,
+          references,
+        );
+      } catch (error) {
+        const failure = asKeyturnError(error, pinned.secretName, "Monitor sweep (a deleted secret's keys)");
+        logger.error("monitor: credential skipped", { credential: pinned.secretName, error: failure });
+        report.failures.push({ credential: pinned.secretName, error: failure.message });
+      }
+    }
     await this.#revocation.reconcile(swept, report, references);
+    await this.#lifecycle.departures(records, live, report, references);
     logger.info("monitor sweep finished", {
       credentials: report.credentials,
       listCalls: report.listCalls,
@@ -123,6 +195,10 @@ export class Monitor {
       failures: report.failures.length,
       notPinned: report.notPinned.length,
       tampered: report.tampered.length,
+      deleted: report.deleted.length,
+      departed: report.departed.length,
+      retired: report.retired.length,
+      ownedElsewhere: report.ownedElsewhere.length,
     });
     return report;
   }
@@ -132,7 +208,11 @@ export class Monitor {
    * keyturn:provider tag, which anyone allowed to tag a secret can remove to hide it from the
    * sweep. A secret that still exists without it is tampering.
    */
-  async #unseen(seen: Set<string>, report: MonitorReport): Promise<SecretDescription[]> {
+  async #unseen(
+    seen: Set<string>,
+    report: MonitorReport,
+    vanished: PinnedCredential[],
+  ): Promise<SecretDescription[]> {
     const hidden: SecretDescription[] = [];
     for (const pinned of this.#deps.pinned.all()) {
       if (seen.has(pinned.secretName)) continue;
@@ -150,6 +230,7 @@ export class Monitor {
           error: failure,
         });
         report.failures.push({ credential: pinned.secretName, error: failure.message });
+        if (error instanceof Error && error.name === "ResourceNotFoundException") vanished.push(pinned);
         continue;
       }
       hidden.push(description);

@@ -384,7 +384,7 @@ export class RotationEngine {
     }
     // Recorded before it becomes current: a crash in between leaves a recorded key pending,
     // never a current key keyturn has no record of.
-    await this.#deps.records.addKeys(settings.credential, [pending.keyId]);
+    await this.#deps.records.addKeys(settings.credential, [pending.keyId], target.credential.pinned);
     if (previousVersion !== versionId) {
       await this.#deps.store.moveStage(secretId, CURRENT, versionId, previousVersion);
     }

@@ -24,6 +24,8 @@ export interface MonitorHandlerDeps {
   orphanSafetyMarginMs: number;
   reconcileIntervalMs: number;
   stuckAfterMs: number;
+  /** keyturn's rotate function: a secret with any other rotation function is not keyturn's to rotate. */
+  rotateFunctionArn?: string | undefined;
   /** Starts a rotation now; the default asks Secrets Manager (RotateSecret) and does not wait. */
   rotate?: (secretId: string) => Promise<void>;
   now?: () => Date;
@@ -49,6 +51,7 @@ export function createMonitorHandler(deps: MonitorHandlerDeps) {
         orphanSafetyMarginMs: deps.orphanSafetyMarginMs,
         reconcileIntervalMs: deps.reconcileIntervalMs,
         stuckAfterMs: deps.stuckAfterMs,
+        rotateFunctionArn: deps.rotateFunctionArn,
       }).run();
     } finally {
       logger.resetKeys();
@@ -66,4 +69,5 @@ export const handler = createMonitorHandler({
   orphanSafetyMarginMs: environment.KEYTURN_ORPHAN_SAFETY_MARGIN,
   reconcileIntervalMs: environment.KEYTURN_RECONCILE_INTERVAL,
   stuckAfterMs: environment.KEYTURN_STUCK_ROTATION_AFTER,
+  rotateFunctionArn: environment.KEYTURN_ROTATE_FUNCTION_ARN,
 });
