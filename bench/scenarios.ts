@@ -311,7 +311,7 @@ export async function softwareoneCycle(endpoint: string, progress: (line: string
       );
     };
     await store(admin, { admin: true, modules: [SOFTWAREONE_ADMIN_MODULE], tags: {} });
-    await store(consumer, { modules: ["MOD-CATALOG"], tags: { [Tag.issuer]: admin } });
+    await store(consumer, { modules: ["MOD-1001"], tags: { [Tag.issuer]: admin } });
     const usage = emptyUsage("automatic", "automatic + issuer (SoftwareOne)");
     const rotation = await rotateCounted(world, consumer);
     const adminRotation = await rotateCounted(world, admin);

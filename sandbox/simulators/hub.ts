@@ -6,7 +6,7 @@
 // The hub streams both ways and mirrors a dropped connection, so the simulators' faults
 // (slow drips, cut connections) reach the client as they would directly.
 
-import { createServer, request as forward, type ServerResponse } from "node:http";
+import { createServer, request as forward, type IncomingHttpHeaders, type ServerResponse } from "node:http";
 import type { AddressInfo, Socket } from "node:net";
 import type { Clock } from "./clock.ts";
 
@@ -27,6 +27,21 @@ export interface VendorHub {
  */
 export type CallFate = "pass" | "before" | "after";
 
+/** One vendor call and its answer, whole, as the contract tests check them (test/contract). */
+export interface Exchange {
+  host: string;
+  method: string;
+  /** The path at the vendor, without the query. */
+  path: string;
+  query: Record<string, string>;
+  requestHeaders: Record<string, string>;
+  /** The request body as sent ("" for none). */
+  requestBody: string;
+  status: number;
+  responseHeaders: Record<string, string>;
+  responseBody: string;
+}
+
 export interface VendorHubOptions {
   /** Decides the fate of the n-th call (0-based) through the hub. */
   intercept?: (call: { index: number; host: string; method: string; path: string }) => CallFate;
@@ -38,6 +53,24 @@ export interface VendorHubOptions {
    * machine, however fast it sends.
    */
   rateLimit?: { perSecond: number; clock?: Clock };
+  /** Given every call a simulator answered, once its answer has been passed on whole. */
+  record?: (exchange: Exchange) => void;
+}
+
+/** What a stream carries, read alongside whoever consumes it: call the answer once it has ended. */
+function collect(stream: NodeJS.ReadableStream): () => string {
+  const chunks: Buffer[] = [];
+  stream.on("data", (chunk: Buffer) => chunks.push(chunk));
+  return () => Buffer.concat(chunks).toString("utf8");
+}
+
+function flat(headers: IncomingHttpHeaders): Record<string, string> {
+  return Object.fromEntries(
+    Object.entries(headers).map(([name, value]) => [
+      name,
+      Array.isArray(value) ? value.join(", ") : (value ?? ""),
+    ]),
+  );
 }
 
 /** `routes` maps a vendor host (e.g. "na.api.immutacloud.com") to a simulator's `url`. */
@@ -89,6 +122,7 @@ export async function startVendorHub(
       res.destroy();
       return;
     }
+    const requestBody = options.record ? collect(req) : undefined;
     const outgoing = forward(
       target,
       { method: req.method, headers: { ...req.headers, host: target.host } },
@@ -99,6 +133,21 @@ export async function startVendorHub(
           return;
         }
         res.writeHead(answer.statusCode ?? 502, answer.headers);
+        if (options.record && requestBody) {
+          const record = options.record;
+          const responseBody = collect(answer);
+          answer.on("end", () =>
+            record({
+              ...call,
+              query: Object.fromEntries(target.searchParams),
+              requestHeaders: flat(req.headers),
+              requestBody: requestBody(),
+              status: answer.statusCode ?? 502,
+              responseHeaders: flat(answer.headers),
+              responseBody: responseBody(),
+            }),
+          );
+        }
         answer.pipe(res);
         answer.on("error", () => res.destroy());
         answer.on("aborted", () => res.destroy());

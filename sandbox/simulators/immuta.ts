@@ -13,7 +13,15 @@
 // - omitting `expirationDate` means the token never expires;
 // - 400/403/404 bodies follow the NestJS shape of the documented 401
 //   (`{message, error, statusCode}`, class-validator messages for bad bodies);
-// - DELETE answers 200 with an empty body; GET /api/auth/user answers `{userId, tenantId, name}`.
+// - DELETE answers 200 with an empty body.
+//
+// Where the vendor's published spec speaks (shared/vendor-specs/immuta-marketplace.openapi.yml;
+// test/contract/immuta.test.ts checks every answer against it), the simulator follows it:
+// GET /api/auth/user answers UserWithPermissionsAndEntitlements, whose tenantInfo names the
+// tenant and the region (globalSegment); tokens are JWTs. Invented where the spec is silent: the
+// JWT's claims and signature (a random one: keyturn never reads inside a token), the user's
+// `expiration` (the token's expiry in epoch seconds, 0 for none), and the fields the spec leaves
+// optional, which the simulator answers with plausible values.
 //
 // Tokens are looked up by SHA-256 hash. The plain values handed out are kept only in
 // `issuedValues`, so that tests can scan everything keyturn printed for any of them.
@@ -162,7 +170,7 @@ export async function startImmutaSimulator(options: ImmutaSimulatorOptions = {})
     canIssue: boolean,
   ): { tokenId: string; token: string } => {
     const tokenId = randomUUID();
-    const token = randomBytes(32).toString("base64url");
+    const token = jwt({ sub: user.userId, tid: user.tenantId, jti: tokenId });
     state.tokens.set(tokenId, {
       tokenId,
       userId: user.userId,
@@ -199,7 +207,14 @@ export async function startImmutaSimulator(options: ImmutaSimulatorOptions = {})
     return token && isTokenLive(token) ? token : undefined;
   };
 
-  const answer = (state: RegionState, method: string, path: string, req: IncomingMessage, body: Buffer) => {
+  const answer = (
+    state: RegionState,
+    region: ImmutaRegion,
+    method: string,
+    path: string,
+    req: IncomingMessage,
+    body: Buffer,
+  ) => {
     // Express's body parser runs before routing and guards, so bad JSON is a 400 even unauthenticated.
     let parsedBody: unknown = {};
     if (isJson(req.headers["content-type"]) && body.length > 0) {
@@ -226,7 +241,25 @@ export async function startImmutaSimulator(options: ImmutaSimulatorOptions = {})
 
     switch (route.name) {
       case "user":
-        return json(200, { userId: user.userId, tenantId: user.tenantId, name: user.name });
+        return json(200, {
+          displayName: user.name,
+          username: `${user.name}@example.com`,
+          email: `${user.name}@example.com`,
+          expiration: caller.expirationDate === undefined ? 0 : Math.floor(caller.expirationDate / 1000),
+          globalUserId: user.userId,
+          trackingId: user.userId,
+          tenantInfo: {
+            id: user.tenantId,
+            fqdn: `${region}.api.immutacloud.com`,
+            organizationId: user.tenantId,
+            organizationName: "Simulated organization",
+            globalSegment: region,
+          },
+          globalPermissions: [],
+          collectionPermissions: {},
+          authorizations: {},
+          groups: [],
+        });
       case "listTokens":
         return json(
           200,
@@ -269,7 +302,7 @@ export async function startImmutaSimulator(options: ImmutaSimulatorOptions = {})
         statusBody: (faultStatus) => nestError(faultStatus, STATUS_CODES[faultStatus] ?? "Error").body ?? "",
         act: () =>
           region
-            ? answer(stateOf(region), method, path, req, body)
+            ? answer(stateOf(region), region, method, path, req, body)
             : nestError(404, `Cannot ${method} ${path}`),
       });
     } catch {
@@ -450,4 +483,10 @@ function notAuthenticated(): SimulatedResponse {
 
 function tokenNotFound(tokenId: string): SimulatedResponse {
   return nestError(404, `Personal access token ${tokenId} not found`);
+}
+
+/** A JWT's shape (header.claims.signature, base64url), as Immuta's PATs are; the signature is random. */
+function jwt(claims: Record<string, string>): string {
+  const part = (value: object) => Buffer.from(JSON.stringify(value)).toString("base64url");
+  return `${part({ alg: "HS256", typ: "JWT" })}.${part(claims)}.${randomBytes(32).toString("base64url")}`;
 }

@@ -9,7 +9,7 @@
 // Choices where VENDORS.md §2 is silent or says "unconfirmed":
 // - Admin rights: managing tokens (list, create, PUT, disable/enable, DELETE, GET of another
 //   token) needs an account administrator's token. Here that is a token whose modules include
-//   `MOD-ADMIN` ("Account administration"); `seedToken(…, {admin: true})` adds it, and a token
+//   `MOD-1000` ("Account administration"); `seedToken(…, {admin: true})` adds it, and a token
 //   minted (or PUT) with it is an administrator too. Anyone else gets 403. Every live token may
 //   GET its own record (how keyturn verifies a fresh token) and GET /accounts/modules.
 // - Scope: a token sees only its own account's tokens; another account's token id is a 404, and
@@ -45,7 +45,7 @@ import { serveOnLoopback } from "./loopback-server.ts";
 
 export const SOFTWAREONE_HOST = "api.platform.softwareone.com";
 /** The module that makes a token an account administrator (a simulator choice, see above). */
-export const SOFTWAREONE_ADMIN_MODULE = "MOD-ADMIN";
+export const SOFTWAREONE_ADMIN_MODULE = "MOD-1000";
 
 export interface SoftwareOneModule {
   id: string;
@@ -55,9 +55,9 @@ export interface SoftwareOneModule {
 /** What GET /accounts/modules lists: the modules a token may be granted. */
 export const SOFTWAREONE_MODULES: readonly SoftwareOneModule[] = [
   { id: SOFTWAREONE_ADMIN_MODULE, name: "Account administration" },
-  { id: "MOD-CATALOG", name: "Catalog" },
-  { id: "MOD-COMMERCE", name: "Commerce" },
-  { id: "MOD-BILLING", name: "Billing" },
+  { id: "MOD-1001", name: "Catalog" },
+  { id: "MOD-1002", name: "Commerce" },
+  { id: "MOD-1003", name: "Billing" },
 ];
 
 export type ApiTokenStatus = "Active" | "Disabled" | "Deleted";
@@ -76,7 +76,7 @@ export interface ApiToken {
   status: ApiTokenStatus;
   lastAccessAt?: string;
   token?: string;
-  account: { id: string; name: string };
+  account: { id: string; name: string; type: "Client"; status: "Active" };
   modules: SoftwareOneModule[];
   audit: { created: AuditEntry; updated: AuditEntry };
 }
@@ -276,7 +276,8 @@ export async function startSoftwareOneSimulator(
       ...(token.lastAccessAt === undefined
         ? {}
         : { lastAccessAt: new Date(token.lastAccessAt).toISOString() }),
-      account: { id: account.id, name: account.name },
+      // The spec's Account requires its type and status besides the name.
+      account: { id: account.id, name: account.name, type: "Client", status: "Active" },
       modules: token.modules.map(moduleOf),
       audit: {
         created: { at: new Date(token.created.at).toISOString(), by: { ...token.created.by } },
@@ -478,7 +479,7 @@ export async function startSoftwareOneSimulator(
     },
     seedToken(accountId, tokenOptions) {
       const account = accountOf(accountId);
-      const modules = [...(tokenOptions.modules ?? ["MOD-CATALOG"])];
+      const modules = [...(tokenOptions.modules ?? ["MOD-1001"])];
       for (const id of modules) {
         if (!SOFTWAREONE_MODULES.some((module) => module.id === id)) {
           throw new Error(`Unknown SoftwareOne module ${id}; the simulator knows ${moduleIds()}`);

@@ -248,7 +248,7 @@ export async function startCliSandbox(): Promise<CliSandbox> {
         },
         { [Tag.provider]: "softwareone" },
       );
-      const modules = ["MOD-CATALOG"];
+      const modules = ["MOD-1001"];
       const consumerKey = softwareone.seedToken(accountId, { name: "catalog sync", modules });
       await createSecret(
         consumer,

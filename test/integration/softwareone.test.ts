@@ -195,12 +195,12 @@ describe("orphans", () => {
     await fx.createAdmin();
     const { secretId } = await fx.createConsumer("softwareone/catalog-sync");
     for (let i = 0; i < 120; i++)
-      fx.sim.seedToken(fx.accountId, { name: `someone else's token ${i}`, modules: ["MOD-CATALOG"] });
+      fx.sim.seedToken(fx.accountId, { name: `someone else's token ${i}`, modules: ["MOD-1001"] });
     // A token minted by a rotation whose Lambda died before storing it.
     fx.sim.seedToken(fx.accountId, {
       name: "integration softwareone/catalog-sync",
       description: `keyturn:${secretId}:crashed-rotation`,
-      modules: ["MOD-CATALOG"],
+      modules: ["MOD-1001"],
     });
     const [orphan] = await fx.untrackedKeys([secretId, ADMIN]);
     fx.clock.advance(2 * HOUR);

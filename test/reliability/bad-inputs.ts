@@ -214,14 +214,14 @@ export async function badInputCorpus(
     value: (valid: Record<string, unknown>) => Record<string, unknown>,
   ) => {
     const name = `keyturn/bad-inputs/softwareone-${ctx.unique()}`;
-    const seeded = softwareone.seedToken(accountId, { name, modules: ["MOD-CATALOG"] });
+    const seeded = softwareone.seedToken(accountId, { name, modules: ["MOD-1001"] });
     const valid = {
       provider: "softwareone",
       token: seeded.token,
       keyId: seeded.id,
       accountId,
       name,
-      modules: ["MOD-CATALOG"],
+      modules: ["MOD-1001"],
     };
     return {
       name,
@@ -295,7 +295,7 @@ export async function badInputCorpus(
     ["a token of the wrong format", { token: "not-a-softwareone-token-value" }],
     ["a keyId that is not the token's", { keyId: "TKN-0000-0000" }],
     ["an account id of the wrong format", { accountId: "account-1" }],
-    ["modules that are not a list", { modules: "MOD-CATALOG" }],
+    ["modules that are not a list", { modules: "MOD-1001" }],
     ["a module id of the wrong format", { modules: ["catalog"] }],
     ["an http baseUrl", { baseUrl: "http://api.platform.softwareone.com/public/v1" }],
   ] as const) {

@@ -122,7 +122,7 @@ export async function softwareoneUnderTest(clock: ManualClock): Promise<VendorUn
       const names: string[] = [];
       for (let i = 0; i < (options.count ?? 1); i++) {
         const name = `keyturn/softwareone-${i}`;
-        await seedOne(world, name, ["MOD-CATALOG"], false, { [Tag.issuer]: ADMIN, ...options.tags });
+        await seedOne(world, name, ["MOD-1001"], false, { [Tag.issuer]: ADMIN, ...options.tags });
         names.push(name);
       }
       return { rotated: names, all: [ADMIN, ...names] };

@@ -12,7 +12,7 @@ describe("a SoftwareOne credential whose token name changes in the config", () =
   test("is refused until its key is handed over again, then rotates to the new name", async () => {
     const fx = await worlds.softwareone();
     await fx.createAdmin();
-    const consumer = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-CATALOG"] });
+    const consumer = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-1001"] });
     const { token } = await fx.read(consumer.secretId);
     // The deploy of the new config: what the functions now pin.
     const pinned = fx.pinned.bySecretName(consumer.secretId);

@@ -11,11 +11,11 @@ const worlds = neighbourWorlds();
 test("a working token of another account is refused, and the credential is left as it was", async () => {
   const fx = await worlds.softwareone();
   await fx.createAdmin();
-  const consumer = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-CATALOG"] });
+  const consumer = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-1001"] });
   const { accountId: elsewhere } = fx.sim.createAccount({ name: "Someone Else Ltd" });
   const foreign = fx.sim.seedToken(elsewhere, {
     name: "integration softwareone/catalog",
-    modules: ["MOD-CATALOG"],
+    modules: ["MOD-1001"],
   });
 
   const handover = fx.put(consumer.secretId, { token: foreign.token, keyId: foreign.id });
@@ -32,10 +32,10 @@ test("a working token of another account is refused, and the credential is left 
 test("a token of the configured account is still accepted", async () => {
   const fx = await worlds.softwareone();
   await fx.createAdmin();
-  const consumer = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-CATALOG"] });
+  const consumer = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-1001"] });
   const fresh = fx.sim.seedToken(fx.accountId, {
     name: "integration softwareone/catalog",
-    modules: ["MOD-CATALOG"],
+    modules: ["MOD-1001"],
   });
 
   const accepted = await fx.put(consumer.secretId, { token: fresh.token, keyId: fresh.id });

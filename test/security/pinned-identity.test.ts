@@ -118,11 +118,11 @@ describe("case 4: a value written with another scope or host", () => {
   test("modules including the administrator module: the rotation mints no administrator token", async () => {
     const fx = await softwareone();
     await fx.createAdmin();
-    const consumer = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-CATALOG"] });
+    const consumer = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-1001"] });
     const current = await fx.read(consumer.secretId);
     await writeValue(fx, consumer.secretId, {
       ...current,
-      modules: ["MOD-CATALOG", SOFTWAREONE_ADMIN_MODULE],
+      modules: ["MOD-1001", SOFTWAREONE_ADMIN_MODULE],
     });
     const adminsBefore = fx.sim.liveTokens(fx.accountId).filter((t) => t.admin).length;
 
@@ -163,7 +163,7 @@ describe("case 4: a value written with another scope or host", () => {
     const consumer = await fx.createConsumer("softwareone/catalog");
     const fresh = fx.sim.seedToken(fx.accountId, {
       name: "integration softwareone/catalog",
-      modules: ["MOD-CATALOG", "MOD-COMMERCE"],
+      modules: ["MOD-1001", "MOD-1002"],
     });
 
     const refused = fx.put(consumer.secretId, {

@@ -23,7 +23,7 @@ describe("a SoftwareOne value that leaves out name and modules", () => {
   test("and names the administrator's token id: the rotation mints no administrator token for the consumer", async () => {
     const fx = await softwareone();
     const admin = await fx.createAdmin();
-    const consumer = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-CATALOG"] });
+    const consumer = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-1001"] });
     const adminsBefore = fx.sim.liveTokens(fx.accountId).filter((t) => t.admin).length;
 
     // The neighbour's PutSecretValue: the pinned accountId, no name, no modules, and a keyId

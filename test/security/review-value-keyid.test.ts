@@ -76,10 +76,10 @@ describe("a SoftwareOne value whose keyId is a token of the account that keyturn
   async function world() {
     const fx = await softwareone();
     await fx.createAdmin();
-    const neighbour = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-CATALOG"] });
+    const neighbour = await fx.createConsumer("softwareone/catalog", { modules: ["MOD-1001"] });
     const other = fx.sim.seedToken(fx.accountId, {
       name: "ERP sync (not keyturn's)",
-      modules: ["MOD-BILLING"],
+      modules: ["MOD-1003"],
     });
     // The value keeps everything pinned (accountId, name, modules); keyId and the token's id
     // segment name the other integration's token. The token's secret part is never checked.

@@ -65,7 +65,7 @@ export async function softwareoneFixture(
       return store(ADMIN, seeded, { name: "keyturn administrator", modules }, {});
     },
     async createConsumer(name, consumer = {}) {
-      const modules = consumer.modules ?? ["MOD-CATALOG", "MOD-COMMERCE"];
+      const modules = consumer.modules ?? ["MOD-1001", "MOD-1002"];
       const seeded = sim.seedToken(accountId, { name: `integration ${name}`, modules });
       return store(
         name,

@@ -5,8 +5,13 @@
 //   plain 401, so the region is required in the secret and a 401 is diagnosed (below).
 // - Mint: POST /api/auth/tokens {description, expirationDate?}; keyturn's tracking marker
 //   goes into `description`. The value is shown once.
-// - Verify: GET /api/auth/user. Revoke: DELETE /api/auth/tokens/{id}; 404 = already gone.
-//   Immuta has no reversible "disable", so a soft revoke deletes too.
+// - Verify: GET /api/auth/user (operation `user`), which answers UserWithPermissionsAndEntitlements:
+//   its tenantInfo.globalSegment names the region the token belongs to, which must be the
+//   credential's. Revoke: DELETE /api/auth/tokens/{id} (`deleteToken`); 404 = already gone.
+//   Immuta has no reversible "disable", so a soft revoke deletes too. Listing: GET /api/auth/tokens
+//   (`listTokens`); minting: POST /api/auth/tokens (`createToken`). The operation ids are those of
+//   Immuta's spec, shared/vendor-specs/immuta-marketplace.openapi.yml; test/contract/immuta.test.ts
+//   checks every call and answer against it. PATs are JWTs; keyturn never reads inside one.
 // - Unconfirmed by Immuta's documents, and therefore settings rather than assumptions:
 //   whether a PAT may mint its own successor (a credential may name an issuer credential
 //   instead, see the `keyturn:issuer` tag), and whether omitting expirationDate means
@@ -48,7 +53,10 @@ const ImmutaValue = v.looseObject({
 
 export type ImmutaCredential = v.InferOutput<typeof ImmutaValue>;
 
-const CurrentUser = v.looseObject({});
+/** UserWithPermissionsAndEntitlements, what keyturn reads of it: the tenant and region the token belongs to. */
+const CurrentUser = v.looseObject({
+  tenantInfo: v.looseObject({ id: v.string(), globalSegment: v.optional(v.string()) }),
+});
 
 const MintAnswer = v.object({
   tokenId: v.pipe(v.string(), v.minLength(1)),
@@ -177,11 +185,21 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
   async verify(candidate, ctx) {
     const user = await call(candidate, ctx, "token check", { method: "GET", path: "/api/auth/user" });
     // A 200 without the user (an empty body, a proxy's page) proves nothing about the token.
-    parseVendorAnswer(CurrentUser, user, {
+    const { tenantInfo } = parseVendorAnswer(CurrentUser, user, {
       credential: ctx.credential,
       vendor: VENDOR,
       action: "token check",
     });
+    const segment = tenantInfo.globalSegment;
+    if (segment !== undefined && segment !== candidate.region) {
+      throw new CredentialRejectedError(
+        `Immuta accepted the token of credential "${ctx.credential}", but says it belongs to region ` +
+          `${/^[a-z0-9-]{1,16}$/.test(segment) ? `"${segment}"` : "(unreadable)"}, not "${candidate.region}": set the ` +
+          "credential's region to the global segment " +
+          "of your Govern app, or hand over a token of that region.",
+        { credential: ctx.credential },
+      );
+    }
   },
 
   async issue(authority, template, request, ctx) {

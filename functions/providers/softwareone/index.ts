@@ -47,7 +47,8 @@ const SHOWN_FIELD_ERRORS = 3;
 const TOKEN_ID = /^TKN-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*$/;
 const TOKEN_VALUE = /^idt:(TKN-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*):\S+$/;
 const ACCOUNT_ID = /^ACC-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*$/;
-const MODULE_ID = /^MOD-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*$/;
+/** SoftwareOne's pattern for a module id (the spec's CreateApiTokenDto: ^MOD-\d\d\d\d$). */
+const MODULE_ID = /^MOD-\d{4}$/;
 
 function isHttpsUrl(text: string): boolean {
   try {

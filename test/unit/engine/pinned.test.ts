@@ -89,7 +89,7 @@ describe("valueTampering", () => {
       valueTampering(CATALOG, {
         ...CATALOG.settings,
         provider: "immuta-request",
-        modules: ["MOD-1001", "MOD-ADMIN"],
+        modules: ["MOD-1001", "MOD-1000"],
         baseUrl: "https://attacker.example/public/v1",
       }),
     ).toEqual(["provider", "modules", "baseUrl"]);

@@ -56,8 +56,8 @@ beforeEach(async () => {
     "softwareone/operator",
   );
   reporting = credentialOf(
-    sim.seedToken(accountId, { name: "reporting", modules: ["MOD-CATALOG", "MOD-BILLING"] }),
-    { name: "reporting", modules: ["MOD-CATALOG", "MOD-BILLING"] },
+    sim.seedToken(accountId, { name: "reporting", modules: ["MOD-1001", "MOD-1003"] }),
+    { name: "reporting", modules: ["MOD-1001", "MOD-1003"] },
   );
 });
 
@@ -94,7 +94,7 @@ describe("parse", () => {
     expect(parsed).toMatchObject({
       keyId: reporting.keyId,
       accountId,
-      modules: ["MOD-CATALOG", "MOD-BILLING"],
+      modules: ["MOD-1001", "MOD-1003"],
     });
     expect(softwareone.expiresAt(parsed)).toBeUndefined();
   });
@@ -153,7 +153,7 @@ describe("issue", () => {
       description: MARKER,
       status: "Active",
       account: { id: accountId },
-      modules: [{ id: "MOD-CATALOG" }, { id: "MOD-BILLING" }],
+      modules: [{ id: "MOD-1001" }, { id: "MOD-1003" }],
     });
     expect(sim.isLive(successor.token)).toBe(true);
   });
@@ -191,7 +191,7 @@ describe("issue", () => {
       `GET ${TOKENS_PATH}/${reporting.keyId}`,
       `POST ${TOKENS_PATH}`,
     ]);
-    expect(successor).toMatchObject({ name: "reporting", modules: ["MOD-CATALOG", "MOD-BILLING"] });
+    expect(successor).toMatchObject({ name: "reporting", modules: ["MOD-1001", "MOD-1003"] });
   });
 
   test("a failed mint is not retried", async () => {

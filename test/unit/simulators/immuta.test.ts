@@ -70,13 +70,15 @@ async function mintValue(): Promise<{ tokenId: string; token: string }> {
 }
 
 describe("minting a token", () => {
-  test("returns a uuid and a url-safe value of at least 40 characters", async () => {
+  test("returns a uuid and a JWT (three base64url parts), as Immuta's PATs are", async () => {
     const response = await mint();
 
     expect(response.status).toBe(200);
     const body = (await response.json()) as { tokenId: string; token: string };
     expect(body.tokenId).toMatch(/^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
-    expect(body.token).toMatch(/^[A-Za-z0-9_-]{40,}$/);
+    expect(body.token).toMatch(/^[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{40,}$/);
+    const claims = JSON.parse(Buffer.from(body.token.split(".")[1] ?? "", "base64url").toString("utf8"));
+    expect(claims).toMatchObject({ sub: user.userId, jti: body.tokenId });
   });
 
   test("the new value authenticates as the user who minted it", async () => {
@@ -85,7 +87,10 @@ describe("minting a token", () => {
     const response = await call("/api/auth/user", { token: minted.token });
 
     expect(response.status).toBe(200);
-    expect(await response.json()).toMatchObject({ userId: user.userId, tenantId: user.tenantId });
+    expect(await response.json()).toMatchObject({
+      globalUserId: user.userId,
+      tenantInfo: { id: user.tenantId, globalSegment: "na" },
+    });
   });
 
   test("the value is never shown again by list, get or the test-facing records", async () => {
@@ -165,13 +170,15 @@ describe("minting a token", () => {
 });
 
 describe("reading tokens", () => {
-  test("the user endpoint answers with the calling token's user", async () => {
+  test("the user endpoint answers with the calling token's user, in the spec's UserWithPermissionsAndEntitlements shape", async () => {
     const response = await call("/api/auth/user", { token });
 
-    expect(await response.json()).toEqual({
-      userId: user.userId,
-      tenantId: user.tenantId,
-      name: "rotation-bot",
+    expect(await response.json()).toMatchObject({
+      displayName: "rotation-bot",
+      globalUserId: user.userId,
+      tenantInfo: { id: user.tenantId, globalSegment: "na" },
+      authorizations: {},
+      groups: [],
     });
   });
 
@@ -433,7 +440,7 @@ describe("faults", () => {
     // Order and a lower bound only: a busy machine may deliver the headers late, never the body early.
     expect(headersAfter).toBeLessThan(bodyAfter);
     expect(bodyAfter).toBeGreaterThanOrEqual(350);
-    expect(body).toMatchObject({ userId: user.userId });
+    expect(body).toMatchObject({ globalUserId: user.userId });
   });
 
   test("a malformed answer is a 200 whose body is not JSON", async () => {

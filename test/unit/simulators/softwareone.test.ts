@@ -70,7 +70,7 @@ async function mint(
     account: { id: accountId },
     name: fields.name ?? "reporting",
     ...(fields.description === undefined ? {} : { description: fields.description }),
-    modules: (fields.modules ?? ["MOD-CATALOG"]).map((id) => ({ id })),
+    modules: (fields.modules ?? ["MOD-1001"]).map((id) => ({ id })),
   });
   expect(response.status).toBe(201);
   return (await response.json()) as ApiToken & { token: string };
@@ -184,8 +184,8 @@ describe("administrator rights", () => {
   });
 
   test("a token minted with the admin module may manage tokens; one minted without may not", async () => {
-    const withAdmin = await mint({ modules: [SOFTWAREONE_ADMIN_MODULE, "MOD-CATALOG"] });
-    const without = await mint({ modules: ["MOD-CATALOG"] });
+    const withAdmin = await mint({ modules: [SOFTWAREONE_ADMIN_MODULE, "MOD-1001"] });
+    const without = await mint({ modules: ["MOD-1001"] });
 
     const statuses = [
       (await call("/accounts/api-tokens", { token: withAdmin.token })).status,
@@ -217,7 +217,7 @@ describe("administrator rights", () => {
   test("an administrator cannot create a token in another account", async () => {
     const other = sim.createAccount().accountId;
 
-    const response = await create({ account: { id: other }, name: "x", modules: [{ id: "MOD-CATALOG" }] });
+    const response = await create({ account: { id: other }, name: "x", modules: [{ id: "MOD-1001" }] });
 
     expect(response.status).toBe(403);
   });
@@ -225,7 +225,7 @@ describe("administrator rights", () => {
 
 describe("creating a token", () => {
   test("answers 201 with the value idt:<id>:<secret>, account, modules and audit", async () => {
-    const minted = await mint({ name: "reporting", description: "keyturn:x", modules: ["MOD-BILLING"] });
+    const minted = await mint({ name: "reporting", description: "keyturn:x", modules: ["MOD-1003"] });
 
     expect(minted.id).toMatch(/^TKN-\d{4}-\d{4}$/);
     expect(minted.token.startsWith(`idt:${minted.id}:`)).toBe(true);
@@ -235,7 +235,7 @@ describe("creating a token", () => {
       description: "keyturn:x",
       status: "Active",
       account: { id: accountId, name: "Contoso" },
-      modules: [{ id: "MOD-BILLING", name: "Billing" }],
+      modules: [{ id: "MOD-1003", name: "Billing" }],
       audit: { created: { at: "2026-03-01T09:00:00.000Z", by: { id: admin.id, name: "keyturn issuer" } } },
     });
   });
@@ -344,9 +344,9 @@ describe("listing tokens", () => {
   });
 
   test("an eq on a module id matches any of the token's modules", async () => {
-    const billing = await mint({ modules: ["MOD-CATALOG", "MOD-BILLING"] });
+    const billing = await mint({ modules: ["MOD-1001", "MOD-1003"] });
 
-    const answer = await list("eq(modules.id,MOD-BILLING)");
+    const answer = await list("eq(modules.id,MOD-1003)");
 
     expect(answer.data.map((t) => t.id)).toEqual([billing.id]);
   });
@@ -441,7 +441,7 @@ describe("changing and revoking a token", () => {
     expect(await response.json()).toMatchObject({
       name: "renamed",
       description: "after",
-      modules: [{ id: "MOD-CATALOG" }],
+      modules: [{ id: "MOD-1001" }],
       audit: { updated: { at: "2026-03-01T09:01:00.000Z", by: { id: admin.id } } },
     });
   });
@@ -480,7 +480,7 @@ describe("faults", () => {
     });
 
     const listed = await call("/accounts/api-tokens", { token: admin.token });
-    const created = await create({ account: { id: accountId }, name: "x", modules: [{ id: "MOD-CATALOG" }] });
+    const created = await create({ account: { id: accountId }, name: "x", modules: [{ id: "MOD-1001" }] });
 
     expect([listed.status, created.status]).toEqual([200, 503]);
     expect(sim.liveTokens()).toHaveLength(1);
@@ -498,7 +498,7 @@ describe("faults", () => {
       account: { id: accountId },
       name: "lost",
       description: "keyturn:lost",
-      modules: [{ id: "MOD-CATALOG" }],
+      modules: [{ id: "MOD-1001" }],
     });
 
     expect(response.status).toBe(500);
