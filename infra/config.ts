@@ -108,6 +108,19 @@ const ProviderSettings = {
     baseUrl: v.optional(
       httpsUrl("Overrides the regional base URL (https://<region>.api.immutacloud.com/marketplace)."),
     ),
+    tenantId: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(
+          /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+          "a tenant id (a UUID), as GET /api/auth/user answers it in tenantInfo.id",
+        ),
+        v.description(
+          "The Immuta tenant the tokens must belong to (tenantInfo.id of GET /api/auth/user). Set, a token of " +
+            "another tenant is refused at handover and at every check.",
+        ),
+      ),
+    ),
   }),
   softwareone: v.strictObject({
     accountId: v.pipe(

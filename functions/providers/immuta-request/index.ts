@@ -7,8 +7,10 @@
 //   goes into `description`. The value is shown once.
 // - Verify: GET /api/auth/user (operation `user`), which answers UserWithPermissionsAndEntitlements:
 //   its tenantInfo.globalSegment names the region the token belongs to, which must be the
-//   credential's. Revoke: DELETE /api/auth/tokens/{id} (`deleteToken`); 404 = already gone.
-//   Immuta has no reversible "disable", so a soft revoke deletes too. Listing: GET /api/auth/tokens
+//   credential's, and tenantInfo.id the tenant, which must be the configured tenantId when the
+//   config names one (a handed-over token of another tenant is refused). Revoke: DELETE
+//   /api/auth/tokens/{id} (`deleteToken`); 404 = already gone. Immuta has no reversible
+//   "disable", so a soft revoke deletes too. Listing: GET /api/auth/tokens
 //   (`listTokens`); minting: POST /api/auth/tokens (`createToken`). The operation ids are those of
 //   Immuta's spec, shared/vendor-specs/immuta-marketplace.openapi.yml; test/contract/immuta.test.ts
 //   checks every call and answer against it. PATs are JWTs; keyturn never reads inside one.
@@ -44,6 +46,8 @@ const ImmutaValue = v.looseObject({
   provider: v.literal("immuta-request"),
   region: v.picklist(IMMUTA_REGIONS),
   baseUrl: v.optional(v.string()),
+  /** The tenant the config pins, when it names one: a token of another tenant is refused. */
+  tenantId: v.optional(v.string()),
   token: v.pipe(v.string(), v.minLength(16)),
   keyId: v.pipe(v.string(), v.minLength(1)),
   issuedAt: v.optional(isoDateTime),
@@ -190,6 +194,13 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
       vendor: VENDOR,
       action: "token check",
     });
+    if (candidate.tenantId !== undefined && tenantInfo.id !== candidate.tenantId) {
+      throw new CredentialRejectedError(
+        `Immuta accepted the token of credential "${ctx.credential}", but it belongs to another tenant than the ` +
+          `configured one (${candidate.tenantId}): hand over a token of that tenant, or correct tenantId in the config.`,
+        { credential: ctx.credential },
+      );
+    }
     const segment = tenantInfo.globalSegment;
     if (segment !== undefined && segment !== candidate.region) {
       throw new CredentialRejectedError(
