@@ -129,13 +129,18 @@ export function credentialRevoked(
     strength: "soft" | "hard";
     outcome: "revoked" | "already-gone";
     lastUsedAt?: string | null | undefined;
+    /**
+     * Superseded: the key was already disabled, its grace period over, only waiting for its
+     * deletion; deleting it a little early is routine (info), not worth a look.
+     */
+    alreadyDisabled?: boolean;
   },
 ): OutgoingEvent {
   return keyturnEvent(
     "Credential Revoked",
     {
       ...ref,
-      severity: REVOCATION_SEVERITY[facts.reason],
+      severity: facts.alreadyDisabled ? "info" : REVOCATION_SEVERITY[facts.reason],
       keyId: facts.keyId,
       reason: facts.reason,
       strength: facts.strength,

@@ -245,6 +245,7 @@ async function retireSuperseded(
         reason: "superseded",
         strength: "hard",
         outcome,
+        alreadyDisabled: state === "disabled",
       }),
     ]);
     return;

@@ -281,7 +281,13 @@ export class RotationEngine {
     await this.#deps.publisher.publish([
       credentialRevoked(
         { credential: target.settings.credential, provider: target.settings.provider, secretArn: target.arn },
-        { keyId: superseded, reason: "superseded", strength: "hard", outcome },
+        {
+          keyId: superseded,
+          reason: "superseded",
+          strength: "hard",
+          outcome,
+          alreadyDisabled: state === "disabled",
+        },
       ),
     ]);
     logger.warn(

@@ -240,3 +240,24 @@ describe("emergency revoke", () => {
     ]);
   });
 });
+
+describe("a weekly rotation (issue 15: routine lifecycle is info)", () => {
+  test("the previous key, disabled after its grace period and waiting for its deletion, is deleted by the next rotation as info", async () => {
+    await fx.createAdmin();
+    const { secretId, keyId: firstKeyId } = await fx.createConsumer("softwareone/catalog-sync");
+    await fx.rotate(secretId);
+    fx.clock.advance(DAY);
+    await fx.sweep();
+    expect(fx.status(firstKeyId)).toBe("Disabled");
+    await received();
+
+    fx.clock.advance(6 * DAY);
+    await fx.rotate(secretId);
+
+    expect(fx.status(firstKeyId)).toBe("Deleted");
+    const revoked = (await received()).filter((e) => e["detail-type"] === "Credential Revoked");
+    expect(revoked.map((e) => [e.detail.keyId, e.detail.reason, e.detail.severity])).toEqual([
+      [firstKeyId, "superseded", "info"],
+    ]);
+  });
+});
