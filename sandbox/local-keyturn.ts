@@ -25,6 +25,7 @@ import { PinnedCredentials } from "#engine/pinned.ts";
 import type { RefreshReport } from "#engine/refresh.ts";
 import { createMonitorHandler } from "#handlers/monitor.ts";
 import { createRefreshHandler } from "#handlers/refresh.ts";
+import { createRelayHandler } from "#handlers/relay.ts";
 import { createRevokeHandler } from "#handlers/revoke.ts";
 import { createRotateHandler } from "#handlers/rotate.ts";
 import { vendorHttp } from "#handlers/vendor-http.ts";
@@ -119,10 +120,25 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
   const handlerDeps = { store, records, pinned, publisher, now, http };
   const rotateHandler = createRotateHandler(handlerDeps);
   const invoke: RotationInvoker = (event) => rotateHandler(event, context);
+  // A rotation that failed for good is reported by Secrets Manager (RotationFailed, in CloudTrail)
+  // and relayed onto the bus by the relay function; moto has neither, so the driver hands the
+  // relay the event CloudTrail would deliver.
+  const relay = createRelayHandler({ store, publisher });
+  const whenFailed = async (secretId: string, token: string) => {
+    await relay({
+      source: "aws.secretsmanager",
+      "detail-type": "AWS Service Event via CloudTrail",
+      detail: {
+        eventName: "RotationFailed",
+        additionalEventData: { SecretId: secretId },
+        serviceEventDetails: { versionId: token },
+      },
+    });
+  };
   // moto cannot run a rotation Lambda, so "rotate now" plays Secrets Manager's part with the
   // real rotate handler (sandbox/rotation-driver.ts).
   const rotateNow = async (secretId: string) => {
-    const rotation = await rotateLikeSecretsManager(invoke, secretId);
+    const rotation = await rotateLikeSecretsManager(invoke, secretId, { whenFailed });
     if (!rotation.succeeded) throw rotation.failures.at(-1)?.error;
   };
   const monitor = createMonitorHandler({
@@ -184,7 +200,8 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     pinned,
     subscriber,
     invoke,
-    rotate: (secretId, driverOptions) => rotateLikeSecretsManager(invoke, secretId, driverOptions),
+    rotate: (secretId, driverOptions) =>
+      rotateLikeSecretsManager(invoke, secretId, { whenFailed, ...driverOptions }),
     sweep: () => monitor({}, context),
     refresh: (requestId = "local-refresh") => refreshHandler({}, { ...context, awsRequestId: requestId }),
     put: (secretId, input) =>

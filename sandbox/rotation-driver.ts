@@ -1,6 +1,8 @@
 // Plays Secrets Manager's part in a rotation, because moto does not run rotation Lambdas:
 // one ClientRequestToken per rotation, the four steps in order, and after a failure the
-// whole rotation again with the same token, up to a few times, as Secrets Manager does.
+// whole rotation again with the same token, up to a few times, as Secrets Manager does; once it
+// gives up, it reports RotationFailed as Secrets Manager does (to CloudTrail, whence the relay
+// takes it: `whenFailed`).
 // (Real Secrets Manager also pre-creates an empty AWSPENDING version for the token; the
 // public API cannot, so here the token's version first appears at createSecret. The rotate
 // function handles both.)
@@ -32,6 +34,8 @@ export async function rotateLikeSecretsManager(
     token?: string;
     maxAttempts?: number;
     beforeAttempt?: (attempt: number) => void | Promise<void>;
+    /** Secrets Manager's RotationFailed, once the rotation has failed for good. */
+    whenFailed?: (secretId: string, token: string) => Promise<void>;
   } = {},
 ): Promise<DrivenRotation> {
   const token = options.token ?? randomUUID();
@@ -52,5 +56,6 @@ export async function rotateLikeSecretsManager(
     }
     if (!failed) return { token, succeeded: true, attempts: attempt, failures };
   }
+  await options.whenFailed?.(secretId, token);
   return { token, succeeded: false, attempts: maxAttempts, failures };
 }

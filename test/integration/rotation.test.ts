@@ -310,6 +310,31 @@ describe("vendor failures during a rotation", () => {
   });
 });
 
+describe("a rotation that fails for good (issue 15)", () => {
+  test("each failed attempt is a warning, and Secrets Manager giving up is critical", async () => {
+    const { secretId, keyId } = await fx.createCredential();
+    // The vendor is down for the whole rotation: every attempt's mint answers 503.
+    fx.sim.faults.add({
+      method: "POST",
+      path: "/marketplace/api/auth/tokens",
+      fault: { kind: "status", status: 503 },
+      times: 1_000,
+    });
+
+    const rotation = await fx.rotate(secretId);
+
+    expect(rotation).toMatchObject({ succeeded: false, attempts: 3 });
+    expect((await fx.current(secretId)).keyId).toBe(keyId);
+    const events = await receivedEvents();
+    expect(events.map((e) => [e.detail.step, e.detail.severity])).toEqual([
+      ["createSecret", "warning"],
+      ["createSecret", "warning"],
+      ["createSecret", "warning"],
+      ["secretsmanager", "critical"],
+    ]);
+  });
+});
+
 describe("a credential that cannot be rotated", () => {
   test("says wrong region when the token authenticates in another region", async () => {
     // A credential configured for region "eu", handed a token of region "na".
@@ -338,6 +363,8 @@ describe("a credential that cannot be rotated", () => {
         step: "createSecret",
         error: expect.objectContaining({ name: "CredentialRejectedError" }),
       }),
+      // Secrets Manager gave up (its RotationFailed, relayed): the rotation failed for good.
+      expect.objectContaining({ severity: "critical", step: "secretsmanager" }),
     ]);
     expectNoLeaks(events, [error]);
   });
@@ -371,7 +398,8 @@ describe("a credential that cannot be rotated", () => {
     expect(describeError(error)).not.toContain("imm_secret_value");
     expect(Object.values(await fx.stages(secretId))).toEqual([["AWSCURRENT"]]);
     const events = await receivedEvents();
-    expect(countByType(events)).toEqual({ "Credential Rotation Failed": 1 });
+    // The step's failure, then Secrets Manager's RotationFailed once it gave up (relayed).
+    expect(countByType(events)).toEqual({ "Credential Rotation Failed": 2 });
     expect(JSON.stringify(events)).not.toContain("imm_secret_value");
   });
 

@@ -99,7 +99,12 @@ describe("rotation", () => {
     const failed = (await received(rotation.failures.map((f) => f.error))).filter(
       (e) => e["detail-type"] === "Credential Rotation Failed",
     );
-    expect(failed.map((e) => e.detail.severity)).toEqual(["critical", "critical"]);
+    // Both attempts, then Secrets Manager's RotationFailed once it gave up (relayed).
+    expect(failed.map((e) => [e.detail.step, e.detail.severity])).toEqual([
+      ["createSecret", "critical"],
+      ["createSecret", "critical"],
+      ["secretsmanager", "critical"],
+    ]);
   });
 });
 
