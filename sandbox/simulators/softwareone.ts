@@ -1,12 +1,37 @@
 // SoftwareOne Marketplace Platform simulator: account API tokens over real HTTP on loopback,
-// following the contract in shared/VENDORS.md §2 (and the vendor's page in seeds/002).
+// following the contract in shared/VENDORS.md §2 (and the vendor's page in seeds/002), and
+// where they speak, SoftwareOne's spec (shared/vendor-specs/softwareone-marketplace.openapi.json)
+// and reference pages (shared/vendor-specs/softwareone-docs/).
 //
 // Clients reach it through a vendor endpoint override, like AWS_ENDPOINT_URL: the canonical
 // `https://api.platform.softwareone.com/public/v1/accounts/api-tokens` becomes
 // `http://127.0.0.1:PORT/api.platform.softwareone.com/public/v1/accounts/api-tokens`, so the
 // first path segment names the vendor host; any other host is a 404.
 //
-// Choices where VENDORS.md §2 is silent or says "unconfirmed":
+// What the spec and the reference pages settle, followed here:
+// - `limit` above 100 is capped to 100, not refused (rql.md, "Limit"); the answer's
+//   `$meta.pagination.limit` says 100.
+// - `$meta.pagination.total` is nullable (PaginationMetadata): `paginationTotal: "null"` answers
+//   null; the default is the count, as rql.md's "Counting" example shows.
+// - Only `lastAccessAt` is an "Optional" field of ApiToken (x-softwareone-rql constraints): lists
+//   and GET /accounts/api-tokens/{id} leave it out unless `select=+lastAccessAt`, and name it in
+//   `$meta.omitted`. Every other field, `token` included (constraint "None"), is in the default
+//   representation: an administrator's GET answers the token's value again (the API token
+//   object's `token` field; the UI's "Copy API token" page shows and copies it), and so does a
+//   list. `select=-token` leaves it out.
+// - Disable, enable and delete declare 400 (ProblemDetails): with `repeatedStateChange: "400"`,
+//   disabling a disabled token or enabling an active one is a 400 problem; the default answers
+//   200 with the record (idempotent).
+// - Problem details `errors` come in two forms: error-object.md's array
+//   `[{message, properties, id?, parameters?}]` (the default for validation failures and the
+//   repeated-state 400) and errors-handling.md's map `{field: [messages]}`
+//   (`problemErrors: "map"`). The spec's ProblemDetails allows any extra member.
+// - Module ids are `MOD-\d{4}` (CreateApiTokenDto's ModuleDto pattern): MOD-1000..MOD-1003.
+// - Tokens minted now are `idt:TKN-XXXX-XXXX:<64 letters and digits>`; `seedToken(…, {legacy:
+//   true})` gives an older token, whose value is the bare secret without the `idt:TKN-…:` part
+//   (SoftwareOne's CLI keeps such a token's id beside it); it authenticates the same way.
+//
+// Choices where VENDORS.md §2 and the spec are silent or say "unconfirmed" (invented here):
 // - Admin rights: managing tokens (list, create, PUT, disable/enable, DELETE, GET of another
 //   token) needs an account administrator's token. Here that is a token whose modules include
 //   `MOD-1000` ("Account administration"); `seedToken(…, {admin: true})` adds it, and a token
@@ -14,18 +39,24 @@
 //   GET its own record (how keyturn verifies a fresh token) and GET /accounts/modules.
 // - Scope: a token sees only its own account's tokens; another account's token id is a 404, and
 //   creating a token for another account is a 403.
-// - Tokens never expire (§2: unconfirmed); disabling a disabled token and enabling an active one
-//   answer 200 with the record (idempotent); both are 404 on a deleted token.
+// - Tokens never expire (§2: unconfirmed); disable and enable are 404 on a deleted token, and
+//   which status a repeated disable gets is the `repeatedStateChange` switch above.
 // - A deleted token is gone from every answer: GET and DELETE are 404 and lists leave it out.
-// - Lists: default limit 10, at most 100 (more is a 400), ordered by creation. They omit
-//   `description` and `lastAccessAt` unless `select=+field` asks (named in `$meta.omitted`);
-//   `select=-field` drops one more; `token` is never listed (selecting it is a 400).
+// - Lists: default limit 10 (the spec gives none), ordered by creation; `select=-field` drops a
+//   field. Whether a list really carries `token` is not stated anywhere; the spec's default
+//   representation is taken literally, the worst case for a client.
+// - The answers to PUT, disable and enable carry no `token` (the spec's ApiToken would allow it);
+//   a token reading its own record gets its own value like an administrator would.
+// - GET /accounts/api-tokens/{id} takes only `select` (the one query parameter the spec
+//   declares for it); anything else is a 400.
+// - An older token's value is 64 letters and digits, the secret part of the current form: how
+//   such values really look is not documented.
 // - RQL: `eq(field,value)` (value quoted or bare, `null` bare for "absent", dotted fields such
 //   as `account.id`) and `and(…)`; several top-level expressions are and-ed. The query string is
 //   percent-decoded before parsing, so a value holding `,` or `)` must be quoted. Other
 //   operators, unknown fields, unknown query parameters and `?rql=` are 400s.
-// - Problem details follow ASP.NET Core: an RFC 9110 `type` URL, `traceId` as a W3C
-//   traceparent, and `errors: {field: [messages]}` for validation failures.
+// - Problem details follow ASP.NET Core: an RFC 9110 `type` URL and `traceId` as a W3C
+//   traceparent; which messages and which `errors` entries a failure gets is invented.
 // - `lastAccessAt` is absent until first use; every authenticated call sets it, even one then
 //   refused with 403 or 400. `audit.*.by` is `{id, name}` of the acting token, or of the
 //   account's (simulated) web-UI user for seeded tokens.
@@ -33,8 +64,9 @@
 //   would see) is a 403 problem.
 // - No documented rate limit: a 429 with Retry-After comes from the fault injector.
 //
-// Tokens are looked up by SHA-256 hash. The plain values handed out are kept only in
-// `issuedValues`, so that tests can scan everything keyturn printed for any of them.
+// Tokens are looked up by SHA-256 hash. The plain values are kept with the token (an
+// administrator may read them again) and in `issuedValues`, so that tests can scan everything
+// keyturn printed for any of them; the test-facing `tokens()` never shows them.
 
 import { createHash, randomBytes, randomInt } from "node:crypto";
 import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
@@ -67,7 +99,7 @@ export interface AuditEntry {
   by: { id: string; name: string };
 }
 
-/** As the platform answers it (VENDORS.md §2); `token` only in the answer to POST. */
+/** As the platform answers it (VENDORS.md §2, the spec's ApiToken); `token` unless `select=-token`. */
 export interface ApiToken {
   id: string;
   name: string;
@@ -98,7 +130,17 @@ export interface RecordedRequest {
   at: number;
 }
 
-export interface SoftwareOneSimulatorOptions {
+/** Behaviours the spec allows either way; `configure` changes them on a running simulator. */
+export interface SoftwareOneBehaviour {
+  /** `$meta.pagination.total` of a token list: the count (default) or null, which the spec allows. */
+  paginationTotal?: "count" | "null";
+  /** Disabling a disabled token, or enabling an active one: 200 with the record (default) or a 400 problem. */
+  repeatedStateChange?: "ok" | "400";
+  /** The form of a 400 problem's `errors`: error-object.md's array (default) or errors-handling.md's map. */
+  problemErrors?: "array" | "map";
+}
+
+export interface SoftwareOneSimulatorOptions extends SoftwareOneBehaviour {
   clock?: Clock;
   /** Default 0: a free port. */
   port?: number;
@@ -114,10 +156,15 @@ export interface SoftwareOneSimulator {
   readonly faults: FaultInjector;
   /** `accountId` gives the account a known id (one a config names, such as ACC-1234-5678); default a new one. */
   createAccount(options?: { name?: string; accountId?: string }): { accountId: string };
-  /** A token as if created on the platform's API tokens page. */
+  /** Changes behaviours the spec allows either way (see SoftwareOneBehaviour). */
+  configure(behaviour: SoftwareOneBehaviour): void;
+  /**
+   * A token as if created on the platform's API tokens page; `legacy` gives an older token whose
+   * value is the bare secret, without the `idt:TKN-…:` prefix.
+   */
   seedToken(
     accountId: string,
-    options: { name: string; description?: string; modules?: string[]; admin?: boolean },
+    options: { name: string; description?: string; modules?: string[]; admin?: boolean; legacy?: boolean },
   ): { id: string; token: string };
   /** Every token, deleted ones included, optionally of one account. */
   tokens(accountId?: string): SimulatedApiToken[];
@@ -149,6 +196,8 @@ interface StoredAccount {
 
 interface StoredToken {
   id: string;
+  /** The value, which an administrator may read again with GET. */
+  value: string;
   accountId: string;
   name: string;
   description: string | undefined;
@@ -165,8 +214,9 @@ const DEFAULT_LIMIT = 10;
 const MAX_LIMIT = 100;
 const PROBLEM_CONTENT_TYPE = "application/problem+json; charset=utf-8";
 const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
-// Fields a list answer leaves out unless `select=+field` asks for them.
-const OMITTED_BY_DEFAULT = ["description", "lastAccessAt"] as const;
+// Fields an answer leaves out unless `select=+field` asks for them: ApiToken's fields with the
+// "Optional" constraint in the spec's x-softwareone-rql.
+const OMITTED_BY_DEFAULT = ["lastAccessAt"] as const;
 const SELECTABLE_FIELDS = new Set([
   "id",
   "name",
@@ -174,6 +224,7 @@ const SELECTABLE_FIELDS = new Set([
   "icon",
   "status",
   "lastAccessAt",
+  "token",
   "account",
   "modules",
   "audit",
@@ -213,6 +264,11 @@ export async function startSoftwareOneSimulator(
   options: SoftwareOneSimulatorOptions = {},
 ): Promise<SoftwareOneSimulator> {
   const clock = options.clock ?? systemClock;
+  const behaviour: Required<SoftwareOneBehaviour> = {
+    paginationTotal: options.paginationTotal ?? "count",
+    repeatedStateChange: options.repeatedStateChange ?? "ok",
+    problemErrors: options.problemErrors ?? "array",
+  };
   const faults = new FaultInjector();
   const closing = new AbortController();
   const accounts = new Map<string, StoredAccount>();
@@ -242,12 +298,15 @@ export async function startSoftwareOneSimulator(
     account: StoredAccount,
     request: { name: string; description?: string | undefined; icon?: string | undefined; modules: string[] },
     by: Actor,
+    legacy = false,
   ): { stored: StoredToken; token: string } => {
     const id = newId("TKN");
-    const token = `idt:${id}:${randomBytes(32).toString("base64url")}`;
+    const secret = randomAlphanumeric(64);
+    const token = legacy ? secret : `idt:${id}:${secret}`;
     const now = clock.now();
     const stored: StoredToken = {
       id,
+      value: token,
       accountId: account.id,
       name: request.name,
       description: request.description,
@@ -265,7 +324,8 @@ export async function startSoftwareOneSimulator(
     return { stored, token };
   };
 
-  const toApiToken = (token: StoredToken): ApiToken => {
+  /** The whole representation, `token` only with `withValue`. */
+  const toApiToken = (token: StoredToken, withValue = false): ApiToken => {
     const account = accountOf(token.accountId);
     return {
       id: token.id,
@@ -276,6 +336,7 @@ export async function startSoftwareOneSimulator(
       ...(token.lastAccessAt === undefined
         ? {}
         : { lastAccessAt: new Date(token.lastAccessAt).toISOString() }),
+      ...(withValue ? { token: token.value } : {}),
       // The spec's Account requires its type and status besides the name.
       account: { id: account.id, name: account.name, type: "Client", status: "Active" },
       modules: token.modules.map(moduleOf),
@@ -301,7 +362,13 @@ export async function startSoftwareOneSimulator(
     req: IncomingMessage,
     body: Buffer,
   ): SimulatedResponse => {
-    const problemAt = (status: number, detail: string) => problem(status, detail, path);
+    const problemAt = (status: number, detail: string, extra: ProblemExtra = {}) =>
+      problem(status, detail, path, extra);
+    const validationProblem = (errors: FieldErrors) =>
+      problemAt(400, `Invalid fields: ${Object.keys(errors).join(", ")}.`, {
+        title: "One or more validation errors occurred.",
+        errors: errorsIn(behaviour.problemErrors, errors),
+      });
 
     if (firstHeader(req.headers["x-forwarded-proto"])?.toLowerCase() === "http") {
       return problemAt(403, "HTTPS is required: calls made over plain HTTP fail.");
@@ -352,24 +419,27 @@ export async function startSoftwareOneSimulator(
         if ("error" in listQuery) return problemAt(400, listQuery.error);
         const matching = [...tokens.values()]
           .filter((token) => token.accountId === caller.accountId && token.status !== "Deleted")
-          .map(toApiToken)
+          .map((token) => toApiToken(token, true))
           .filter((token) => listQuery.filters.every((filter) => matchesRql(filter, token)));
-        const hidden = new Set<string>(listQuery.removed);
-        for (const field of OMITTED_BY_DEFAULT) if (!listQuery.added.has(field)) hidden.add(field);
+        const hidden = hiddenFields(listQuery);
         const data = matching
           .slice(listQuery.offset, listQuery.offset + listQuery.limit)
-          .map((token) => Object.fromEntries(Object.entries(token).filter(([key]) => !hidden.has(key))));
+          .map((token) => project(token, hidden));
         return json(200, {
           $meta: {
-            pagination: { offset: listQuery.offset, limit: listQuery.limit, total: matching.length },
-            omitted: [...hidden],
+            pagination: {
+              offset: listQuery.offset,
+              limit: listQuery.limit,
+              total: behaviour.paginationTotal === "null" ? null : matching.length,
+            },
+            omitted: omittedOf(hidden),
           },
           data,
         });
       }
       case "createToken": {
         const request = validateTokenRequest(parsedBody, { creating: true });
-        if ("errors" in request) return validationProblem(request.errors, path);
+        if ("errors" in request) return validationProblem(request.errors);
         if (request.accountId !== caller.accountId) {
           return problemAt(
             403,
@@ -388,14 +458,22 @@ export async function startSoftwareOneSimulator(
         );
       }
       case "getToken": {
+        const selection = parseSelectOnly(query);
+        if ("error" in selection) return problemAt(400, selection.error);
         const token = visible(route.tokenId);
-        return token ? json(200, toApiToken(token)) : notFound(route.tokenId);
+        if (!token) return notFound(route.tokenId);
+        const hidden = hiddenFields(selection);
+        const omitted = omittedOf(hidden);
+        return json(200, {
+          ...project(toApiToken(token, true), hidden),
+          ...(omitted.length > 0 ? { $meta: { omitted } } : {}),
+        });
       }
       case "updateToken": {
         const token = visible(route.tokenId);
         if (!token) return notFound(route.tokenId);
         const request = validateTokenRequest(parsedBody, { creating: false });
-        if ("errors" in request) return validationProblem(request.errors, path);
+        if ("errors" in request) return validationProblem(request.errors);
         token.name = request.name;
         token.description = request.description;
         token.icon = request.icon;
@@ -408,6 +486,12 @@ export async function startSoftwareOneSimulator(
         const token = visible(route.tokenId);
         if (!token) return notFound(route.tokenId);
         const status = route.name === "disableToken" ? "Disabled" : "Active";
+        if (token.status === status && behaviour.repeatedStateChange === "400") {
+          const already = `The API token ${token.id} is already ${status === "Active" ? "active" : "disabled"}.`;
+          return problemAt(400, already, {
+            errors: errorsIn(behaviour.problemErrors, { status: [already] }),
+          });
+        }
         if (token.status !== status) {
           token.status = status;
           token.updated = { at: clock.now(), by: actor };
@@ -463,6 +547,12 @@ export async function startSoftwareOneSimulator(
     baseUrl: `${url}/${SOFTWAREONE_HOST}${API_PREFIX}`,
     clock,
     faults,
+    configure(changes) {
+      for (const key of ["paginationTotal", "repeatedStateChange", "problemErrors"] as const) {
+        const value = changes[key];
+        if (value !== undefined) Object.assign(behaviour, { [key]: value });
+      }
+    },
     createAccount(accountOptions = {}) {
       const wanted = accountOptions.accountId;
       if (wanted !== undefined && usedIds.has(wanted)) {
@@ -490,6 +580,7 @@ export async function startSoftwareOneSimulator(
         account,
         { name: tokenOptions.name, description: tokenOptions.description, modules },
         account.user,
+        tokenOptions.legacy === true,
       );
       return { id: stored.id, token };
     },
@@ -613,30 +704,70 @@ function parseListQuery(query: string): ListQuery | { error: string } {
       case "limit":
       case "offset": {
         if (!/^\d+$/.test(value)) return { error: `${name} must be a non-negative integer, got "${value}".` };
-        const number = Number(value);
-        if (name === "limit" && number > MAX_LIMIT) {
-          return { error: `limit must be at most ${MAX_LIMIT}, got ${number}.` };
-        }
-        result[name] = number;
+        // rql.md: "Maximum is 100 (values above 100 are capped)".
+        result[name] = name === "limit" ? Math.min(Number(value), MAX_LIMIT) : Number(value);
         break;
       }
-      case "select":
-        for (const item of value.split(",")) {
-          const [, sign = "+", field = ""] = /^([+-]?)(.*)$/s.exec(item.trim()) ?? [];
-          if (field === "token") {
-            return {
-              error: "token is shown only once, in the answer that creates the token; it cannot be selected.",
-            };
-          }
-          if (!SELECTABLE_FIELDS.has(field)) return { error: `select: unknown field "${field}".` };
-          (sign === "-" ? result.removed : result.added).add(field);
-        }
+      case "select": {
+        const error = parseSelect(value, result);
+        if (error !== undefined) return { error };
         break;
+      }
       default:
         return { error: `Unknown query parameter "${name}"; expected RQL, limit, offset or select.` };
     }
   }
   return result;
+}
+
+interface Selection {
+  added: Set<string>;
+  removed: Set<string>;
+}
+
+/** `select=+a,-b` into `into`; an error text for an unknown field. */
+function parseSelect(value: string, into: Selection): string | undefined {
+  for (const item of value.split(",")) {
+    const [, sign = "+", field = ""] = /^([+-]?)(.*)$/s.exec(item.trim()) ?? [];
+    if (!SELECTABLE_FIELDS.has(field)) return `select: unknown field "${field}".`;
+    (sign === "-" ? into.removed : into.added).add(field);
+  }
+  return undefined;
+}
+
+/** The query of GET /accounts/api-tokens/{id}: the spec declares `select` only. */
+function parseSelectOnly(query: string): Selection | { error: string } {
+  const result: Selection = { added: new Set(), removed: new Set() };
+  for (const raw of query.split("&")) {
+    if (raw === "") continue;
+    let part: string;
+    try {
+      part = decodeURIComponent(raw);
+    } catch {
+      return { error: `The query string part "${raw}" is not valid percent-encoding.` };
+    }
+    const parameter = /^select=(.*)$/s.exec(part);
+    if (!parameter) return { error: `Unknown query parameter "${part}"; a single token takes only select.` };
+    const error = parseSelect(parameter[1] ?? "", result);
+    if (error !== undefined) return { error };
+  }
+  return result;
+}
+
+/** The fields an answer leaves out: the "Optional" ones not selected, and those `-`selected. */
+function hiddenFields(selection: Selection): Set<string> {
+  const hidden = new Set<string>(selection.removed);
+  for (const field of OMITTED_BY_DEFAULT) if (!selection.added.has(field)) hidden.add(field);
+  return hidden;
+}
+
+/** `$meta.omitted`: the fields left out, `token` excepted (a value is never named as omitted). */
+function omittedOf(hidden: Set<string>): string[] {
+  return [...hidden].filter((field) => field !== "token");
+}
+
+function project(token: ApiToken, hidden: Set<string>): Partial<ApiToken> {
+  return Object.fromEntries(Object.entries(token).filter(([key]) => !hidden.has(key)));
 }
 
 function parseRql(source: string): Rql {
@@ -720,11 +851,14 @@ interface TokenRequest {
   modules: string[] | undefined;
 }
 
+/** Validation failures by field (the property path), before they take the answer's form. */
+type FieldErrors = Record<string, string[]>;
+
 function validateTokenRequest(
   body: unknown,
   { creating }: { creating: boolean },
-): TokenRequest | { errors: Record<string, string[]> } {
-  const errors: Record<string, string[]> = {};
+): TokenRequest | { errors: FieldErrors } {
+  const errors: FieldErrors = {};
   const fail = (field: string, message: string) => {
     errors[field] = [...(errors[field] ?? []), message];
   };
@@ -788,9 +922,23 @@ function readJson(body: Buffer): unknown {
 
 // --- answers -----------------------------------------------------------------------------
 
+/** error-object.md's "Parameter Errors Fields". */
+interface ParameterError {
+  message: string;
+  properties: string[];
+}
+
 interface ProblemExtra {
   title?: string;
-  errors?: Record<string, string[]>;
+  errors?: FieldErrors | ParameterError[];
+}
+
+/** `errors` as error-object.md's array (one entry per message) or errors-handling.md's map. */
+function errorsIn(form: "array" | "map", errors: FieldErrors): FieldErrors | ParameterError[] {
+  if (form === "map") return errors;
+  return Object.entries(errors).flatMap(([property, messages]) =>
+    messages.map((message) => ({ message, properties: [property] })),
+  );
 }
 
 function problem(
@@ -811,13 +959,6 @@ function problem(
   return { status, headers: { "content-type": PROBLEM_CONTENT_TYPE }, body: JSON.stringify(body) };
 }
 
-function validationProblem(errors: Record<string, string[]>, instance: string): SimulatedResponse {
-  return problem(400, `Invalid fields: ${Object.keys(errors).join(", ")}.`, instance, {
-    title: "One or more validation errors occurred.",
-    errors,
-  });
-}
-
 function faultDetail(status: number): string {
   if (status === 429) return "Too many requests: retry after the Retry-After delay.";
   if (status >= 500) return "An unexpected error occurred while processing the request.";
@@ -835,6 +976,15 @@ function moduleOf(id: string): SoftwareOneModule {
 
 function moduleIds(): string {
   return SOFTWAREONE_MODULES.map((module) => module.id).join(", ");
+}
+
+const ALPHANUMERIC = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789";
+
+/** Letters and digits, as the secret part of published SoftwareOne token values. */
+function randomAlphanumeric(count: number): string {
+  let text = "";
+  for (let i = 0; i < count; i++) text += ALPHANUMERIC[randomInt(0, ALPHANUMERIC.length)];
+  return text;
 }
 
 function digits(count: number): string {

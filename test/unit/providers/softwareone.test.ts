@@ -1,6 +1,8 @@
 // The SoftwareOne provider against the simulator over real HTTP: secret parsing, minting
 // with an administrator token, verification, soft and hard revocation, orphan listing, last
-// use, and error messages that name the credential and never carry a token value.
+// use, and error messages that name the credential and never carry a token value. Issue 18:
+// what SoftwareOne's spec allows (a null total, a 400 to a repeated disable or to a delete,
+// `errors` as an array, a GET answer carrying the token's value, older tokens without `idt:`).
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import {
   CredentialRejectedError,
@@ -9,16 +11,22 @@ import {
   VendorError,
 } from "#engine/errors.ts";
 import { redactText } from "#http/redact.ts";
-import { type SoftwareOneCredential, softwareone } from "#providers/softwareone/index.ts";
+import {
+  parseApiToken,
+  problemErrorsText,
+  type SoftwareOneCredential,
+  softwareone,
+} from "#providers/softwareone/index.ts";
 import type { IssuedKey, ProviderContext } from "#providers/types.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import { type SoftwareOneSimulator, startSoftwareOneSimulator } from "#sandbox/simulators/softwareone.ts";
-import { describeError, findLeaks } from "../../support/leak-guard.ts";
+import { captureOutput, describeError, findLeaks } from "../../support/leak-guard.ts";
 import { rejection, simulatorContext, thrownBy } from "../../support/provider-context.ts";
 
 const CREDENTIAL = "softwareone/reporting";
 const TOKENS_PATH = "/public/v1/accounts/api-tokens";
 const MARKER = "keyturn:softwareone/reporting:v2";
+const LIST_SELECT = "select=+description,+lastAccessAt,-token";
 
 let clock: ManualClock;
 let sim: SoftwareOneSimulator;
@@ -342,16 +350,8 @@ describe("listIssued", () => {
     expect(keys).toHaveLength(153);
     expect(keys.filter((key) => key.marker?.startsWith("keyturn:c:"))).toHaveLength(150);
     expect(sim.requests.map((r) => [r.path, r.query, r.status])).toEqual([
-      [
-        TOKENS_PATH,
-        `eq(account.id,"${accountId}")&select=+description,+lastAccessAt&limit=100&offset=0`,
-        200,
-      ],
-      [
-        TOKENS_PATH,
-        `eq(account.id,"${accountId}")&select=+description,+lastAccessAt&limit=100&offset=100`,
-        200,
-      ],
+      [TOKENS_PATH, `eq(account.id,"${accountId}")&${LIST_SELECT}&limit=100&offset=0`, 200],
+      [TOKENS_PATH, `eq(account.id,"${accountId}")&${LIST_SELECT}&limit=100&offset=100`, 200],
     ]);
   });
 
@@ -495,5 +495,357 @@ describe("errors", () => {
     // With nothing to look for, the leak scans below would pass whatever the errors say.
     expect(sim.issuedValues.length).toBeGreaterThan(0);
     expect(findLeaks(errors.map(describeError), sim.issuedValues)).toEqual([]);
+  });
+});
+
+describe("issue 18: what SoftwareOne's spec allows", () => {
+  /** A 400 problem answered to the next `method` call at `path`, in place of the simulator's own answer. */
+  function problem400(method: string, path: string, body: Record<string, unknown>): void {
+    sim.faults.add({
+      method,
+      path,
+      fault: {
+        kind: "status",
+        status: 400,
+        contentType: "application/problem+json",
+        body: JSON.stringify({
+          type: "https://docs.platform.softwareone.com/developer-resources/rest-api/errors/accounts#MPTACC03-0001",
+          title: "Bad Request",
+          status: 400,
+          traceId: "00-9e02a91b64ac56904703a3a69ea9101d-56be90a29d0b0b25-00",
+          ...body,
+        }),
+      },
+    });
+  }
+
+  test("listing pages without $meta.pagination.total (nullable) and stops on the short page", async () => {
+    sim.configure({ paginationTotal: "null" });
+    for (let i = 0; i < 150; i++)
+      sim.seedToken(accountId, { name: `key-${i}`, description: `keyturn:c:${i}` });
+    sim.resetRequests();
+
+    const keys = await collect(softwareone.listIssued(issuer, ctx));
+
+    expect(keys).toHaveLength(153);
+    expect(sim.requests.map((r) => r.query)).toEqual([
+      `eq(account.id,"${accountId}")&${LIST_SELECT}&limit=100&offset=0`,
+      `eq(account.id,"${accountId}")&${LIST_SELECT}&limit=100&offset=100`,
+    ]);
+  });
+
+  test("a full last page is followed by one empty page, total or not", async () => {
+    sim.configure({ paginationTotal: "null" });
+    for (let i = 0; i < 97; i++) sim.seedToken(accountId, { name: `key-${i}` });
+    sim.resetRequests();
+
+    const keys = await collect(softwareone.listIssued(issuer, ctx));
+
+    expect(keys).toHaveLength(100);
+    expect(sim.requests.map((r) => r.query.replace(/.*&offset=/, "offset="))).toEqual([
+      "offset=0",
+      "offset=100",
+    ]);
+  });
+
+  test("a listing that answers the same full page again is a VendorError, not an endless loop", async () => {
+    for (let i = 0; i < 120; i++) sim.seedToken(accountId, { name: `key-${i}` });
+    const page = await (
+      await fetch(`${sim.baseUrl}/accounts/api-tokens?limit=100&select=-token`, {
+        headers: { authorization: `Bearer ${issuer.token}` },
+      })
+    ).text();
+    sim.faults.add({
+      method: "GET",
+      path: TOKENS_PATH,
+      times: Number.POSITIVE_INFINITY,
+      fault: { kind: "status", status: 200, body: page.replace(/"total":\d+/, '"total":null') },
+    });
+
+    const error = await rejection(collect(softwareone.listIssued(issuer, ctx)));
+
+    expect(error).toBeInstanceOf(VendorError);
+    expect(error.message).toContain("does not advance");
+    expect(sim.requests.filter((r) => r.path === TOKENS_PATH)).toHaveLength(3);
+  });
+
+  test("problem errors as error-object.md's array are printed as 'properties: message'", async () => {
+    problem400("POST", TOKENS_PATH, {
+      detail: "Value of listing does not correspond to a valid listing; External ID is too long",
+      errors: [
+        {
+          message: "Module {{moduleId}} was not found",
+          properties: ["modules[0].id"],
+          parameters: { moduleId: "MOD-9999" },
+        },
+        { message: "External ID is too long", properties: ["externalId"], id: "MPTACC03-0078" },
+      ],
+    });
+
+    const error = await rejection(
+      softwareone.issue(issuer, reporting, { marker: MARKER, expiresAt: undefined }, ctx),
+    );
+
+    expect(error).toBeInstanceOf(VendorError);
+    expect(error.message).toContain(
+      "Errors: modules[0].id: Module MOD-9999 was not found; externalId: External ID is too long.",
+    );
+    expect(error.message).not.toContain("[object Object]");
+    expect(error.message).not.toMatch(/\b0: /);
+  });
+
+  test("problem errors as errors-handling.md's map are printed as 'field: messages'", async () => {
+    sim.configure({ problemErrors: "map" });
+
+    const error = await rejection(
+      softwareone.issue(
+        issuer,
+        { ...reporting, modules: ["MOD-9999"] },
+        { marker: MARKER, expiresAt: undefined },
+        ctx,
+      ),
+    );
+
+    expect(error.message).toContain("Errors: modules[0].id: Module MOD-9999 was not found");
+    expect(error.message).not.toContain("[object Object]");
+  });
+
+  test("problem errors are bounded: three entries shown, each cut short, the rest counted", async () => {
+    const long = `A message with markdown\n\n**${"x".repeat(5_000)}**`;
+    problem400("POST", TOKENS_PATH, {
+      errors: Array.from({ length: 50 }, (_, i) => ({ message: long, properties: [`field${i}`] })),
+    });
+
+    const error = await rejection(
+      softwareone.issue(issuer, reporting, { marker: MARKER, expiresAt: undefined }, ctx),
+    );
+
+    expect(error.message).toContain("(and 47 more)");
+    expect(error.message).toContain("field0: A message with markdown **xxx");
+    expect(error.message).not.toContain("field3:");
+    expect(error.message.length).toBeLessThan(1_500);
+  });
+
+  test("errors that are neither messages nor fields are left out, never printed as [object Object]", () => {
+    expect(
+      problemErrorsText([{ properties: ["a"] }, 42, null, { message: { nested: true } }]),
+    ).toBeUndefined();
+    expect(problemErrorsText({ name: [{ message: "is required" }], other: { deep: {} } })).toBe(
+      "name: is required",
+    );
+    expect(problemErrorsText(["plain text"])).toBe("plain text");
+    expect(problemErrorsText("not a collection")).toBeUndefined();
+  });
+
+  test("a repeated disable answered 400 (the simulator's switch) reads the token and counts as revoked", async () => {
+    sim.configure({ repeatedStateChange: "400" });
+    await softwareone.revoke(reporting.keyId, issuer, "soft", ctx);
+    sim.resetRequests();
+
+    const outcome = await softwareone.revoke(reporting.keyId, issuer, "soft", ctx);
+
+    expect(outcome).toBe("revoked");
+    expect(sim.requests.map((r) => `${r.method} ${r.path} ${r.status}`)).toEqual([
+      `POST ${TOKENS_PATH}/${reporting.keyId}/disable 400`,
+      `GET ${TOKENS_PATH}/${reporting.keyId} 200`,
+    ]);
+  });
+
+  test("a 400 to disabling a token that is still active is not taken for revoked", async () => {
+    problem400("POST", `${TOKENS_PATH}/${reporting.keyId}/disable`, {
+      errors: [{ message: "The token cannot be disabled now.", properties: ["status"] }],
+    });
+
+    const error = await rejection(softwareone.revoke(reporting.keyId, issuer, "soft", ctx));
+
+    expect(error).toBeInstanceOf(VendorError);
+    expect(error.message).toContain("status: The token cannot be disabled now.");
+    expect(recordOf(reporting.keyId).status).toBe("Active");
+  });
+
+  test("a 400 to deleting a token that is gone already is already gone", async () => {
+    await softwareone.revoke(reporting.keyId, issuer, "hard", ctx);
+    problem400("DELETE", `${TOKENS_PATH}/${reporting.keyId}`, { detail: "The token is deleted." });
+
+    const outcome = await softwareone.revoke(reporting.keyId, issuer, "hard", ctx);
+
+    expect(outcome).toBe("already-gone");
+  });
+
+  test("lastUsed asks for lastAccessAt, which a GET leaves out unless selected", async () => {
+    sim.touch(reporting.keyId, new Date("2026-02-27T17:45:00Z"));
+    sim.resetRequests();
+
+    const lastUsed = await softwareone.lastUsed?.(reporting.keyId, issuer, ctx);
+
+    expect(lastUsed).toEqual(new Date("2026-02-27T17:45:00Z"));
+    expect(sim.requests).toMatchObject([
+      { method: "GET", path: `${TOKENS_PATH}/${reporting.keyId}`, query: "select=+lastAccessAt,-token" },
+    ]);
+  });
+
+  test("every read asks for the record without the token's value", async () => {
+    const bare = credentialOf({ id: reporting.keyId, token: reporting.token });
+    sim.configure({ repeatedStateChange: "400" });
+    sim.resetRequests();
+
+    const successor = await softwareone.issue(issuer, bare, { marker: MARKER, expiresAt: undefined }, ctx);
+    await softwareone.verify(successor, ctx);
+    await softwareone.lastUsed?.(reporting.keyId, issuer, ctx);
+    await softwareone.revoke(reporting.keyId, issuer, "soft", ctx);
+    await softwareone.revoke(reporting.keyId, issuer, "soft", ctx);
+    await collect(softwareone.listIssued(issuer, ctx));
+
+    const reads = sim.requests.filter((r) => r.method === "GET");
+    expect(reads).toHaveLength(5);
+    for (const read of reads) expect(read.query).toMatch(/(?:^|[=,])-token(?:&|$)/);
+  });
+
+  test("a parsed token record keeps only the fields keyturn uses, never the value", () => {
+    const record = parseApiToken(
+      {
+        id: "TKN-1234-5678",
+        name: "reporting",
+        status: "Active",
+        token: "idt:TKN-1234-5678:0123456789abcdefghij0123456789ABCDEFGHIJ",
+        account: { id: accountId, name: "Contoso", type: "Client", status: "Active" },
+        modules: [{ id: "MOD-1001", name: "Catalog" }],
+        $meta: { omitted: ["lastAccessAt"] },
+        audit: { created: { at: "2026-01-01T00:00:00Z", by: { id: "USR-1", name: "A" } } },
+      },
+      { credential: CREDENTIAL, action: "a test" },
+    );
+
+    expect(record).toEqual({
+      id: "TKN-1234-5678",
+      name: "reporting",
+      status: "Active",
+      account: { id: accountId },
+      modules: [{ id: "MOD-1001" }],
+      audit: { created: { at: "2026-01-01T00:00:00Z" } },
+    });
+  });
+
+  test("a GET answer carrying a token's value (a platform ignoring select=-token) never leaks", async () => {
+    const legacy = sim.seedToken(accountId, { name: "legacy", legacy: true, modules: ["MOD-1001"] });
+    const answerWithValue = await (
+      await fetch(`${sim.baseUrl}/accounts/api-tokens/${legacy.id}`, {
+        headers: { authorization: `Bearer ${operator.token}` },
+      })
+    ).text();
+    expect(answerWithValue).toContain(legacy.token);
+    const serve = (path: string, body: string, times = 1) =>
+      sim.faults.add({
+        method: "GET",
+        path,
+        phase: "after",
+        times,
+        fault: { kind: "status", status: 200, body },
+      });
+    const output = captureOutput();
+    const outcomes: unknown[] = [];
+    const errors: Error[] = [];
+    try {
+      // Every read keyturn makes answered with that record: the value is in each answer.
+      serve(`${TOKENS_PATH}/${reporting.keyId}`, answerWithValue, 2);
+      errors.push(await rejection(softwareone.verify(reporting, ctx))); // another token's record
+      outcomes.push(await softwareone.lastUsed?.(reporting.keyId, issuer, ctx));
+      serve(`${TOKENS_PATH}/${legacy.id}`, answerWithValue.replace('"Active"', '"Disabled"'));
+      sim.configure({ repeatedStateChange: "400" });
+      await softwareone.revoke(legacy.id, issuer, "soft", ctx);
+      outcomes.push(await softwareone.revoke(legacy.id, issuer, "soft", ctx));
+      serve(TOKENS_PATH, `{"$meta":{"pagination":{"total":null}},"data":[${answerWithValue}]}`);
+      outcomes.push(await collect(softwareone.listIssued(issuer, ctx)));
+      serve(TOKENS_PATH, `{"data":[${answerWithValue.replace(legacy.id, "not-an-id")}]}`);
+      errors.push(await rejection(collect(softwareone.listIssued(issuer, ctx))));
+    } finally {
+      output.restore();
+    }
+
+    expect(errors.map((error) => error.constructor.name)).toEqual(["VendorError", "VendorError"]);
+    const texts = [output.text(), ...errors.map(describeError), JSON.stringify(outcomes)];
+    expect(findLeaks(texts, [legacy.token])).toEqual([]);
+  });
+});
+
+describe("issue 18: older tokens without the idt: prefix", () => {
+  let legacy: SoftwareOneCredential;
+
+  beforeEach(() => {
+    const seeded = sim.seedToken(accountId, {
+      name: "legacy reporting",
+      legacy: true,
+      modules: ["MOD-1002"],
+    });
+    expect(seeded.token.startsWith("idt:")).toBe(false);
+    legacy = credentialOf(seeded, {}, "softwareone/legacy");
+  });
+
+  test("a bare value is accepted, its id being the secret's keyId", () => {
+    expect(legacy.keyId).toMatch(/^TKN-\d{4}-\d{4}$/);
+    expect(redactText(`echo ${legacy.token}`)).not.toContain(legacy.token);
+  });
+
+  test("verify reads the token's own record with the bare value", async () => {
+    sim.resetRequests();
+
+    await softwareone.verify(legacy, ctx);
+
+    expect(sim.requests).toMatchObject([
+      { method: "GET", path: `${TOKENS_PATH}/${legacy.keyId}`, status: 200 },
+    ]);
+  });
+
+  test("a rotation mints a successor in the current form from the older token's record", async () => {
+    const successor = await softwareone.issue(issuer, legacy, { marker: MARKER, expiresAt: undefined }, ctx);
+    await softwareone.verify(successor, ctx);
+
+    expect(successor.token.startsWith(`idt:${successor.keyId}:`)).toBe(true);
+    expect(successor).toMatchObject({ name: "legacy reporting", modules: ["MOD-1002"] });
+    expect(softwareone.parse(successor, "softwareone/legacy").keyId).toBe(successor.keyId);
+    expect(await softwareone.revoke(legacy.keyId, issuer, "soft", ctx)).toBe("revoked");
+    expect(sim.isLive(legacy.token)).toBe(false);
+  });
+
+  test("a bare value with a keyId that is not its token is refused by the platform's check", async () => {
+    const wrong = softwareone.parse({ ...legacy, keyId: issuer.keyId }, "softwareone/legacy");
+
+    const error = await rejection(softwareone.verify(wrong, ctx));
+
+    expect(error).toBeInstanceOf(CredentialRejectedError);
+    expect(describeError(error)).not.toContain(legacy.token);
+  });
+
+  test("values that are neither form are still refused", () => {
+    for (const token of [
+      "not-a-softwareone-token-value",
+      "idt:not-a-token",
+      "short0123456789",
+      "x".repeat(31),
+    ]) {
+      expect(parseFailure({ ...legacy, token })).toBeInstanceOf(InvalidSecretError);
+    }
+  });
+});
+
+describe("issue 18: an older token's keyId is confirmed before it is trusted", () => {
+  test("an administrator's bare value with another token's keyId is refused, and that token left alone", async () => {
+    const legacyAdmin = sim.seedToken(accountId, { name: "legacy admin", legacy: true, admin: true });
+    // The value is the administrator's; the keyId names the reporting token, which it may read.
+    const lying = credentialOf({ id: reporting.keyId, token: legacyAdmin.token }, {}, "softwareone/legacy");
+    sim.resetRequests();
+
+    const verifyError = await rejection(softwareone.verify(lying, ctx));
+    const issueError = await rejection(
+      softwareone.issue(issuer, lying, { marker: MARKER, expiresAt: undefined }, ctx),
+    );
+
+    for (const error of [verifyError, issueError]) {
+      expect(error).toBeInstanceOf(CredentialRejectedError);
+      expect(error.message).toContain("belongs to another token");
+      expect(findLeaks([describeError(error)], [legacyAdmin.token, reporting.token])).toEqual([]);
+    }
+    expect(sim.requests.filter((r) => r.method === "POST")).toEqual([]);
+    expect(recordOf(reporting.keyId).status).toBe("Active");
   });
 });

@@ -1,5 +1,6 @@
 // The SoftwareOne Marketplace Platform simulator over real HTTP: the API token contract of
-// VENDORS.md §2 (auth, administrator rights, RQL lists, disable/delete, problem details).
+// VENDORS.md §2 (auth, administrator rights, RQL lists, disable/delete, problem details), and
+// where SoftwareOne's spec and reference pages speak, what they say (issue 18).
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import {
@@ -13,7 +14,7 @@ const TOKENS_PATH = "/public/v1/accounts/api-tokens";
 const PROBLEM_KEYS = ["detail", "instance", "status", "title", "traceId", "type"];
 
 interface ListAnswer {
-  $meta: { pagination: { offset: number; limit: number; total: number }; omitted: string[] };
+  $meta: { pagination: { offset: number; limit: number; total: number | null }; omitted: string[] };
   data: Partial<ApiToken>[];
 }
 
@@ -143,14 +144,48 @@ describe("authentication", () => {
     expect(sim.tokens().find((t) => t.id === admin.id)?.lastAccessAt).toBe("2026-03-01T10:00:00.000Z");
   });
 
-  test("a token that was never used has no lastAccessAt", async () => {
+  test("a token that was never used has no lastAccessAt, even when selected", async () => {
     const minted = await mint();
 
     const answer = (await (
-      await call(`/accounts/api-tokens/${minted.id}`, { token: admin.token })
+      await call(`/accounts/api-tokens/${minted.id}?select=+lastAccessAt`, { token: admin.token })
     ).json()) as ApiToken;
 
     expect(answer).not.toHaveProperty("lastAccessAt");
+  });
+
+  test("a GET of one token leaves out lastAccessAt unless select=+lastAccessAt, and says so in $meta", async () => {
+    sim.touch(admin.id, new Date("2026-02-28T12:00:00Z"));
+
+    const plain = (await (
+      await call(`/accounts/api-tokens/${admin.id}`, { token: admin.token })
+    ).json()) as Record<string, unknown>;
+    const selected = (await (
+      await call(`/accounts/api-tokens/${admin.id}?select=+lastAccessAt,-token`, { token: admin.token })
+    ).json()) as Record<string, unknown>;
+
+    expect(plain).not.toHaveProperty("lastAccessAt");
+    expect(plain.$meta).toEqual({ omitted: ["lastAccessAt"] });
+    expect(selected.lastAccessAt).toBe("2026-03-01T09:00:00.000Z"); // the call itself used it
+    expect(selected).not.toHaveProperty("$meta");
+    expect(selected).not.toHaveProperty("token");
+  });
+
+  test("a GET of one token with a query parameter other than select is a 400", async () => {
+    const response = await call(`/accounts/api-tokens/${admin.id}?limit=1`, { token: admin.token });
+
+    expect(response.status).toBe(400);
+  });
+
+  test("an older token, seeded without the idt: prefix, authenticates with its bare value", async () => {
+    const legacy = sim.seedToken(accountId, { name: "older", legacy: true });
+
+    const response = await call(`/accounts/api-tokens/${legacy.id}`, { token: legacy.token });
+
+    expect(legacy.token).toMatch(/^[A-Za-z0-9]{64}$/);
+    expect(response.status).toBe(200);
+    expect(await response.json()).toMatchObject({ id: legacy.id, token: legacy.token });
+    expect(sim.issuedValues).toContain(legacy.token);
   });
 });
 
@@ -172,10 +207,10 @@ describe("administrator rights", () => {
     expect(response.status).toBe(403);
   });
 
-  test("any token may read its own record, which never carries its value", async () => {
+  test("any token may read its own record; select=-token leaves its value out", async () => {
     const plain = sim.seedToken(accountId, { name: "consumer" });
 
-    const response = await call(`/accounts/api-tokens/${plain.id}`, { token: plain.token });
+    const response = await call(`/accounts/api-tokens/${plain.id}?select=-token`, { token: plain.token });
 
     expect(response.status).toBe(200);
     const record = (await response.json()) as ApiToken;
@@ -240,35 +275,67 @@ describe("creating a token", () => {
     });
   });
 
-  test("the new value authenticates and is never shown again", async () => {
+  test("the new value authenticates; an administrator's GET shows it again (the spec's token field)", async () => {
     const minted = await mint();
 
-    const fetched = await (await call(`/accounts/api-tokens/${minted.id}`, { token: minted.token })).text();
-    const listed = await (
-      await call("/accounts/api-tokens?select=+description", { token: admin.token })
+    const fetched = (await (
+      await call(`/accounts/api-tokens/${minted.id}`, { token: admin.token })
+    ).json()) as ApiToken;
+    const listed = (await (await call("/accounts/api-tokens", { token: admin.token })).json()) as ListAnswer;
+
+    expect(fetched).toMatchObject({ id: minted.id, token: minted.token });
+    expect(listed.data.find((t) => t.id === minted.id)?.token).toBe(minted.token);
+  });
+
+  test("select=-token leaves the value out of a GET and a list, and the test-facing API never shows it", async () => {
+    const minted = await mint();
+
+    const fetched = await (
+      await call(`/accounts/api-tokens/${minted.id}?select=-token`, { token: admin.token })
+    ).text();
+    const listed = await (await call("/accounts/api-tokens?select=-token", { token: admin.token })).text();
+    const disabled = await (
+      await call(`/accounts/api-tokens/${minted.id}/disable`, { method: "POST", token: admin.token })
     ).text();
 
     expect(fetched).toContain(minted.id);
     expect(listed).toContain(minted.id);
-    for (const text of [fetched, listed, JSON.stringify(sim.tokens()), JSON.stringify(sim.requests)]) {
+    for (const text of [
+      fetched,
+      listed,
+      disabled,
+      JSON.stringify(sim.tokens()),
+      JSON.stringify(sim.requests),
+    ]) {
       expect(text).not.toContain(minted.token);
     }
   });
 
-  test("a body without name or modules is a 400 naming both fields", async () => {
+  test("a body without name or modules is a 400 naming both, in error-object.md's array form", async () => {
     const response = await create({ account: { id: accountId } });
 
     expect(response.status).toBe(400);
-    const problem = (await response.json()) as { errors: Record<string, string[]> };
-    expect(Object.keys(problem.errors).sort()).toEqual(["modules", "name"]);
+    const problem = (await response.json()) as { errors: { message: string; properties: string[] }[] };
+    expect(problem.errors.flatMap((error) => error.properties).sort()).toEqual(["modules", "name"]);
+    expect(problem.errors.every((error) => typeof error.message === "string")).toBe(true);
   });
 
   test("an unknown module is a 400 naming it", async () => {
-    const response = await create({ account: { id: accountId }, name: "x", modules: [{ id: "MOD-NOPE" }] });
+    const response = await create({ account: { id: accountId }, name: "x", modules: [{ id: "MOD-9999" }] });
 
     expect(response.status).toBe(400);
     expect(await response.json()).toMatchObject({
-      errors: { "modules[0].id": [expect.stringContaining("MOD-NOPE")] },
+      errors: [{ message: expect.stringContaining("MOD-9999"), properties: ["modules[0].id"] }],
+    });
+  });
+
+  test("problemErrors: map answers errors-handling.md's {field: [messages]} form", async () => {
+    sim.configure({ problemErrors: "map" });
+
+    const response = await create({ account: { id: accountId }, name: "x", modules: [{ id: "MOD-9999" }] });
+
+    expect(await response.json()).toMatchObject({
+      errors: { "modules[0].id": [expect.stringContaining("MOD-9999")] },
     });
   });
 
@@ -302,11 +369,22 @@ describe("listing tokens", () => {
     expect(answer.$meta.pagination.limit).toBe(10);
   });
 
-  test("a limit above 100 is a 400", async () => {
-    const response = await call("/accounts/api-tokens?limit=101", { token: admin.token });
+  test("a limit above 100 is capped to 100, not refused (rql.md)", async () => {
+    for (let i = 0; i < 120; i++) sim.seedToken(accountId, { name: `consumer-${i}` });
 
-    expect(response.status).toBe(400);
-    expect(await response.json()).toMatchObject({ detail: expect.stringContaining("at most 100") });
+    const answer = await list("limit=500");
+
+    expect(answer.data).toHaveLength(100);
+    expect(answer.$meta.pagination).toEqual({ offset: 0, limit: 100, total: 121 });
+  });
+
+  test("paginationTotal: null answers a null total, which the spec's PaginationMetadata allows", async () => {
+    sim.configure({ paginationTotal: "null" });
+
+    const answer = await list("limit=100");
+
+    expect(answer.$meta.pagination).toEqual({ offset: 0, limit: 100, total: null });
+    expect(answer.data).toHaveLength(1);
   });
 
   test("RQL sent as ?rql= is a 400", async () => {
@@ -351,22 +429,22 @@ describe("listing tokens", () => {
     expect(answer.data.map((t) => t.id)).toEqual([billing.id]);
   });
 
-  test("leaves out description and lastAccessAt unless selected, and says so", async () => {
+  test("leaves out lastAccessAt (the spec's only Optional field) unless selected, and says so", async () => {
     await mint({ description: "keyturn:marker" });
 
     const plain = await list("limit=100");
     const selected = await list("select=+description,+lastAccessAt&limit=100");
 
-    expect(plain.$meta.omitted).toEqual(["description", "lastAccessAt"]);
+    expect(plain.$meta.omitted).toEqual(["lastAccessAt"]);
     expect(plain.data.length).toBeGreaterThan(0);
-    expect(plain.data.every((t) => !("description" in t) && !("lastAccessAt" in t))).toBe(true);
+    expect(plain.data.every((t) => !("lastAccessAt" in t))).toBe(true);
+    expect(plain.data.map((t) => t.description)).toContain("keyturn:marker");
     expect(selected.$meta.omitted).toEqual([]);
-    expect(selected.data.map((t) => t.description)).toContain("keyturn:marker");
     expect(selected.data.find((t) => t.id === admin.id)?.lastAccessAt).toBe("2026-03-01T09:00:00.000Z");
   });
 
-  test("selecting the token value is a 400", async () => {
-    const response = await call("/accounts/api-tokens?select=+token", { token: admin.token });
+  test("select of a field ApiToken does not have is a 400", async () => {
+    const response = await call("/accounts/api-tokens?select=+secret", { token: admin.token });
 
     expect(response.status).toBe(400);
   });
@@ -401,6 +479,26 @@ describe("changing and revoking a token", () => {
 
     expect([first.status, second.status]).toEqual([200, 200]);
     expect(await second.json()).toMatchObject({ id: minted.id, status: "Disabled" });
+  });
+
+  test("repeatedStateChange: 400 refuses a repeated disable or enable with a problem carrying errors", async () => {
+    sim.configure({ repeatedStateChange: "400" });
+    const minted = await mint();
+    const post = (action: string) =>
+      call(`/accounts/api-tokens/${minted.id}/${action}`, { method: "POST", token: admin.token });
+
+    const first = await post("disable");
+    const second = await post("disable");
+    const enabled = await post("enable");
+    const enabledAgain = await post("enable");
+
+    expect([first.status, second.status, enabled.status, enabledAgain.status]).toEqual([200, 400, 200, 400]);
+    expect(await second.json()).toMatchObject({
+      status: 400,
+      detail: `The API token ${minted.id} is already disabled.`,
+      errors: [{ message: `The API token ${minted.id} is already disabled.`, properties: ["status"] }],
+    });
+    expect(sim.tokens().find((t) => t.id === minted.id)?.status).toBe("Active");
   });
 
   test("disabling a deleted token is a 404", async () => {
