@@ -91,10 +91,21 @@ const roleArns = (description: string) =>
 const incortaClusterUrl = v.pipe(
   v.string(),
   v.regex(
-    /^https:\/\/[^\s/?#@]+(\/[^\s?#]*)?\/incorta\/*$/,
+    /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?\/incorta\/*$/,
     "an https:// URL ending in /incorta, such as https://acme.cloud.incorta.com/incorta",
   ),
-  v.description("The Incorta cluster's URL, https://<cluster>/incorta."),
+  v.description(
+    "The Incorta cluster's URL, https://<cluster>/incorta; http:// only with allowPlainHttp: true.",
+  ),
+);
+const allowPlainHttp = v.optional(
+  v.pipe(
+    v.boolean(),
+    v.description(
+      "Lets clusterUrl be plain http:// (an on-premises cluster installed without HTTPS; Incorta Cloud is " +
+        "HTTPS only). The key and its tokens then cross the network unencrypted. Default false.",
+    ),
+  ),
 );
 
 // What a consumer needs besides the key, per provider: the secret's JSON starts with these, and
@@ -155,12 +166,14 @@ const ProviderSettings = {
   }),
   "incorta-v1": v.strictObject({
     clusterUrl: incortaClusterUrl,
+    allowPlainHttp,
     tenantName: text("The Incorta tenant."),
     loginName: text("The Incorta user the API key belongs to."),
   }),
   "incorta-v2": v.strictObject({
     clusterUrl: incortaClusterUrl,
-    tenantName: text("The Incorta tenant."),
+    allowPlainHttp,
+    tenantName: text("The Incorta tenant (case-sensitive)."),
   }),
 } as const satisfies Record<ProviderId, v.GenericSchema>;
 
@@ -742,6 +755,7 @@ function normalizeCredentials(config: KeyturnConfigEntry, problems: string[]): C
       say("expiryThresholds", `lists a threshold twice (${policy.expiryThresholds.join(", ")}).`);
     }
     checkKeyLifetime(entry, policy, say);
+    checkPlainHttp(entry, say);
     return {
       name: entry.name,
       provider: entry.provider,
@@ -942,6 +956,20 @@ function checkIssuerCycles(credentials: CredentialConfig[], problems: string[]):
       seen.add(next);
       next = issuers.get(next);
     }
+  }
+}
+
+/** An Incorta clusterUrl may be plain http only when the credential's settings say so explicitly. */
+function checkPlainHttp(entry: CredentialEntry, say: Say): void {
+  if (entry.provider !== "incorta-v1" && entry.provider !== "incorta-v2") return;
+  const { clusterUrl, allowPlainHttp } = entry.settings;
+  if (clusterUrl.startsWith("http:") && allowPlainHttp !== true) {
+    say(
+      "settings.clusterUrl",
+      `is ${clusterUrl}, plain http: keyturn sends Incorta keys over https only, unless the credential's ` +
+        "settings say allowPlainHttp: true (an on-premises cluster installed without HTTPS). Use the " +
+        "cluster's https:// URL, or set settings.allowPlainHttp to true.",
+    );
   }
 }
 

@@ -1,6 +1,13 @@
 // The only way keyturn talks to vendors: one undici-based client that enforces HTTPS, bounds every
 // attempt by a timeout and by the Lambda's remaining time, retries only what is safe to repeat, never
 // follows redirects, and turns every failure into a typed, redacted error (see ./errors.ts).
+//
+// A 429 is waited out: for Retry-After when the vendor sends it; otherwise for X-RateLimit-Reset,
+// read as epoch seconds (or milliseconds) when it is that large and as seconds left when it is small,
+// since vendors use both and Everflow documents neither (VENDORS.md §3 names X-RateLimit-Limit and
+// X-RateLimit-Remaining only); otherwise for the rate-limit window the request declares. A wait longer
+// than `maxRateLimitWaitMs`, or one that would end past the Lambda's deadline, is not started: the
+// 429 is thrown instead, and the next run tries again.
 
 import { isIPv4 } from "node:net";
 import { setTimeout as sleepFor } from "node:timers/promises";
@@ -40,6 +47,8 @@ export interface HttpClientOptions {
   retryBaseMs?: number;
   /** Default 5 000 ms. */
   retryMaxMs?: number;
+  /** The longest wait for a rate limit's reset (X-RateLimit-Reset, or a request's window). Default 60 000 ms. */
+  maxRateLimitWaitMs?: number;
   /** Time left before the Lambda is killed, e.g. `context.getRemainingTimeInMillis`. */
   remainingTimeMs?: () => number;
   /** Time kept back from `remainingTimeMs` to record the outcome. Default 2 000 ms. */
@@ -54,8 +63,18 @@ export interface HttpClientOptions {
 
 export interface HttpRequest {
   method: HttpMethod;
-  /** Absolute canonical vendor URL (https, or http on loopback). */
+  /** Absolute canonical vendor URL (https, or http on loopback or with `allowPlainHttp`). */
   url: string;
+  /**
+   * Allows a plain http:// URL to a host that is not loopback. Only a provider sets it, and only for a
+   * credential whose pinned settings say `allowPlainHttp: true` (an on-premises Incorta cluster).
+   */
+  allowPlainHttp?: boolean;
+  /**
+   * The vendor's documented rate-limit window (Everflow: 30 s). A 429 that says neither Retry-After nor
+   * X-RateLimit-Reset is retried after this long, the longest the limit can last.
+   */
+  rateLimitWindowMs?: number;
   headers?: Record<string, string>;
   query?: Record<string, string>;
   /** Appended as is (only spaces and non-ASCII are percent-encoded), e.g. SoftwareOne RQL. */
@@ -87,6 +106,7 @@ interface PreparedRequest {
   idempotent: boolean;
   timeoutMs: number;
   expectJson: boolean;
+  rateLimitWindowMs: number | undefined;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -94,8 +114,12 @@ const DEFAULT_MAX_RETRIES = 3;
 const DEFAULT_RETRY_BASE_MS = 200;
 const DEFAULT_RETRY_MAX_MS = 5_000;
 const DEFAULT_SAFETY_MARGIN_MS = 2_000;
+const DEFAULT_MAX_RATE_LIMIT_WAIT_MS = 60_000;
 const PROBLEM_EXCERPT_CHARS = 500;
 const SUMMARY_CHARS = 200;
+// X-RateLimit-Reset values from these up are epoch times (after September 2001), not seconds left.
+const EPOCH_SECONDS_FLOOR = 1e9;
+const EPOCH_MS_FLOOR = 1e12;
 const IDEMPOTENT_METHODS = new Set<HttpMethod>(["GET", "PUT", "DELETE"]);
 
 // Codes of the abort reasons this client gives its own signal, so that they share the switch below
@@ -119,6 +143,7 @@ export class HttpClient {
   readonly #maxRetries: number;
   readonly #retryBaseMs: number;
   readonly #retryMaxMs: number;
+  readonly #maxRateLimitWaitMs: number;
   readonly #remainingTimeMs: (() => number) | undefined;
   readonly #safetyMarginMs: number;
   readonly #endpointOverride: EndpointOverride | undefined;
@@ -133,6 +158,7 @@ export class HttpClient {
     this.#maxRetries = options.maxRetries ?? DEFAULT_MAX_RETRIES;
     this.#retryBaseMs = options.retryBaseMs ?? DEFAULT_RETRY_BASE_MS;
     this.#retryMaxMs = options.retryMaxMs ?? DEFAULT_RETRY_MAX_MS;
+    this.#maxRateLimitWaitMs = options.maxRateLimitWaitMs ?? DEFAULT_MAX_RATE_LIMIT_WAIT_MS;
     this.#remainingTimeMs = options.remainingTimeMs;
     this.#safetyMarginMs = options.safetyMarginMs ?? DEFAULT_SAFETY_MARGIN_MS;
     this.#dispatcher = options.dispatcher;
@@ -168,9 +194,9 @@ export class HttpClient {
         this.#report({ ...this.#where(prepared, attempt, startedAt), ...status, error: failure });
       }
       if (attempt > this.#maxRetries || !mayRetry(failure, prepared.idempotent)) throw failure;
-      const waitMs = this.#waitBeforeRetryMs(attempt, failure);
+      const waitMs = this.#waitBeforeRetryMs(attempt, failure, prepared);
       // Sleeping past the deadline would only turn a clear vendor error into a killed Lambda.
-      if (waitMs >= this.#budgetMs()) throw failure;
+      if (waitMs === undefined || waitMs >= this.#budgetMs()) throw failure;
       lastFailure = failure;
       await this.#sleep(waitMs);
     }
@@ -182,10 +208,15 @@ export class HttpClient {
       : this.#remainingTimeMs() - this.#safetyMarginMs;
   }
 
-  #waitBeforeRetryMs(retry: number, failure: HttpError): number {
+  /** How long to wait before repeating the request; undefined when waiting is not worth it. */
+  #waitBeforeRetryMs(retry: number, failure: HttpError, prepared: PreparedRequest): number | undefined {
     const backoffMs = this.#random() * Math.min(this.#retryMaxMs, this.#retryBaseMs * 2 ** (retry - 1));
-    const retryAfterMs = failure instanceof ResponseError ? failure.retryAfterMs : undefined;
-    return retryAfterMs === undefined ? backoffMs : Math.max(retryAfterMs, backoffMs);
+    if (!(failure instanceof ResponseError)) return backoffMs;
+    if (failure.retryAfterMs !== undefined) return Math.max(failure.retryAfterMs, backoffMs);
+    if (failure.status !== 429) return backoffMs;
+    const resetMs = failure.rateLimitResetMs ?? prepared.rateLimitWindowMs;
+    if (resetMs === undefined) return backoffMs;
+    return resetMs > this.#maxRateLimitWaitMs ? undefined : Math.max(resetMs, backoffMs);
   }
 
   #context(prepared: PreparedRequest): { vendor: string; method: string; url: string } {
@@ -211,7 +242,7 @@ export class HttpClient {
   }
 
   #prepare(req: HttpRequest): PreparedRequest {
-    const canonical = this.#parseCanonicalUrl(req.url);
+    const canonical = this.#parseCanonicalUrl(req.url, req.allowPlainHttp === true);
     const path = `${canonical.pathname}${buildSearch(canonical, req.query, req.rawQuery)}`;
     const expectJson = req.expectJson ?? true;
     const headers: Record<string, string> = expectJson ? { accept: "application/json" } : {};
@@ -238,10 +269,11 @@ export class HttpClient {
       idempotent: req.idempotent ?? IDEMPOTENT_METHODS.has(req.method),
       timeoutMs: req.timeoutMs ?? this.#timeoutMs,
       expectJson,
+      rateLimitWindowMs: req.rateLimitWindowMs,
     };
   }
 
-  #parseCanonicalUrl(raw: string): URL {
+  #parseCanonicalUrl(raw: string, allowPlainHttp: boolean): URL {
     let canonical: URL;
     try {
       canonical = new URL(raw);
@@ -254,11 +286,13 @@ export class HttpClient {
     }
     const shown = `${canonical.protocol}//${canonical.host}${canonical.pathname}`;
     const secure =
-      canonical.protocol === "https:" || (canonical.protocol === "http:" && isLoopback(canonical.hostname));
+      canonical.protocol === "https:" ||
+      (canonical.protocol === "http:" && (allowPlainHttp || isLoopback(canonical.hostname)));
     if (!secure) {
       throw new ConfigurationError(
         `${this.#vendor}: refusing to send a request to ${shown}: credentials travel only over https:// ` +
-          "(plain http is allowed for loopback addresses alone). Fix the configured base URL.",
+          "(plain http is allowed for loopback addresses, and for a credential whose settings say " +
+          "allowPlainHttp: true). Fix the configured base URL.",
         { vendor: this.#vendor, url: shown },
       );
     }
@@ -336,14 +370,19 @@ export class HttpClient {
     }
     const problem = readProblem(text, firstHeader(headers["content-type"]));
     const summary = summarizeProblem(problem);
+    const now = Date.now();
+    const rateLimited = status === 429;
     throw new ResponseError(
       `${this.#vendor} answered ${status} to ${prepared.method} ${prepared.url}` +
-        `${summary === "" ? "" : `: ${summary}`}. ${statusAdvice(status)}`,
+        `${summary === "" ? "" : `: ${summary}`}. ${rateLimited ? rateLimitAdvice(headers) : statusAdvice(status)}`,
       {
         ...context,
         status,
         problem,
-        retryAfterMs: parseRetryAfter(firstHeader(headers["retry-after"]), Date.now()),
+        retryAfterMs: parseRetryAfter(firstHeader(headers["retry-after"]), now),
+        ...(rateLimited
+          ? { rateLimitResetMs: parseRateLimitReset(firstHeader(headers["x-ratelimit-reset"]), now) }
+          : {}),
       },
     );
   }
@@ -562,13 +601,46 @@ function statusAdvice(status: number): string {
       return "Check the base URL and the id in the path; the resource may already be gone.";
     case 409:
       return "The request conflicts with the resource's current state at the vendor.";
-    case 429:
-      return "The vendor is rate limiting; try again after its Retry-After delay.";
     default:
       return status >= 500
         ? "The vendor failed to handle the request; try again later and check its status page."
         : "Check the request against the vendor's API reference.";
   }
+}
+
+/** What a 429's rate-limit headers said, numbers only (the vendor chooses these texts). */
+function rateLimitAdvice(headers: Record<string, string | string[] | undefined>): string {
+  const number = (name: string) => {
+    const value = firstHeader(headers[name])?.trim();
+    return value !== undefined && /^\d{1,13}$/.test(value) ? value : undefined;
+  };
+  const limit = number("x-ratelimit-limit");
+  const remaining = number("x-ratelimit-remaining");
+  const reset = number("x-ratelimit-reset");
+  const said = [
+    ...(remaining === undefined
+      ? []
+      : [`X-RateLimit-Remaining ${remaining}${limit === undefined ? "" : ` of ${limit}`}`]),
+    firstHeader(headers["retry-after"]) === undefined ? "no Retry-After" : "a Retry-After",
+    ...(reset === undefined ? [] : [`X-RateLimit-Reset ${reset}`]),
+  ];
+  return (
+    `The vendor is rate limiting (${said.join(", ")}): keyturn waits for the limit to reset when the ` +
+    "Lambda's time allows, and otherwise leaves the call to the next run."
+  );
+}
+
+/**
+ * X-RateLimit-Reset in milliseconds from `now`. Vendors send epoch seconds (GitHub), epoch
+ * milliseconds or seconds left (IETF draft): a value too large to be a wait of a few years is a time.
+ */
+function parseRateLimitReset(value: string | undefined, now: number): number | undefined {
+  const trimmed = value?.trim();
+  if (trimmed === undefined || !/^\d+(\.\d+)?$/.test(trimmed)) return undefined;
+  const number = Number(trimmed);
+  if (number >= EPOCH_MS_FLOOR) return Math.max(0, Math.ceil(number - now));
+  if (number >= EPOCH_SECONDS_FLOOR) return Math.max(0, Math.ceil(number * 1000 - now));
+  return Math.ceil(number * 1000);
 }
 
 /** Retry-After as delta-seconds or an HTTP date, in milliseconds from `now`. */

@@ -69,6 +69,8 @@ export interface ResponseErrorOptions extends HttpErrorOptions {
   /** The answer's body: parsed JSON (such as RFC 7807 problem details) or a short text excerpt. */
   problem?: unknown;
   retryAfterMs?: number;
+  /** A 429's X-RateLimit-Reset, in milliseconds from when the answer arrived. */
+  rateLimitResetMs?: number | undefined;
 }
 
 /** The vendor answered with a status outside 2xx. */
@@ -77,12 +79,14 @@ export class ResponseError extends HttpError {
   readonly status: number;
   readonly problem?: unknown;
   readonly retryAfterMs?: number;
+  readonly rateLimitResetMs?: number;
 
   constructor(message: string, options: ResponseErrorOptions) {
     super(message, { ...options, retryable: TRANSIENT_STATUSES.has(options.status) });
     this.status = options.status;
     if (options.problem !== undefined) this.problem = redactValue(options.problem);
     if (options.retryAfterMs !== undefined) this.retryAfterMs = options.retryAfterMs;
+    if (options.rateLimitResetMs !== undefined) this.rateLimitResetMs = options.rateLimitResetMs;
   }
 }
 

@@ -18,6 +18,19 @@
 // a key is shown once, a revoked key never works again, permissions are All or sections such
 // as Reporting.
 //
+// Rate limit (§3, and Everflow's "Rate Limiting" page, developers.everflow.io/user-guide/rate-limiting):
+// a partner gets 5 requests/s per customer, shared by all of the customer's keys, over a 30-second
+// window, so X-RateLimit-Limit is 150; every answer carries X-RateLimit-Limit and
+// X-RateLimit-Remaining, and once the limit is reached every request is a 429 until the window
+// resets, with no Retry-After. The page's other user types (network 20/s, affiliate and advertiser
+// 5/s) are applied to those portals' keys. Invented here: the window is fixed, starts at the
+// customer's first request after the previous one ended and runs on the simulator's clock; only
+// requests whose key authenticates count (an unknown key belongs to no customer, and its answer has
+// no rate-limit headers); the 429 body is `{"error": "Too Many Requests"}`; X-RateLimit-Reset is
+// sent only when `rateLimit.resetHeader` asks for it (as seconds left or epoch seconds), since
+// Everflow documents no such header; `rateLimit: false` turns the limit off. (A newer revision of the
+// page describes a token bucket with bursts of 20; §3 and the window above are what is modelled.)
+//
 // Unconfirmed by VENDORS.md, and chosen here:
 // - Error bodies are `{"error": "<message>"}` (the shape of Everflow's public developer pages):
 //   401 "No Authentication Method Found" without the header, 401 "Invalid API Key" for an
@@ -100,10 +113,29 @@ export interface RecordedRequest {
   at: number;
 }
 
+/** Requests per second per customer, by portal (Everflow's rate-limiting page). */
+export const EVERFLOW_RATE_PER_SECOND: Record<EverflowPortal, number> = {
+  partner: 5,
+  network: 20,
+  affiliate: 5,
+  advertiser: 5,
+};
+/** VENDORS.md §3: the limit resets every 30 seconds. */
+export const EVERFLOW_RATE_WINDOW_MS = 30_000;
+
+export interface EverflowRateLimitOptions {
+  /** Default 30 000 ms, as documented. */
+  windowMs?: number;
+  /** Undocumented by Everflow, so off by default: send X-RateLimit-Reset as seconds left or epoch seconds. */
+  resetHeader?: "seconds-left" | "epoch-seconds";
+}
+
 export interface EverflowSimulatorOptions {
   clock?: Clock;
   /** Default 0: a free port. */
   port?: number;
+  /** Default: the documented limit, with no X-RateLimit-Reset; false turns it off. */
+  rateLimit?: EverflowRateLimitOptions | false;
 }
 
 export interface EverflowSimulator {
@@ -129,6 +161,11 @@ export interface EverflowSimulator {
   resetRequests(): void;
   /** Stops listening and closes every connection, idle keep-alive ones included. */
   close(): Promise<void>;
+}
+
+interface RateWindow {
+  startedAt: number;
+  used: number;
 }
 
 interface StoredKey {
@@ -170,6 +207,10 @@ export async function startEverflowSimulator(
   const keyIdByHash = new Map<string, number>();
   let nextId = 1;
   let requests: RecordedRequest[] = [];
+  const rateLimit = options.rateLimit === false ? undefined : (options.rateLimit ?? {});
+  const rateWindowMs = rateLimit?.windowMs ?? EVERFLOW_RATE_WINDOW_MS;
+  // One window per customer: the account of a host and portal.
+  const rateWindows = new Map<string, RateWindow>();
   const issuedValues: string[] = [];
 
   const create = (request: Required<CreateKeyOptions>): { stored: StoredKey; key: string } => {
@@ -209,6 +250,32 @@ export async function startEverflowSimulator(
     return key?.revokedAt === undefined ? key : undefined;
   };
 
+  /** Counts one request against the key's customer: its rate-limit headers, and whether it is over. */
+  const meter = (key: StoredKey): { headers: Record<string, string>; limited: boolean } | undefined => {
+    if (rateLimit === undefined) return undefined;
+    const now = clock.now();
+    const customer = `${key.host}/${key.portal}`;
+    let window = rateWindows.get(customer);
+    if (window === undefined || now >= window.startedAt + rateWindowMs) {
+      window = { startedAt: now, used: 0 };
+      rateWindows.set(customer, window);
+    }
+    const limit = EVERFLOW_RATE_PER_SECOND[key.portal] * Math.round(rateWindowMs / 1000);
+    const limited = window.used >= limit;
+    if (!limited) window.used += 1;
+    const headers: Record<string, string> = {
+      "x-ratelimit-limit": String(limit),
+      "x-ratelimit-remaining": String(limit - window.used),
+    };
+    const resetAt = window.startedAt + rateWindowMs;
+    if (rateLimit.resetHeader === "seconds-left") {
+      headers["x-ratelimit-reset"] = String(Math.ceil((resetAt - now) / 1000));
+    } else if (rateLimit.resetHeader === "epoch-seconds") {
+      headers["x-ratelimit-reset"] = String(Math.ceil(resetAt / 1000));
+    }
+    return { headers, limited };
+  };
+
   const answerApi = (
     host: EverflowHost,
     method: string,
@@ -217,13 +284,28 @@ export async function startEverflowSimulator(
     body: Buffer,
   ): SimulatedResponse => {
     const normalized = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
-    const realm = realmOf(normalized);
-    if (realm === undefined) return everflowError(404, "Not found");
-
+    if (realmOf(normalized) === undefined) return everflowError(404, "Not found");
     const sent = firstHeader(req.headers[KEY_HEADER])?.trim();
     if (!sent) return everflowError(401, "No Authentication Method Found");
     const caller = liveKey(sent);
     if (caller === undefined || caller.host !== host) return everflowError(401, "Invalid API Key");
+    const metered = meter(caller);
+    if (metered === undefined) return answerFor(caller, host, method, normalized, body);
+    const answer = metered.limited
+      ? everflowError(429, "Too Many Requests")
+      : answerFor(caller, host, method, normalized, body);
+    return { ...answer, headers: { ...answer.headers, ...metered.headers } };
+  };
+
+  /** The answer to a request whose key authenticated on `host`. */
+  const answerFor = (
+    caller: StoredKey,
+    host: EverflowHost,
+    method: string,
+    normalized: string,
+    body: Buffer,
+  ): SimulatedResponse => {
+    const realm = realmOf(normalized);
     caller.lastUsedAt = clock.now();
     if (caller.portal !== realm) return everflowError(403, "Out of realm");
 

@@ -8,23 +8,28 @@
 // segment is the vendor host; every Incorta cluster has its own host, so any host is accepted
 // and names a cluster, each with its own tenants, users, keys, tokens and PATs.
 //
-// Documented behaviour (§4, §5): requestHash is the hex SHA-256 of the API key followed by the
-// timestamp as a decimal string; timestamps and expiries are absolute epoch milliseconds (from
-// the injected clock); access tokens live 10 minutes and refresh tokens 30 by default
-// (`setLifetimes`); a refresh invalidates the previous pair, both tokens, at once; renewing a
-// key invalidates the old key at once; errors are `{"message": "..."}`; at most 10 active PATs
-// per user; revoked PATs are rejected; v2 takes the tenant in the path.
+// Documented behaviour (§4, §5, Incorta's Public API pages): requestHash is the hex SHA-256 of the
+// API key followed by the timestamp as a decimal string; the timestamp must lie within a window of
+// 30 minutes by default (the cluster setting public.apis.tokens.request.duration:
+// `timestampWindowMs`); timestamps and expiries are absolute epoch milliseconds (from the injected
+// clock); access tokens live 10 minutes and refresh tokens 30 by default (`setLifetimes`); a
+// refresh invalidates the previous pair, both tokens, at once; renewing a key invalidates the old
+// key at once; errors are `{"message": "..."}`; at most 10 active PATs per user; revoked PATs are
+// rejected; v2 takes the tenant in the path; an unknown or disabled tenant is a 404; a bad PAT is
+// a 401 `{"message": "INC_09030101: Invalid personal access token."}`; only users with permission
+// on physical or business schemas may call /schema/list, while GET /v2/{tenant}/configs/sqlConnection
+// is open to any tenant user, answers the SQLi address as plain text, and exists on Cloud only;
+// an on-premises cluster is served over HTTP or HTTPS "according to your installation".
 //
 // Choices where §4/§5 are silent or say "unconfirmed":
 // - Keys and PATs exist only through the test API (`issueApiKey`, `renewApiKey`, `createPat`,
 //   `revokePat`): Incorta creates them in its web UI, never by API. `issueApiKey` creates the
 //   tenant and user as needed; a user has at most one key (Generate Key, then Renew Key).
-// - Minting: a `timestamp` more than 5 minutes (INCORTA_TIMESTAMP_SKEW_MS) from the
-//   simulator's clock, an unknown tenant or login, a user without a key, or a wrong hash is a
-//   401; the hash is compared case-insensitively. The same hash and timestamp may be sent
-//   again (no replay protection). A body that lacks a field is a 400. Minting does not touch
-//   the user's other pairs, and renewing the key leaves pairs minted with the old key valid
-//   until they expire.
+// - Minting: a `timestamp` further than the window from the simulator's clock, on either side,
+//   an unknown tenant or login, a user without a key, or a wrong hash is a 401; the hash is
+//   compared case-insensitively. The same hash and timestamp may be sent again (no replay
+//   protection). A body that lacks a field is a 400. Minting does not touch the user's other
+//   pairs, and renewing the key leaves pairs minted with the old key valid until they expire.
 // - Refreshing: the refresh token must be live and paired with the access token sent; an
 //   unknown, used or mismatched pair and an expired refresh token are 401s. The access
 //   token may have expired (that is when clients refresh).
@@ -33,12 +38,18 @@
 //   valid one.
 // - v2: `POST /incorta/api/v2/{tenant}/schema/list` answers `{schemasDetails, total}` (the
 //   shape §5 marks unconfirmed), paged by `limit` (default 10) and `offset` from the JSON
-//   body; `schemaType` is accepted whatever its value. A missing, unknown, revoked or expired
-//   PAT (expired from its `expiresAt` on) or one of another cluster is a 401; a live PAT used
-//   with another tenant in the path is a 403, so that a wrong tenant can be told from a dead
-//   token. The path without a tenant (before Cloud 2023.7.0) is a 404.
+//   body; `schemaType` is accepted whatever its value. The tenant is looked up first, so an
+//   unknown or disabled one (`disableTenant`) is a 404 whatever the token, with an invented
+//   message. A missing, unknown, revoked or expired PAT (expired from its `expiresAt` on) or one
+//   of another cluster gets the documented 401 with INC_09030101; a live PAT used with another
+//   existing tenant in the path is a 403. A user without schema permission (`setSchemaAccess`)
+//   gets a 403 from /schema/list whose message is invented (Incorta documents who may call it,
+//   not how it refuses the others). configs/sqlConnection answers `sqli.<cluster>:15926`
+//   (invented address) with the same refusals. The path without a tenant (before Cloud
+//   2023.7.0) is a 404.
 // - A request with `x-forwarded-proto: http` (what the vendor's load balancer would see of
-//   plain HTTP) is a 403: §4 says only HTTPS works.
+//   plain HTTP) is a 403 on a Cloud cluster; `installOnPremises` makes a cluster on-premises,
+//   which answers it, and has no configs/sqlConnection (a 404).
 // - No documented rate limit or server failure: 429 and 5xx come from the fault injector.
 //
 // Keys, tokens and PATs are looked up by SHA-256 hash; only API keys are kept in plain text,
@@ -52,8 +63,10 @@ import { type Clock, systemClock } from "./clock.ts";
 import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
 import { serveOnLoopback } from "./loopback-server.ts";
 
-/** How far a mint request's `timestamp` may be from the simulator's clock (a simulator choice). */
-export const INCORTA_TIMESTAMP_SKEW_MS = 5 * 60_000;
+/** VENDORS.md §4: how far a mint request's `timestamp` may be from the cluster's clock, by default. */
+export const INCORTA_TIMESTAMP_WINDOW_MS = 30 * 60_000;
+/** VENDORS.md §5: the answer of v2 to a bad personal access token. */
+export const INCORTA_INVALID_PAT_MESSAGE = "INC_09030101: Invalid personal access token.";
 /** VENDORS.md §4 defaults. */
 export const INCORTA_DEFAULT_ACCESS_MS = 10 * 60_000;
 export const INCORTA_DEFAULT_REFRESH_MS = 30 * 60_000;
@@ -101,6 +114,8 @@ export interface IncortaSimulatorOptions {
   clock?: Clock;
   /** Default 0: a free port. */
   port?: number;
+  /** The clusters' public.apis.tokens.request.duration; default 30 minutes. */
+  timestampWindowMs?: number;
 }
 
 export interface IncortaSimulator {
@@ -126,6 +141,12 @@ export interface IncortaSimulator {
   ): { id: string; token: string };
   /** Revokes a PAT as the Profile Manager would; revoking twice is harmless. */
   revokePat(id: string): void;
+  /** Whether the user may access physical or business schemas (default yes): /schema/list needs it. */
+  setSchemaAccess(cluster: string, tenantName: string, loginName: string, allowed: boolean): void;
+  /** Disables a tenant: v2 calls naming it get a 404. */
+  disableTenant(cluster: string, tenantName: string): void;
+  /** Makes a cluster an on-premises installation: plain HTTP works, configs/sqlConnection does not exist. */
+  installOnPremises(cluster: string): void;
   /** Every PAT, revoked and expired ones included. */
   pats(): SimulatedPat[];
   /** Whether a v1 protected endpoint would accept this access token now. */
@@ -144,6 +165,7 @@ export interface IncortaSimulator {
 interface StoredUser {
   loginName: string;
   apiKey: string | undefined;
+  schemaAccess: boolean;
 }
 
 interface StoredPair {
@@ -171,6 +193,8 @@ interface StoredPat {
 const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 const DEFAULT_PAGE_SIZE = 10;
 const V2_SCHEMA_LIST = /^\/incorta\/api\/v2\/([^/]+)\/schema\/list$/;
+const V2_SQL_CONNECTION = /^\/incorta\/api\/v2\/([^/]+)\/configs\/sqlConnection$/;
+const SQLI_PORT = 15926;
 
 export async function startIncortaSimulator(
   options: IncortaSimulatorOptions = {},
@@ -187,6 +211,9 @@ export async function startIncortaSimulator(
   const lifetimes = { accessMs: INCORTA_DEFAULT_ACCESS_MS, refreshMs: INCORTA_DEFAULT_REFRESH_MS };
   let requests: RecordedRequest[] = [];
   const issuedValues: string[] = [];
+  const timestampWindowMs = options.timestampWindowMs ?? INCORTA_TIMESTAMP_WINDOW_MS;
+  const disabledTenants = new Set<string>();
+  const onPremises = new Set<string>();
 
   const hand = (value: string): string => {
     issuedValues.push(value);
@@ -211,7 +238,7 @@ export async function startIncortaSimulator(
     }
     let user = users.get(loginName);
     if (!user) {
-      user = { loginName, apiKey: undefined };
+      user = { loginName, apiKey: undefined, schemaAccess: true };
       users.set(loginName, user);
     }
     return user;
@@ -270,7 +297,7 @@ export async function startIncortaSimulator(
       );
     }
     const when = timestamp as number;
-    if (Math.abs(clock.now() - when) > INCORTA_TIMESTAMP_SKEW_MS) {
+    if (Math.abs(clock.now() - when) > timestampWindowMs) {
       return message(401, "The request timestamp is outside the allowed window; check the client's clock.");
     }
     const user = userOf(cluster, tenantName as string, loginName as string);
@@ -304,19 +331,49 @@ export async function startIncortaSimulator(
     return json(200, { schemas: INCORTA_SCHEMAS.map((name) => ({ name })) });
   };
 
+  /** The v2 caller's PAT on a live tenant, or the refusal: 404 tenant, 401 PAT, 403 other tenant. */
+  const v2Caller = (
+    req: IncomingMessage,
+    cluster: string,
+    tenantName: string,
+  ): { pat: StoredPat } | { refusal: SimulatedResponse } => {
+    if (!clusters.get(cluster)?.has(tenantName) || disabledTenants.has(`${cluster}/${tenantName}`)) {
+      return { refusal: message(404, `Tenant ${tenantName} was not found or is disabled.`) };
+    }
+    const value = bearerOf(req.headers.authorization);
+    const pat = value === undefined ? undefined : patOf(value);
+    if (!pat || pat.cluster !== cluster || !isPatActive(pat)) {
+      return { refusal: message(401, INCORTA_INVALID_PAT_MESSAGE) };
+    }
+    if (pat.tenantName !== tenantName) {
+      return {
+        refusal: message(403, `The personal access token does not grant access to tenant ${tenantName}.`),
+      };
+    }
+    return { pat };
+  };
+
+  const sqlConnectionV2 = (req: IncomingMessage, cluster: string, tenantName: string): SimulatedResponse => {
+    const caller = v2Caller(req, cluster, tenantName);
+    if ("refusal" in caller) return caller.refusal;
+    return {
+      status: 200,
+      headers: { "content-type": "text/plain; charset=utf-8" },
+      body: `sqli.${cluster.replace(/:\d+$/, "")}:${SQLI_PORT}`,
+    };
+  };
+
   const listSchemasV2 = (
     req: IncomingMessage,
     cluster: string,
     tenantName: string,
     body: Record<string, unknown>,
   ): SimulatedResponse => {
-    const value = bearerOf(req.headers.authorization);
-    const pat = value === undefined ? undefined : patOf(value);
-    if (!pat || pat.cluster !== cluster || !isPatActive(pat)) {
-      return message(401, "Invalid, expired or revoked personal access token.");
-    }
-    if (pat.tenantName !== tenantName) {
-      return message(403, `The personal access token does not grant access to tenant ${tenantName}.`);
+    const caller = v2Caller(req, cluster, tenantName);
+    if ("refusal" in caller) return caller.refusal;
+    const { pat } = caller;
+    if (userOf(cluster, pat.tenantName, pat.loginName)?.schemaAccess === false) {
+      return message(403, "The user has no permission to access physical or business schemas.");
     }
     const limit = body.limit ?? DEFAULT_PAGE_SIZE;
     const offset = body.offset ?? 0;
@@ -337,31 +394,37 @@ export async function startIncortaSimulator(
     req: IncomingMessage,
     raw: Buffer,
   ): SimulatedResponse => {
-    if (firstHeader(req.headers["x-forwarded-proto"])?.toLowerCase() === "http") {
+    const cloud = !onPremises.has(cluster);
+    if (cloud && firstHeader(req.headers["x-forwarded-proto"])?.toLowerCase() === "http") {
       return message(403, "HTTPS is required: the public API does not answer plain HTTP.");
     }
     const normalized = path.length > 1 && path.endsWith("/") ? path.slice(0, -1) : path;
     const tenantMatch = V2_SCHEMA_LIST.exec(normalized);
+    const sqlMatch = cloud ? V2_SQL_CONNECTION.exec(normalized) : null;
     const known =
       normalized === "/incorta/api/v1/tokens" ||
       normalized === "/incorta/api/v1/tokens/refresh" ||
       normalized === "/incorta/api/v1/schemas" ||
-      tenantMatch !== null;
+      tenantMatch !== null ||
+      sqlMatch !== null;
     if (!known) return message(404, `No endpoint ${method} ${path}.`);
-    const expectedMethod = normalized === "/incorta/api/v1/schemas" ? "GET" : "POST";
+    const expectedMethod = normalized === "/incorta/api/v1/schemas" || sqlMatch !== null ? "GET" : "POST";
     if (method !== expectedMethod) return message(405, `Method ${method} is not allowed on ${path}.`);
     if (normalized === "/incorta/api/v1/schemas") return listSchemasV1(req, cluster);
+    if (sqlMatch !== null) {
+      const sqlTenant = decodeTenant(sqlMatch[1] ?? "");
+      return sqlTenant === undefined
+        ? message(400, "The tenant in the path is not valid percent-encoding.")
+        : sqlConnectionV2(req, cluster, sqlTenant);
+    }
 
     const body = readJsonObject(raw);
     if (body === undefined) return message(400, "The body must be a JSON object.");
     if (normalized === "/incorta/api/v1/tokens") return mint(body, cluster);
     if (normalized === "/incorta/api/v1/tokens/refresh") return refresh(body, cluster);
-    let tenantName: string;
-    try {
-      tenantName = decodeURIComponent(tenantMatch?.[1] ?? "");
-    } catch {
+    const tenantName = decodeTenant(tenantMatch?.[1] ?? "");
+    if (tenantName === undefined)
       return message(400, "The tenant in the path is not valid percent-encoding.");
-    }
     return listSchemasV2(req, cluster, tenantName, body);
   };
 
@@ -467,6 +530,17 @@ export async function startIncortaSimulator(
       if (!pat) throw new Error(`No Incorta personal access token ${id}`);
       pat.revoked = true;
     },
+    setSchemaAccess(cluster, tenantName, loginName, allowed) {
+      const user = userOf(cluster, tenantName, loginName);
+      if (!user) throw new Error(`No user ${loginName} of tenant ${tenantName} on ${cluster}`);
+      user.schemaAccess = allowed;
+    },
+    disableTenant(cluster, tenantName) {
+      disabledTenants.add(`${cluster.toLowerCase()}/${tenantName}`);
+    },
+    installOnPremises(cluster) {
+      onPremises.add(cluster.toLowerCase());
+    },
     pats: () => [...pats.values()].map((pat) => ({ ...pat, active: isPatActive(pat) })),
     isAccessTokenValid(accessToken) {
       const pair = pairsByAccess.get(hashOf(accessToken));
@@ -504,6 +578,14 @@ function locate(rawUrl: string): { cluster: string; path: string } {
   const pathname = questionMark === -1 ? rawUrl : rawUrl.slice(0, questionMark);
   const [, host = "", ...rest] = pathname.split("/");
   return { cluster: host.toLowerCase(), path: `/${rest.join("/")}` };
+}
+
+function decodeTenant(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
 }
 
 function bearerOf(authorization: string | undefined): string | undefined {

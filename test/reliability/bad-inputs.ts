@@ -364,7 +364,8 @@ export async function badInputCorpus(
     },
     {
       vendor: "incorta-v2",
-      path: /\/schema\/list$/,
+      // Both checks: a 403 from /schema/list alone is taken for a missing schema permission.
+      path: /\/(schema\/list|configs\/sqlConnection)$/,
       sim: incorta,
       make: () => {
         const expiresAt = new Date(clock.now() + 30 * DAY);

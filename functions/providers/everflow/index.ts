@@ -8,6 +8,12 @@
 // - Auth header `X-Eflow-API-Key: <key>` (no Bearer). Verify: GET /partners, the cheap check.
 // - 401: a missing, revoked or mistyped key. 403 "Out of realm": a key of another portal
 //   (Network, Affiliate, Advertiser) used on the Marketplace's /v1/partners paths.
+// - Rate limit (§3; Everflow's page developers.everflow.io/user-guide/rate-limiting): 5 requests/s per
+//   customer, shared by all its keys, over a 30-second window; X-RateLimit-Limit and
+//   X-RateLimit-Remaining on every answer, 429 beyond the limit, no Retry-After. The check declares
+//   the 30-second window to the HTTP client, which waits that long before retrying a 429 that says
+//   nothing else, or gives the 429 up (a retryable VendorError) when the Lambda's time left is
+//   shorter. The probe of the other host (below) does not wait: it only refines a diagnosis.
 // - `keyId` is not Everflow's: the UI shows no key id, so it is the key's Name as entered in
 //   the UI, the label an operator finds the row by when revoking.
 //
@@ -35,6 +41,8 @@ const VENDOR = "Everflow";
 const KEY_HEADER = "x-eflow-api-key";
 const CHECK_PATH = "/partners";
 const MIN_KEY_LENGTH = 8;
+/** VENDORS.md §3: the rate limit resets every 30 seconds. */
+const RATE_LIMIT_WINDOW_MS = 30_000;
 
 /** The documented base URL `text` stands for (trailing slashes and letter case aside), if any. */
 function documentedBaseUrl(text: string): (typeof BASE_URLS)[number] | undefined {
@@ -210,6 +218,7 @@ export const everflow: Provider<EverflowCredential> = {
         method: "GET",
         url,
         headers: { [KEY_HEADER]: candidate.apiKey },
+        rateLimitWindowMs: RATE_LIMIT_WINDOW_MS,
       });
       body = answer.body;
     } catch (error) {

@@ -1,10 +1,17 @@
 // Incorta Public API v1: a long-lived API key that mints short-lived access and refresh
-// tokens (shared/VENDORS.md §4, the vendor's page in seeds/004).
+// tokens. Relies on shared/VENDORS.md §4 and Incorta's "References → Public API v1" (seeds/004 for
+// Cloud; docs.incorta.com/latest/references-public-api-v1 for on-premises 6.0+).
 //
-// - Base `${clusterUrl}/api` with clusterUrl `https://<cluster>/incorta`; HTTPS only.
+// - Base `${clusterUrl}/api` with clusterUrl `https://<cluster>/incorta`. HTTPS on Incorta Cloud
+//   (seeds/004: "You must use the HTTPS scheme"); an on-premises cluster is served over HTTP or
+//   HTTPS "according to your installation", so an http:// clusterUrl is accepted only when the
+//   credential's pinned settings say `allowPlainHttp: true`, and then only its requests may go
+//   out over plain HTTP (the HTTP client refuses http:// to any other host but loopback).
 // - Mint: POST /v1/tokens {tenantName, loginName, requestHash, timestamp}, where timestamp is
 //   epoch ms and requestHash the hex SHA-256 of the key followed by that timestamp as a
-//   decimal string. Refresh: POST /v1/tokens/refresh {accessToken, refreshToken}. Both answer
+//   decimal string; the timestamp must be within 30 minutes of the cluster's clock by default
+//   (cluster setting public.apis.tokens.request.duration), which a refusal's message names.
+//   Refresh: POST /v1/tokens/refresh {accessToken, refreshToken}. Both answer
 //   201 {accessToken, refreshToken, type, accessTokenExpiresAt, refreshTokenExpiresAt} with
 //   absolute epoch-ms expiries, which keyturn takes from the answer, never assumes.
 // - A refresh invalidates the previous pair at once, so a 401 to a refresh means "mint anew
@@ -21,7 +28,8 @@
 // - `keyId` is the key's fingerprint, the first 8 hex digits of its SHA-256: Incorta shows no
 //   id for a key. keyturn computes it when absent and refuses one that does not match, so a
 //   renewed key stored with its predecessor's keyId cannot pass for the old one.
-// - `clusterUrl` must be https and end in /incorta (the path the public API lives under).
+// - `clusterUrl` must end in /incorta (the path the public API lives under), and be https unless
+//   `allowPlainHttp` is true.
 // - `apiKey` must be at least 16 characters (Incorta documents no format); `expiresAt` must
 //   be null or absent.
 
@@ -45,7 +53,7 @@ function isClusterUrl(text: string): boolean {
   try {
     const url = new URL(text);
     return (
-      url.protocol === "https:" &&
+      (url.protocol === "https:" || url.protocol === "http:") &&
       url.username === "" &&
       url.password === "" &&
       url.search === "" &&
@@ -57,11 +65,35 @@ function isClusterUrl(text: string): boolean {
   }
 }
 
-/** An Incorta cluster's URL, `https://<cluster>/incorta`: the public API lives under its /api. */
+/**
+ * An Incorta cluster's URL, `https://<cluster>/incorta`: the public API lives under its /api. A
+ * plain http:// URL passes here; `plainHttpAllowed` refuses it without `allowPlainHttp`.
+ */
 export const incortaClusterUrl = v.pipe(
   v.string(),
   v.check(isClusterUrl, `an https:// URL ending in /incorta, such as ${EXAMPLE_CLUSTER_URL}`),
 );
+
+/** The setting that lets an on-premises cluster's clusterUrl be plain http (pinned like clusterUrl). */
+export const allowPlainHttpField = v.optional(v.boolean());
+
+/** Whether a value's clusterUrl is https, or http with `allowPlainHttp` true. */
+export function plainHttpAllowed(value: {
+  clusterUrl: string;
+  allowPlainHttp?: boolean | undefined;
+}): boolean {
+  return !value.clusterUrl.startsWith("http:") || value.allowPlainHttp === true;
+}
+
+/** What a clusterUrl must be when `plainHttpAllowed` fails. */
+export const PLAIN_HTTP_EXPECTED =
+  'an https:// URL: plain http:// only with "allowPlainHttp": true in the credential\'s settings, ' +
+  "for an on-premises cluster installed without HTTPS";
+
+/** Whether this credential's requests may go out over plain http (its settings allow it, and it is http). */
+export function sendsPlainHttp(value: { clusterUrl: string; allowPlainHttp?: boolean | undefined }): boolean {
+  return value.allowPlainHttp === true && value.clusterUrl.startsWith("http:");
+}
 
 /** The public API's base URL of a cluster, e.g. `https://acme.cloud.incorta.com/incorta/api`. */
 export function incortaApiBase(clusterUrl: string): string {
@@ -85,32 +117,39 @@ export function incortaKeyId(apiKey: string): string {
 
 const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
-const IncortaV1Value = v.looseObject({
-  provider: v.literal("incorta-v1"),
-  clusterUrl: incortaClusterUrl,
-  tenantName: nonEmpty,
-  loginName: nonEmpty,
-  apiKey: v.pipe(v.string(), v.minLength(16)),
-  keyId: v.optional(
-    v.pipe(
-      v.string(),
-      v.check(
-        (text) => /^[0-9a-f]{8}$/.test(text),
-        "8 lower-case hex digits (or absent: keyturn computes it)",
-      ),
-    ),
-  ),
-  issuedAt: v.optional(isoDateTime),
-  expiresAt: v.optional(
-    v.nullable(
+const IncortaV1Value = v.pipe(
+  v.looseObject({
+    provider: v.literal("incorta-v1"),
+    clusterUrl: incortaClusterUrl,
+    allowPlainHttp: allowPlainHttpField,
+    tenantName: nonEmpty,
+    loginName: nonEmpty,
+    apiKey: v.pipe(v.string(), v.minLength(16)),
+    keyId: v.optional(
       v.pipe(
         v.string(),
-        v.check(() => false, "null or absent (Incorta v1 API keys never expire)"),
+        v.check(
+          (text) => /^[0-9a-f]{8}$/.test(text),
+          "8 lower-case hex digits (or absent: keyturn computes it)",
+        ),
       ),
     ),
+    issuedAt: v.optional(isoDateTime),
+    expiresAt: v.optional(
+      v.nullable(
+        v.pipe(
+          v.string(),
+          v.check(() => false, "null or absent (Incorta v1 API keys never expire)"),
+        ),
+      ),
+    ),
+    previous: v.optional(v.object({ keyId: v.string(), revokeAfter: v.optional(isoDateTime) })),
+  }),
+  v.forward(
+    v.check((value) => plainHttpAllowed(value), PLAIN_HTTP_EXPECTED),
+    ["clusterUrl"],
   ),
-  previous: v.optional(v.object({ keyId: v.string(), revokeAfter: v.optional(isoDateTime) })),
-});
+);
 
 export type IncortaV1Credential = v.InferOutput<typeof IncortaV1Value> & { keyId: string };
 
@@ -145,8 +184,9 @@ function keyRejected(
       `${action} (${cause.status}).${incortaSays(cause)} The key was renewed or revoked in the Incorta UI ` +
       "(renewing invalidates the old key at once), API key use was disabled for the user, or the loginName " +
       "or tenantName is wrong (loginName is the login, not the display name). Store the user's current key " +
-      "with keyturn put; if the clocks of this machine and Incorta differ by minutes, Incorta also refuses " +
-      "the request's timestamp.",
+      "with keyturn put. Incorta also refuses a request whose timestamp is further from its clock than the " +
+      "cluster's window (30 minutes unless public.apis.tokens.request.duration says otherwise): check this " +
+      "machine's clock.",
     { credential: ctx.credential, cause },
   );
 }
@@ -175,6 +215,7 @@ async function postForPair(
       method: "POST",
       url: `${incortaApiBase(value.clusterUrl)}${path}`,
       body,
+      allowPlainHttp: sendsPlainHttp(value),
     });
     answer = response.body;
   } catch (error) {
@@ -244,6 +285,7 @@ export const incortaV1: IncortaV1Provider = {
       publicFields: [
         "provider",
         "clusterUrl",
+        "allowPlainHttp",
         "tenantName",
         "loginName",
         "keyId",

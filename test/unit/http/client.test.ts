@@ -665,3 +665,108 @@ describe("secrets", () => {
     }
   });
 });
+
+// Everflow (VENDORS.md §3) documents X-RateLimit-Limit and X-RateLimit-Remaining and a 429 with no
+// Retry-After; X-RateLimit-Reset is not documented, so both of its common meanings are read.
+describe("rate limits without Retry-After", () => {
+  const exhausted = { "x-ratelimit-limit": "150", "x-ratelimit-remaining": "0" };
+
+  test("waits until an X-RateLimit-Reset given in epoch seconds", async () => {
+    const resetAt = Math.floor(Date.now() / 1000) + 20;
+    const vendor = await startVendor((_req, res, index) =>
+      index === 0
+        ? json(res, 429, {}, { ...exhausted, "x-ratelimit-reset": String(resetAt) })
+        : json(res, 200, {}),
+    );
+    const { client, waits } = clientFor({ random: () => 0 });
+
+    await client.request({ method: "GET", url: `${vendor.url}/v1/partners` });
+
+    expect(waits).toHaveLength(1);
+    expect(waits[0]).toBeGreaterThan(18_000);
+    expect(waits[0]).toBeLessThanOrEqual(21_000);
+  });
+
+  test("waits the seconds left of a small X-RateLimit-Reset", async () => {
+    const vendor = await startVendor((_req, res, index) =>
+      index === 0 ? json(res, 429, {}, { ...exhausted, "x-ratelimit-reset": "7" }) : json(res, 200, {}),
+    );
+    const { client, waits } = clientFor({ random: () => 0 });
+
+    await client.request({ method: "GET", url: `${vendor.url}/v1/partners` });
+
+    expect(waits).toEqual([7_000]);
+  });
+
+  test("waits the vendor's rate-limit window when a 429 says nothing about when to come back", async () => {
+    const vendor = await startVendor((_req, res, index) =>
+      index === 0 ? json(res, 429, { error: "Too Many Requests" }, exhausted) : json(res, 200, {}),
+    );
+    const { client, waits } = clientFor({ random: () => 0 });
+
+    const response = await client.request({
+      method: "GET",
+      url: `${vendor.url}/v1/partners`,
+      rateLimitWindowMs: 30_000,
+    });
+
+    expect(response.status).toBe(200);
+    expect(waits).toEqual([30_000]);
+  });
+
+  test("gives up with the 429 at once when the reset comes after the Lambda's deadline", async () => {
+    const vendor = await startVendor((_req, res) =>
+      json(res, 429, {}, { ...exhausted, "x-ratelimit-reset": "20" }),
+    );
+    const { client, waits } = clientFor({ remainingTimeMs: () => 12_000, safetyMarginMs: 2_000 });
+
+    const error = await failureOf(client.request({ method: "GET", url: `${vendor.url}/v1/partners` }));
+
+    expect(error).toBeInstanceOf(ResponseError);
+    expect(error).toMatchObject({ status: 429, retryable: true, rateLimitResetMs: 20_000 });
+    expect(waits).toEqual([]);
+    expect(vendor.requests).toHaveLength(1);
+  });
+
+  test("gives up with the 429 rather than wait longer than maxRateLimitWaitMs", async () => {
+    const resetAt = Math.floor(Date.now() / 1000) + 3_600;
+    const vendor = await startVendor((_req, res) =>
+      json(res, 429, {}, { ...exhausted, "x-ratelimit-reset": String(resetAt) }),
+    );
+    const { client, waits } = clientFor({ maxRateLimitWaitMs: 60_000 });
+
+    const error = await failureOf(client.request({ method: "GET", url: `${vendor.url}/v1/partners` }));
+
+    expect(error).toMatchObject({ status: 429 });
+    expect(waits).toEqual([]);
+    expect(vendor.requests).toHaveLength(1);
+  });
+
+  test("says in the 429's message what the rate-limit headers said", async () => {
+    const vendor = await startVendor((_req, res) =>
+      json(res, 429, { error: "Too Many Requests" }, exhausted),
+    );
+    const { client } = clientFor({ maxRetries: 0 });
+
+    const error = await failureOf(client.request({ method: "GET", url: `${vendor.url}/v1/partners` }));
+
+    expect(error.message).toContain("X-RateLimit-Remaining 0 of 150");
+    expect(error.message).toContain("no Retry-After");
+  });
+});
+
+describe("plain http to a named host", () => {
+  test("is sent only for a request that says allowPlainHttp, and refused otherwise", async () => {
+    const vendor = await startVendor((_req, res) => json(res, 200, { ok: true }));
+    const { client } = clientFor({ endpointOverride: vendor.url });
+    const url = "http://incorta.corp.example:8080/incorta/api/v2/demo/schema/list";
+
+    const allowed = await client.request({ method: "GET", url, allowPlainHttp: true });
+    const refused = await failureOf(client.request({ method: "GET", url }));
+
+    expect(allowed.body).toEqual({ ok: true });
+    expect(vendor.requests[0]?.url).toBe("/incorta.corp.example:8080/incorta/api/v2/demo/schema/list");
+    expect(refused).toBeInstanceOf(ConfigurationError);
+    expect(vendor.requests).toHaveLength(1);
+  });
+});

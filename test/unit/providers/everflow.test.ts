@@ -3,6 +3,7 @@
 // wrong portal, wrong host), the UI steps, and errors that never carry a key value.
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { CredentialRejectedError, InvalidSecretError, VendorError } from "#engine/errors.ts";
+import { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
 import { type EverflowCredential, everflow } from "#providers/everflow/index.ts";
 import type { ProviderContext } from "#providers/types.ts";
@@ -243,6 +244,70 @@ describe("verify", () => {
 
     expect(error).toBeInstanceOf(VendorError);
     expect(error.message).toContain("unexpected body");
+  });
+});
+
+// VENDORS.md §3: 5 requests/s per customer over a 30-second window, 429 beyond, no Retry-After.
+describe("rate limit", () => {
+  const LIMIT = 150;
+  const WINDOW_MS = 30_000;
+
+  async function exhaustQuota(): Promise<void> {
+    const spender = sim.createKey({ portal: "partner", name: "another integration" });
+    for (let index = 0; index < LIMIT; index++) {
+      const response = await fetch(`${sim.baseUrl()}/partners`, {
+        headers: { "X-Eflow-API-Key": spender.key },
+      });
+      await response.arrayBuffer();
+    }
+    sim.resetRequests();
+  }
+
+  /** A context whose waits move the simulator's clock, with `remainingMs` left in the Lambda. */
+  function waitingContext(remainingMs: number): { ctx: ProviderContext; waits: number[] } {
+    const waits: number[] = [];
+    return {
+      waits,
+      ctx: {
+        credential: CREDENTIAL,
+        now: () => new Date(clock.now()),
+        http: new HttpClient({
+          vendor: "Everflow",
+          endpointOverride: sim.url,
+          random: () => 0,
+          remainingTimeMs: () => remainingMs,
+          safetyMarginMs: 0,
+          sleep: async (ms) => {
+            waits.push(ms);
+            clock.advance(ms);
+          },
+        }),
+      },
+    };
+  }
+
+  test("verify waits out a spent quota for one window and then succeeds", async () => {
+    await exhaustQuota();
+    const { ctx: waiting, waits } = waitingContext(60_000);
+
+    await everflow.verify(reporting, waiting);
+
+    expect(waits).toEqual([WINDOW_MS]);
+    expect(sim.requests.map((request) => request.status)).toEqual([429, 200]);
+  });
+
+  test("a spent quota that outlasts the Lambda's time left is a retryable VendorError, sent once", async () => {
+    await exhaustQuota();
+    const { ctx: hurried, waits } = waitingContext(10_000);
+
+    const error = await rejection(everflow.verify(reporting, hurried));
+
+    expect(error).toBeInstanceOf(VendorError);
+    expect(error).toMatchObject({ retryable: true });
+    expect(error.message).toContain(`"${CREDENTIAL}"`);
+    expect(error.message).toContain("rate limiting");
+    expect(waits).toEqual([]);
+    expect(sim.requests.map((request) => request.status)).toEqual([429]);
   });
 });
 

@@ -6,7 +6,13 @@ import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { CredentialRejectedError, InvalidSecretError, VendorError } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
 import { type IncortaV1Credential, incortaKeyId, incortaV1 } from "#providers/incorta-v1/index.ts";
-import { type IncortaV2Credential, incortaV2 } from "#providers/incorta-v2/index.ts";
+import {
+  IncortaCheckRefusedError,
+  IncortaTenantNotFoundError,
+  IncortaTokenRejectedError,
+  type IncortaV2Credential,
+  incortaV2,
+} from "#providers/incorta-v2/index.ts";
 import type { ProviderContext, TokenPair } from "#providers/types.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import { type IncortaSimulator, startIncortaSimulator } from "#sandbox/simulators/incorta.ts";
@@ -19,6 +25,7 @@ const CLUSTER_URL = `https://${CLUSTER}/incorta`;
 const TENANT = "demo";
 const LOGIN = "etl.bot";
 const MINUTE = 60_000;
+const ON_PREM = "incorta.corp.example:8080";
 const TOKENS_PATH = "/incorta/api/v1/tokens";
 const REFRESH_PATH = "/incorta/api/v1/tokens/refresh";
 
@@ -101,14 +108,31 @@ describe("incorta-v1 parse", () => {
     expect(describeError(error)).not.toContain("short-key");
   });
 
-  test("refuses a cluster URL that is plain http or not the /incorta path", () => {
-    const plain = thrownBy(() => v1Of(apiKey, { clusterUrl: `http://${CLUSTER}/incorta` }));
-    const withApi = thrownBy(() => v1Of(apiKey, { clusterUrl: `${CLUSTER_URL}/api` }));
+  test("refuses a cluster URL that is not the /incorta path", () => {
+    const error = thrownBy(() => v1Of(apiKey, { clusterUrl: `${CLUSTER_URL}/api` }));
 
-    for (const error of [plain, withApi]) {
+    expect(error).toBeInstanceOf(InvalidSecretError);
+    expect(error.message).toContain('"clusterUrl" must be an https:// URL ending in /incorta');
+  });
+
+  test("refuses a plain-http cluster URL unless allowPlainHttp is true, naming both fields", () => {
+    const plain = thrownBy(() => v1Of(apiKey, { clusterUrl: `http://${ON_PREM}/incorta` }));
+    const notTrue = thrownBy(() =>
+      v1Of(apiKey, { clusterUrl: `http://${ON_PREM}/incorta`, allowPlainHttp: false }),
+    );
+
+    for (const error of [plain, notTrue]) {
       expect(error).toBeInstanceOf(InvalidSecretError);
-      expect(error.message).toContain('"clusterUrl" must be an https:// URL ending in /incorta');
+      expect(error.message).toContain(`"${CREDENTIAL}"`);
+      expect(error.message).toContain('"clusterUrl"');
+      expect(error.message).toContain("allowPlainHttp");
     }
+  });
+
+  test("accepts a plain-http cluster URL when the credential's settings say allowPlainHttp: true", () => {
+    const parsed = v1Of(apiKey, { clusterUrl: `http://${ON_PREM}/incorta`, allowPlainHttp: true });
+
+    expect(parsed).toMatchObject({ clusterUrl: `http://${ON_PREM}/incorta`, allowPlainHttp: true });
   });
 
   test("refuses a keyId that is not the key's fingerprint, as after a renewal stored with the old keyId", () => {
@@ -147,6 +171,28 @@ describe("incorta-v1 verify", () => {
     expect(error.message).toContain(etl.keyId);
     expect(error.message).toContain("renewed");
     expect(statusOfCause(error)).toBe(401);
+  });
+
+  test("a request timestamped 20 minutes off Incorta's clock verifies: the window is 30 minutes", async () => {
+    const skewed = simulatorContext({
+      vendor: "Incorta",
+      credential: CREDENTIAL,
+      url: sim.url,
+      clock: { now: () => clock.now() - 20 * MINUTE },
+    });
+
+    await incortaV1.verify(etl, skewed);
+
+    expect(sim.requests.map((request) => request.status)).toEqual([201]);
+  });
+
+  test("an on-premises cluster's key verifies over plain http when allowPlainHttp is true", async () => {
+    sim.installOnPremises(ON_PREM);
+    const key = sim.issueApiKey(ON_PREM, TENANT, LOGIN);
+
+    await incortaV1.verify(v1Of(key, { clusterUrl: `http://${ON_PREM}/incorta`, allowPlainHttp: true }), ctx);
+
+    expect(sim.requests).toMatchObject([{ cluster: ON_PREM, path: TOKENS_PATH, status: 201 }]);
   });
 
   test("a wrong loginName is a CredentialRejectedError naming the login", async () => {
@@ -383,8 +429,9 @@ describe("incorta-v2", () => {
     expect(statusOfCause(error)).toBe(401);
   });
 
-  test("a PAT used with another tenant is a CredentialRejectedError naming the tenant", async () => {
+  test("a PAT used with another existing tenant is a CredentialRejectedError naming the tenant", async () => {
     const expiresAt = inThirtyDays();
+    sim.createPat(CLUSTER, "finance", "someone", { name: "theirs", expiresAt });
 
     const error = await rejection(
       incortaV2.verify(v2Of(createPat(expiresAt), expiresAt, { tenantName: "finance" }), ctx),
@@ -393,6 +440,85 @@ describe("incorta-v2", () => {
     expect(error).toBeInstanceOf(CredentialRejectedError);
     expect(error.message).toContain("tenant finance");
     expect(error.message).toContain("tenantName");
+  });
+
+  test("an unknown tenant is an IncortaTenantNotFoundError naming the credential and what to fix", async () => {
+    const expiresAt = inThirtyDays();
+
+    const error = await rejection(
+      incortaV2.verify(v2Of(createPat(expiresAt), expiresAt, { tenantName: "Demo" }), ctx),
+    );
+
+    expect(error).toBeInstanceOf(IncortaTenantNotFoundError);
+    expect(error).toBeInstanceOf(CredentialRejectedError);
+    expect(error).toMatchObject({ name: "IncortaTenantNotFoundError", tenantName: "Demo", retryable: false });
+    expect(error.message).toContain(`"${CREDENTIAL}"`);
+    expect(error.message).toContain("tenant Demo");
+    expect(error.message).toContain("case-sensitive");
+    expect(error.message).toContain("settings.tenantName");
+    expect(statusOfCause(error)).toBe(404);
+  });
+
+  test("a bad PAT is an IncortaTokenRejectedError carrying Incorta's INC_ code", async () => {
+    const expiresAt = inThirtyDays();
+    const pat = createPat(expiresAt);
+    sim.revokePat(pat.id);
+
+    const error = await rejection(incortaV2.verify(v2Of(pat, expiresAt), ctx));
+
+    expect(error).toBeInstanceOf(IncortaTokenRejectedError);
+    expect(error).toMatchObject({ name: "IncortaTokenRejectedError", incortaCode: "INC_09030101" });
+    expect(error.message).toContain(`"${CREDENTIAL}"`);
+    expect(error.message).toContain("INC_09030101");
+    expect(error.message).toContain("keyturn put");
+  });
+
+  test("a good PAT of a user without schema permission verifies through the check any tenant user may call", async () => {
+    const expiresAt = inThirtyDays();
+    const value = v2Of(createPat(expiresAt), expiresAt);
+    sim.setSchemaAccess(CLUSTER, TENANT, LOGIN, false);
+
+    await incortaV2.verify(value, ctx);
+
+    expect(sim.requests.map(({ method, path, status }) => ({ method, path, status }))).toEqual([
+      { method: "POST", path: `/incorta/api/v2/${TENANT}/schema/list`, status: 403 },
+      { method: "GET", path: `/incorta/api/v2/${TENANT}/configs/sqlConnection`, status: 200 },
+    ]);
+  });
+
+  test("a 500 from sqlConnection carrying INC_09030101 is the PAT's rejection, not a vendor failure", async () => {
+    const expiresAt = inThirtyDays();
+    const value = v2Of(createPat(expiresAt), expiresAt);
+    sim.setSchemaAccess(CLUSTER, TENANT, LOGIN, false);
+    sim.faults.add({
+      path: /sqlConnection$/,
+      fault: {
+        kind: "status",
+        status: 500,
+        body: JSON.stringify({ message: "INC_09030101: Invalid access token or access token is expired." }),
+      },
+    });
+
+    const error = await rejection(incortaV2.verify(value, ctx));
+
+    expect(error).toBeInstanceOf(IncortaTokenRejectedError);
+    expect(error).toMatchObject({ incortaCode: "INC_09030101", retryable: false });
+  });
+
+  test("where no check is open to every user (on-premises), a schema refusal says it is not the PAT", async () => {
+    sim.installOnPremises(ON_PREM);
+    const expiresAt = inThirtyDays();
+    const pat = sim.createPat(ON_PREM, TENANT, LOGIN, { name: "keyturn-reporting", expiresAt });
+    sim.setSchemaAccess(ON_PREM, TENANT, LOGIN, false);
+    const value = v2Of(pat, expiresAt, { clusterUrl: `http://${ON_PREM}/incorta`, allowPlainHttp: true });
+
+    const error = await rejection(incortaV2.verify(value, ctx));
+
+    expect(error).toBeInstanceOf(IncortaCheckRefusedError);
+    expect(error.message).toContain(`"${CREDENTIAL}"`);
+    expect(error.message).toContain("permission on physical or business schemas");
+    expect(error.message).toContain("configs/sqlConnection");
+    expect(error.message).not.toContain("revoked");
   });
 
   test("manual steps go through the Profile Manager, mention the limit of 10 and name the token to revoke", () => {
@@ -424,10 +550,15 @@ describe("secrets in errors", () => {
       await rejection(incortaV2.verify({ ...patValue, tenantName: "finance" }, ctx)),
       thrownBy(() => v1Of(apiKey, { keyId: "00000000" })),
       thrownBy(() => v1Of(apiKey, { clusterUrl: "ftp://nowhere" })),
+      thrownBy(() => v1Of(apiKey, { clusterUrl: `http://${ON_PREM}/incorta` })),
+      await rejection(incortaV2.verify({ ...patValue, tenantName: "nowhere" }, ctx)),
       thrownBy(() => incortaV2.parse({ ...patValue, expiresAt: "soon" }, CREDENTIAL)),
     ];
     sim.faults.add({ path: REFRESH_PATH, phase: "after", fault: { kind: "status", status: 500 } });
     errors.push(await rejection(incortaV1.tokens.refresh(etl, second, ctx)));
+    sim.setSchemaAccess(CLUSTER, TENANT, LOGIN, false);
+    sim.faults.add({ path: /sqlConnection$/, fault: { kind: "status", status: 404 } });
+    errors.push(await rejection(incortaV2.verify(patValue, ctx)));
     clock.set(expiresAt);
     errors.push(await rejection(incortaV2.verify(patValue, ctx)));
 

@@ -380,3 +380,89 @@ describe("faults and the request log", () => {
     expect(sim.issuedValues).toEqual([partner.key, created.key]);
   });
 });
+
+// VENDORS.md §3 and Everflow's rate-limiting page: partner keys get 5 requests/s per customer over a
+// 30-second window (150 a window), every answer says X-RateLimit-Limit and X-RateLimit-Remaining,
+// and beyond the limit every request is a 429 until the window resets, with no Retry-After.
+describe("rate limit", () => {
+  const LIMIT = 150;
+  const WINDOW_MS = 30_000;
+
+  async function spend(count: number, key = partner.key): Promise<void> {
+    for (let index = 0; index < count; index++) {
+      const response = await call("/partners", { key });
+      await response.arrayBuffer();
+    }
+  }
+
+  test("every answer to a partner key says the limit and what remains of it", async () => {
+    const first = await call("/partners", { key: partner.key });
+    const second = await call("/partners", { key: partner.key });
+
+    expect(first.headers.get("x-ratelimit-limit")).toBe(String(LIMIT));
+    expect(first.headers.get("x-ratelimit-remaining")).toBe(String(LIMIT - 1));
+    expect(second.headers.get("x-ratelimit-remaining")).toBe(String(LIMIT - 2));
+  });
+
+  test("past the limit a partner key gets 429 without Retry-After until the 30-second window resets", async () => {
+    await spend(LIMIT);
+
+    const limited = await call("/partners", { key: partner.key });
+    clock.advance(WINDOW_MS - 1);
+    const stillLimited = await call("/partners", { key: partner.key });
+    clock.advance(1);
+    const reset = await call("/partners", { key: partner.key });
+
+    expect(limited.status).toBe(429);
+    expect(await limited.json()).toEqual({ error: expect.any(String) });
+    expect(limited.headers.get("retry-after")).toBeNull();
+    expect(limited.headers.get("x-ratelimit-remaining")).toBe("0");
+    expect(limited.headers.get("x-ratelimit-reset")).toBeNull();
+    expect(stillLimited.status).toBe(429);
+    expect(reset.status).toBe(200);
+    expect(reset.headers.get("x-ratelimit-remaining")).toBe(String(LIMIT - 1));
+  });
+
+  test("the quota is the customer's: the account's other partner keys share it, the EU account's do not", async () => {
+    const sibling = sim.createKey({ portal: "partner", name: "second integration" });
+    const eu = sim.createKey({ portal: "partner", name: "eu", host: EU });
+    await spend(LIMIT);
+
+    const siblingAnswer = await call("/partners", { key: sibling.key });
+    const euAnswer = await call("/partners", { key: eu.key, base: sim.baseUrl(EU) });
+
+    expect(siblingAnswer.status).toBe(429);
+    expect(euAnswer.status).toBe(200);
+  });
+
+  test("sends X-RateLimit-Reset, which Everflow does not document, only when told how", async () => {
+    const secondsLeft = await startEverflowSimulator({ clock, rateLimit: { resetHeader: "seconds-left" } });
+    const epoch = await startEverflowSimulator({ clock, rateLimit: { resetHeader: "epoch-seconds" } });
+    try {
+      const answers = [];
+      for (const other of [secondsLeft, epoch]) {
+        const key = other.createKey({ portal: "partner", name: "reset" }).key;
+        await fetch(`${other.baseUrl()}/partners`, { headers: { "X-Eflow-API-Key": key } });
+        clock.advance(10_000);
+        answers.push(await fetch(`${other.baseUrl()}/partners`, { headers: { "X-Eflow-API-Key": key } }));
+        clock.set(new Date("2026-03-01T09:00:00Z"));
+      }
+
+      expect(answers.map((answer) => answer.headers.get("x-ratelimit-reset"))).toEqual([
+        "20",
+        String(Date.parse("2026-03-01T09:00:30Z") / 1000),
+      ]);
+    } finally {
+      await Promise.all([secondsLeft.close(), epoch.close()]);
+    }
+  });
+
+  test("a request without a valid key is answered without rate-limit headers and counts for nobody", async () => {
+    const unknown = await call("/partners", { key: "not-a-key-at-all" });
+    const known = await call("/partners", { key: partner.key });
+
+    expect(unknown.status).toBe(401);
+    expect(unknown.headers.get("x-ratelimit-limit")).toBeNull();
+    expect(known.headers.get("x-ratelimit-remaining")).toBe(String(LIMIT - 1));
+  });
+});

@@ -4,7 +4,7 @@
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import {
-  INCORTA_TIMESTAMP_SKEW_MS,
+  INCORTA_TIMESTAMP_WINDOW_MS,
   type IncortaSimulator,
   type IncortaTokenAnswer,
   requestHashOf,
@@ -72,6 +72,12 @@ function listV2(token: string, tenant = TENANT, cluster = CLUSTER): Promise<Resp
   });
 }
 
+function sqlConnection(token: string, cluster = CLUSTER): Promise<Response> {
+  return fetch(`${sim.baseUrl(cluster)}/v2/${TENANT}/configs/sqlConnection`, {
+    headers: { authorization: `Bearer ${token}` },
+  });
+}
+
 function createPat(name: string, expiresInMs = 30 * 24 * 60 * MINUTE) {
   return sim.createPat(CLUSTER, TENANT, LOGIN, { name, expiresAt: new Date(clock.now() + expiresInMs) });
 }
@@ -122,13 +128,43 @@ describe("v1 token minting", () => {
     expect(response.status).toBe(401);
   });
 
-  test("a timestamp outside the skew window gets a 401; one just inside it works", async () => {
-    const tooOld = await mintRequest({ timestamp: clock.now() - INCORTA_TIMESTAMP_SKEW_MS - 1 });
-    const tooNew = await mintRequest({ timestamp: clock.now() + INCORTA_TIMESTAMP_SKEW_MS + 1 });
-    const inside = await mintRequest({ timestamp: clock.now() - INCORTA_TIMESTAMP_SKEW_MS + 1_000 });
+  test("a timestamp outside the window gets a 401; one just inside it works", async () => {
+    const tooOld = await mintRequest({ timestamp: clock.now() - INCORTA_TIMESTAMP_WINDOW_MS - 1 });
+    const tooNew = await mintRequest({ timestamp: clock.now() + INCORTA_TIMESTAMP_WINDOW_MS + 1 });
+    const inside = await mintRequest({ timestamp: clock.now() - INCORTA_TIMESTAMP_WINDOW_MS + 1_000 });
 
     expect([tooOld.status, tooNew.status, inside.status]).toEqual([401, 401, 201]);
     expect(await tooOld.json()).toEqual({ message: expect.stringContaining("timestamp") });
+  });
+
+  test("the timestamp window is Incorta's default of 30 minutes: 20 minutes off still mints", async () => {
+    const late = await mintRequest({ timestamp: clock.now() - 20 * MINUTE });
+    const early = await mintRequest({ timestamp: clock.now() + 20 * MINUTE });
+
+    expect(INCORTA_TIMESTAMP_WINDOW_MS).toBe(30 * MINUTE);
+    expect([late.status, early.status]).toEqual([201, 201]);
+  });
+
+  test("the window follows the cluster's public.apis.tokens.request.duration when set", async () => {
+    const strict = await startIncortaSimulator({ clock, timestampWindowMs: 5 * MINUTE });
+    try {
+      const key = strict.issueApiKey(CLUSTER, TENANT, LOGIN);
+      const timestamp = clock.now() - 6 * MINUTE;
+      const response = await fetch(`${strict.baseUrl(CLUSTER)}/v1/tokens`, {
+        method: "POST",
+        headers: { "content-type": "application/json" },
+        body: JSON.stringify({
+          tenantName: TENANT,
+          loginName: LOGIN,
+          requestHash: requestHashOf(key, timestamp),
+          timestamp,
+        }),
+      });
+
+      expect(response.status).toBe(401);
+    } finally {
+      await strict.close();
+    }
   });
 
   test("an unknown tenant or login gets a 401", async () => {
@@ -307,8 +343,12 @@ describe("v2 personal access tokens", () => {
     expect([before.status, after.status]).toEqual([200, 401]);
   });
 
-  test("a live PAT used with another tenant in the path gets a 403", async () => {
+  test("a live PAT used with another existing tenant in the path gets a 403", async () => {
     const pat = createPat("reporting");
+    sim.createPat(CLUSTER, "other-tenant", "someone", {
+      name: "x",
+      expiresAt: new Date(clock.now() + MINUTE),
+    });
 
     const response = await listV2(pat.token, "other-tenant");
 
@@ -318,6 +358,10 @@ describe("v2 personal access tokens", () => {
 
   test("a PAT of another cluster and an unknown token get a 401", async () => {
     const pat = createPat("reporting");
+    sim.createPat("other.cloud.incorta.com", TENANT, LOGIN, {
+      name: "x",
+      expiresAt: new Date(clock.now() + MINUTE),
+    });
 
     const statuses = [
       (await listV2(pat.token, TENANT, "other.cloud.incorta.com")).status,
@@ -325,6 +369,84 @@ describe("v2 personal access tokens", () => {
     ];
 
     expect(statuses).toEqual([401, 401]);
+  });
+
+  test("a bad PAT gets a 401 with Incorta's INC_ error code", async () => {
+    const revoked = createPat("revoked");
+    sim.revokePat(revoked.id);
+
+    const answers = [await listV2("x".repeat(54)), await listV2(revoked.token)];
+
+    for (const answer of answers) {
+      expect(answer.status).toBe(401);
+      expect(await answer.json()).toEqual({ message: "INC_09030101: Invalid personal access token." });
+    }
+  });
+
+  test("an unknown tenant gets a 404, whatever the token", async () => {
+    const pat = createPat("reporting");
+
+    const statuses = [
+      (await listV2(pat.token, "nowhere")).status,
+      (await listV2("x".repeat(54), "nowhere")).status,
+    ];
+
+    expect(statuses).toEqual([404, 404]);
+  });
+
+  test("a disabled tenant gets a 404", async () => {
+    const pat = createPat("reporting");
+
+    sim.disableTenant(CLUSTER, TENANT);
+
+    expect((await listV2(pat.token)).status).toBe(404);
+  });
+
+  test("schema/list refuses a live PAT of a user without schema permission with a 403; sqlConnection accepts it", async () => {
+    const pat = createPat("reporting");
+    sim.setSchemaAccess(CLUSTER, TENANT, LOGIN, false);
+
+    const list = await listV2(pat.token);
+    const sql = await sqlConnection(pat.token);
+
+    expect(list.status).toBe(403);
+    expect(await list.json()).toEqual({ message: expect.stringContaining("schemas") });
+    expect(sql.status).toBe(200);
+  });
+
+  test("configs/sqlConnection answers any tenant user's PAT with the SQLi address as plain text", async () => {
+    const pat = createPat("reporting");
+
+    const answer = await sqlConnection(pat.token);
+    const bad = await sqlConnection("x".repeat(54));
+
+    expect(answer.status).toBe(200);
+    expect(answer.headers.get("content-type")).toContain("text/plain");
+    expect(await answer.text()).toMatch(/^[a-z0-9.-]+:\d+$/);
+    expect(bad.status).toBe(401);
+  });
+
+  test("an on-premises cluster answers plain HTTP and offers no configs/sqlConnection", async () => {
+    const onPrem = "incorta.corp.example:8080";
+    sim.installOnPremises(onPrem);
+    const pat = sim.createPat(onPrem, TENANT, LOGIN, {
+      name: "r",
+      expiresAt: new Date(clock.now() + MINUTE),
+    });
+
+    const list = await fetch(`${sim.baseUrl(onPrem)}/v2/${TENANT}/schema/list?schemaType=ALL`, {
+      method: "POST",
+      headers: {
+        "content-type": "application/json",
+        authorization: `Bearer ${pat.token}`,
+        "x-forwarded-proto": "http",
+      },
+      body: JSON.stringify({ limit: 1, offset: 0 }),
+    });
+    const sql = await sqlConnection(pat.token, onPrem);
+
+    expect(list.status).toBe(200);
+    expect(sql.status).toBe(404);
   });
 
   test("a user may have 10 active PATs; the 11th is refused until one is revoked", () => {
