@@ -12,6 +12,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { CreateEventBusCommand } from "@aws-sdk/client-eventbridge";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { LeaseTable } from "#aws/lease.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, SecretStore } from "#aws/secret-store.ts";
@@ -114,6 +115,7 @@ export async function measureSweep(
     // Nothing is due: no credential's record is read. The benchmark's account has no records
     // table, so the claim of the departures scan and the scan find none (both tolerated).
     records: new KeyRecords(aws.dynamodb, "keyturn-records"),
+    failureStreaks: new FailureStreaks(aws.dynamodb, "keyturn-records"),
     store,
     pinned,
     publisher,

@@ -14,6 +14,7 @@ import type { SQSClient } from "@aws-sdk/client-sqs";
 import type { SSMClient } from "@aws-sdk/client-ssm";
 import { EmergencyCooldowns } from "#aws/emergency-cooldown.ts";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { LeaseTable } from "#aws/lease.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
@@ -58,6 +59,8 @@ export interface LocalKeyturnOptions {
   orphanSafetyMarginMs: number;
   reconcileIntervalMs: number;
   stuckAfterMs: number;
+  /** A sweep action failing this long is critical (default: the monitor's, 24 hours). */
+  failureEscalationMs?: number;
   refreshIntervalMs: number;
   minTokenRemainingMs: number;
   /** HTTP client settings for the handlers (tests shorten timeouts and backoff). */
@@ -143,6 +146,8 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
   };
   const monitor = createMonitorHandler({
     ...handlerDeps,
+    failureStreaks: new FailureStreaks(clients.dynamodb, options.provisioned?.recordsTable ?? RECORDS_TABLE),
+    failureEscalationMs: options.failureEscalationMs,
     rotate: rotateNow,
     orphanSafetyMarginMs: options.orphanSafetyMarginMs,
     reconcileIntervalMs: options.reconcileIntervalMs,

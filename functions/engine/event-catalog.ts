@@ -73,6 +73,41 @@ export const CredentialRotationFailed = detail(
   },
 );
 
+export const CredentialActionFailed = detail(
+  "Credential Action Failed",
+  "A sweep action for a credential failed (a revocation, a reconciliation, an expiry notice or early rotation, a " +
+    "stuck rotation's cleanup, a reminder, the retirement of a deleted or departed credential's keys, finding its " +
+    "secret): nothing was lost, and the next sweep tries again. Warning at first; critical once the action has kept " +
+    "failing for longer than failureEscalation (default 24h). Failures already announced by their own event " +
+    "(Credential Tampered, Revocation Refused, Credential Owned Elsewhere) are not repeated here.",
+  {
+    ...ref,
+    severity: v.picklist(["warning", "critical"]),
+    action: v.pipe(
+      v.picklist([
+        "expiry",
+        "stuck-rotation",
+        "revocation",
+        "reminder",
+        "reconciliation",
+        "retirement",
+        "lookup",
+      ]),
+      v.description(
+        "expiry: notices and early rotation; stuck-rotation: clearing an AWSPENDING left behind; revocation: the " +
+          "previous key's; reminder: a manual rotation reminder; reconciliation: the vendor's key listing; " +
+          "retirement: a deleted or departed credential's keys; lookup: the pinned secret could not be read.",
+      ),
+    ),
+    failingSince: v.pipe(timestamp, v.description("When this action began failing for this credential.")),
+    error: v.strictObject({
+      name: v.string(),
+      message: v.pipe(v.string(), v.maxLength(2000)),
+      retryable: v.boolean(),
+    }),
+  },
+);
+
 export const CredentialExpiring = detail(
   "Credential Expiring",
   "A credential's key crossed an expiry threshold; published once per threshold.",
@@ -329,6 +364,7 @@ export const RevokeRequested = detail(
 export const EVENT_CATALOG = {
   "Credential Rotated": CredentialRotated,
   "Credential Rotation Failed": CredentialRotationFailed,
+  "Credential Action Failed": CredentialActionFailed,
   "Credential Expiring": CredentialExpiring,
   "Credential Expired": CredentialExpired,
   "Manual Rotation Required": ManualRotationRequired,

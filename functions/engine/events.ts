@@ -10,6 +10,7 @@ import { type DetailOf, type DetailTypeName, EVENT_CATALOG } from "./event-catal
 export const DetailType = {
   credentialRotated: "Credential Rotated",
   credentialRotationFailed: "Credential Rotation Failed",
+  credentialActionFailed: "Credential Action Failed",
   credentialExpiring: "Credential Expiring",
   credentialExpired: "Credential Expired",
   manualRotationRequired: "Manual Rotation Required",
@@ -80,6 +81,30 @@ export function credentialRotated(
       ...(facts.previousKeyId ? { previousKeyId: facts.previousKeyId } : {}),
       expiresAt: facts.expiresAt,
       revokeAfter: facts.revokeAfter,
+    },
+    ref.secretArn,
+  );
+}
+
+export type SweepAction = DetailOf<"Credential Action Failed">["action"];
+
+export function credentialActionFailed(
+  ref: CredentialRef,
+  facts: {
+    action: SweepAction;
+    failingSince: Date;
+    critical: boolean;
+    error: { name: string; message: string; retryable: boolean };
+  },
+): OutgoingEvent {
+  return keyturnEvent(
+    "Credential Action Failed",
+    {
+      ...ref,
+      severity: facts.critical ? "critical" : "warning",
+      action: facts.action,
+      failingSince: facts.failingSince.toISOString(),
+      error: { ...facts.error, message: facts.error.message.slice(0, 2000) },
     },
     ref.secretArn,
   );

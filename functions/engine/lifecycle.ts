@@ -30,7 +30,7 @@ import { providerFor } from "#providers/registry.ts";
 import { type CredentialValue, isAutomatic, type ProviderContext } from "#providers/types.ts";
 import { type ManagedCredential, managedCredential, readAuthority, readCurrent } from "./credentials.ts";
 import { parseDuration } from "./duration.ts";
-import { KeyturnError } from "./errors.ts";
+import { asKeyturnError, KeyturnError } from "./errors.ts";
 import {
   type CredentialRef,
   credentialDeparting,
@@ -220,9 +220,13 @@ export class Lifecycle {
   }
 
   #failed(report: LifecycleReport, credential: string, error: unknown): void {
-    const message = error instanceof Error ? error.message : String(error);
-    logger.error("monitor: lifecycle check failed", { credential, error });
-    report.failures.push({ credential, error: message });
+    const failure = asKeyturnError(
+      error,
+      credential,
+      "Retirement of a deleted or departed credential's keys",
+    );
+    logger.error("monitor: lifecycle check failed", { credential, error: failure });
+    report.failures.push({ credential, error: failure.message, action: "retirement", cause: failure });
   }
 
   async #departed(record: KeyRecord, report: LifecycleReport, references: KeyReferences): Promise<void> {

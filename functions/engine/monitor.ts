@@ -13,14 +13,21 @@
 // once per reconcile interval, whichever sweep claims it) for credentials that left the config.
 //
 // One credential's failure is reported and the sweep goes on with the next: one broken
-// secret must not silence the alerts of all the others.
+// secret must not silence the alerts of all the others. Every failure is heard: one with an
+// event of its own (tampering, a refused revocation, a secret owned elsewhere) has it; any other
+// is published at the end of the sweep as "Credential Action Failed", a warning until the
+// action has kept failing longer than the escalation time (`failureEscalationMs`), then
+// critical (functions/aws/failure-streaks.ts).
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
+import type { FailureStreaks } from "#aws/failure-streaks.ts";
 import type { KeyRecord, KeyRecords } from "#aws/record-store.ts";
 import type { SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
+import { redactText } from "#http/redact.ts";
 import { type ManagedCredential, managedCredential, reportTampering } from "./credentials.ts";
 import { asKeyturnError } from "./errors.ts";
+import { type CredentialRef, credentialActionFailed, type SweepAction } from "./events.ts";
 import { type ExpiryReport, ExpiryWatch } from "./expiry.ts";
 import { Lifecycle, type LifecycleReport } from "./lifecycle.ts";
 import { logger } from "./logger.ts";
@@ -46,6 +53,10 @@ export interface MonitorDeps {
   stuckAfterMs: number;
   /** keyturn's own rotate function: a secret rotated by any other is not keyturn's to rotate. */
   rotateFunctionArn?: string | undefined;
+  /** How long each action of each credential has kept failing (in keyturn's records table). */
+  failureStreaks: FailureStreaks;
+  /** A failure that has lasted this long is critical, not a warning. */
+  failureEscalationMs: number;
 }
 
 export interface MonitorReport extends RevocationReport, ExpiryReport, ManualReport, LifecycleReport {
@@ -124,9 +135,11 @@ export class Monitor {
     });
     const swept: ManagedCredential[] = [];
     const live: ManagedCredential[] = [];
+    const arns = new Map([...listed, ...hidden].map((description) => [description.name, description.arn]));
     for (const description of listed) {
       const name = description.name;
       report.credentials++;
+      let action: SweepAction | undefined;
       try {
         const credential = managedCredential(description, this.#deps.pinned);
         // Owned elsewhere first: keyturn revokes nothing for such a secret, deleted or not.
@@ -141,16 +154,24 @@ export class Monitor {
         }
         live.push(credential);
         swept.push(credential);
+        action = "expiry";
         await this.#expiry.check(credential, report);
+        action = "stuck-rotation";
         await this.#expiry.checkStuck(credential, report);
+        action = "revocation";
         await this.#revocation.previousKey(credential, report, references);
+        action = "reminder";
         await this.#manual.check(credential, report);
       } catch (error) {
         const failure = asKeyturnError(error, name, "Monitor sweep");
-        logger.error("monitor: credential skipped", { credential: name, error: failure });
-        report.failures.push({ credential: name, error: failure.message });
-        if (failure instanceof CredentialTamperedError) report.tampered.push(name);
-        await reportTampering(this.#deps.publisher, failure, description.arn, "sweep");
+        logger.error("monitor: credential skipped", { credential: name, error: failure, action });
+        if (failure instanceof CredentialTamperedError) {
+          report.failures.push({ credential: name, error: failure.message });
+          report.tampered.push(name);
+          await reportTampering(this.#deps.publisher, failure, description.arn, "sweep");
+        } else {
+          report.failures.push({ credential: name, error: failure.message, action, cause: failure });
+        }
       }
     }
     // A pinned credential whose secret is gone for good (deleted without a recovery window, or
@@ -177,11 +198,19 @@ export class Monitor {
       } catch (error) {
         const failure = asKeyturnError(error, pinned.secretName, "Monitor sweep (a deleted secret's keys)");
         logger.error("monitor: credential skipped", { credential: pinned.secretName, error: failure });
-        report.failures.push({ credential: pinned.secretName, error: failure.message });
+        report.failures.push({
+          credential: pinned.secretName,
+          error: failure.message,
+          action: "retirement",
+          cause: failure,
+        });
       }
     }
     await this.#revocation.reconcile(swept, report, references);
     await this.#lifecycle.departures(records, live, report, references);
+    await this.#announceFailures(report, arns);
+    // The report keeps each failure's message and action, not the error object behind it.
+    report.failures = report.failures.map(({ cause: _cause, ...failure }) => failure);
     logger.info("monitor sweep finished", {
       credentials: report.credentials,
       listCalls: report.listCalls,
@@ -201,6 +230,51 @@ export class Monitor {
       ownedElsewhere: report.ownedElsewhere.length,
     });
     return report;
+  }
+
+  /**
+   * "Credential Action Failed" for every failure no event of its own announced: a warning, or
+   * critical once the action has kept failing longer than the escalation time. A failure to
+   * announce one is logged and does not stop the others.
+   */
+  async #announceFailures(report: MonitorReport, arns: Map<string, string>): Promise<void> {
+    const now = this.#deps.now();
+    for (const failure of report.failures) {
+      if (!failure.action || !failure.cause) continue;
+      const pinned = this.#deps.pinned.bySecretName(failure.credential);
+      const ref: CredentialRef = {
+        credential: failure.credential,
+        provider: pinned?.provider ?? "unknown",
+        secretArn: arns.get(failure.credential) ?? pinned?.secretArn ?? failure.credential,
+      };
+      try {
+        const since = await this.#deps.failureStreaks.failed(
+          failure.credential,
+          failure.action,
+          now,
+          this.#deps.failureEscalationMs,
+        );
+        const critical = now.getTime() - since.getTime() >= this.#deps.failureEscalationMs;
+        await this.#deps.publisher.publish([
+          credentialActionFailed(ref, {
+            action: failure.action,
+            failingSince: since,
+            critical,
+            error: {
+              name: failure.cause.name,
+              message: redactText(failure.cause.message),
+              retryable: failure.cause.retryable,
+            },
+          }),
+        ]);
+      } catch (error) {
+        logger.error("monitor: a failure could not be announced", {
+          credential: failure.credential,
+          action: failure.action,
+          error,
+        });
+      }
+    }
   }
 
   /**
@@ -229,7 +303,12 @@ export class Monitor {
           credential: pinned.secretName,
           error: failure,
         });
-        report.failures.push({ credential: pinned.secretName, error: failure.message });
+        report.failures.push({
+          credential: pinned.secretName,
+          error: failure.message,
+          action: "lookup",
+          cause: failure,
+        });
         if (error instanceof Error && error.name === "ResourceNotFoundException") vanished.push(pinned);
         continue;
       }

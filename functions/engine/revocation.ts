@@ -30,12 +30,13 @@ import {
   type RevokeStrength,
 } from "#providers/types.ts";
 import { type ManagedCredential, readAuthority, readCurrent, readValue } from "./credentials.ts";
-import { AwaitingFirstKeyError, asKeyturnError } from "./errors.ts";
+import { AwaitingFirstKeyError, asKeyturnError, type KeyturnError } from "./errors.ts";
 import {
   type CredentialRef,
   credentialRevoked,
   previousStillInUse,
   type RevocationReason,
+  type SweepAction,
 } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
@@ -75,11 +76,22 @@ export function refOf(credential: ManagedCredential): CredentialRef {
   };
 }
 
+/**
+ * A sweep's failure for one credential. With `action`, the monitor announces it ("Credential
+ * Action Failed"); without, an event of its own already did (tampering, a refused revocation).
+ */
+export interface SweepFailure {
+  credential: string;
+  error: string;
+  action?: SweepAction;
+  cause?: KeyturnError;
+}
+
 /** What a sweep did, for the monitor's report and log. */
 export interface RevocationReport {
   revoked: RevocationRecord[];
   postponed: { credential: string; keyId: string; postponements: number }[];
-  failures: { credential: string; error: string }[];
+  failures: SweepFailure[];
 }
 
 /** "awaiting" for a credential that has no key yet (see isAwaitingFirstKey); any other error is thrown again. */
@@ -141,9 +153,9 @@ export class Revocation {
   }
 
   #failed(report: RevocationReport, credential: string, error: unknown): void {
-    const failure = asKeyturnError(error, credential, "Revocation");
-    logger.error("revocation: credential skipped", { credential, error: failure });
-    report.failures.push({ credential, error: failure.message });
+    const failure = asKeyturnError(error, credential, "Reconciliation");
+    logger.error("reconciliation: credential skipped", { credential, error: failure });
+    report.failures.push({ credential, error: failure.message, action: "reconciliation", cause: failure });
   }
 
   #context(credential: ManagedCredential): ProviderContext {

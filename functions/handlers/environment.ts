@@ -34,6 +34,8 @@ export const MonitorEnvironment = v.object({
   KEYTURN_RECONCILE_INTERVAL: duration("6h"),
   /** An AWSPENDING version older than this (since the monitor first saw it) is a stuck rotation. */
   KEYTURN_STUCK_ROTATION_AFTER: duration("6h"),
+  /** A sweep action that has kept failing this long is announced as critical, not warning. */
+  KEYTURN_FAILURE_ESCALATION: duration("24h"),
   /** keyturn's rotate function: the rotation function every managed secret must name. */
   KEYTURN_ROTATE_FUNCTION_ARN: v.optional(name),
 });

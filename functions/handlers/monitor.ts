@@ -5,6 +5,7 @@ import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { logger } from "#engine/logger.ts";
@@ -26,11 +27,17 @@ export interface MonitorHandlerDeps {
   stuckAfterMs: number;
   /** keyturn's rotate function: a secret with any other rotation function is not keyturn's to rotate. */
   rotateFunctionArn?: string | undefined;
+  /** How long each action has kept failing (keyturn's records table). */
+  failureStreaks: FailureStreaks;
+  /** A failure that has lasted this long is critical, not a warning. Default 24 hours. */
+  failureEscalationMs?: number;
   /** Starts a rotation now; the default asks Secrets Manager (RotateSecret) and does not wait. */
   rotate?: (secretId: string) => Promise<void>;
   now?: () => Date;
   http?: Partial<HttpClientOptions>;
 }
+
+export const DEFAULT_FAILURE_ESCALATION_MS = 24 * 3_600_000;
 
 export function createMonitorHandler(deps: MonitorHandlerDeps) {
   return async (_event: unknown, context: InvocationContext): Promise<MonitorReport> => {
@@ -52,6 +59,8 @@ export function createMonitorHandler(deps: MonitorHandlerDeps) {
         reconcileIntervalMs: deps.reconcileIntervalMs,
         stuckAfterMs: deps.stuckAfterMs,
         rotateFunctionArn: deps.rotateFunctionArn,
+        failureStreaks: deps.failureStreaks,
+        failureEscalationMs: deps.failureEscalationMs ?? DEFAULT_FAILURE_ESCALATION_MS,
       }).run();
     } finally {
       logger.resetKeys();
@@ -61,9 +70,12 @@ export function createMonitorHandler(deps: MonitorHandlerDeps) {
 
 const environment = readEnvironment(MonitorEnvironment, process.env, "monitor");
 
+const dynamodb = new DynamoDBClient({});
 export const handler = createMonitorHandler({
   store: new SecretStore(new SecretsManagerClient({})),
-  records: new KeyRecords(new DynamoDBClient({}), environment.KEYTURN_RECORDS_TABLE),
+  records: new KeyRecords(dynamodb, environment.KEYTURN_RECORDS_TABLE),
+  failureStreaks: new FailureStreaks(dynamodb, environment.KEYTURN_RECORDS_TABLE),
+  failureEscalationMs: environment.KEYTURN_FAILURE_ESCALATION,
   pinned: bundledPinnedCredentials(),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
   orphanSafetyMarginMs: environment.KEYTURN_ORPHAN_SAFETY_MARGIN,

@@ -5,6 +5,7 @@
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { beforeAll, expect, test } from "vitest";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { PinnedCredentials } from "#engine/pinned.ts";
@@ -64,6 +65,7 @@ test("a sweep over 500 credentials with nothing due makes at most 6 ListSecrets 
   const monitor = createMonitorHandler({
     // Nothing is due: the records are never read.
     records: new KeyRecords(aws.dynamodb, "keyturn-records"),
+    failureStreaks: new FailureStreaks(aws.dynamodb, "keyturn-records"),
     store: new SecretStore(aws.secretsManager),
     pinned,
     publisher: new EventPublisher(aws.eventBridge, "keyturn"),

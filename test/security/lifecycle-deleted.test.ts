@@ -92,7 +92,11 @@ describe("an automatic credential whose secret is scheduled for deletion", () =>
     expect(second.revoked).toEqual([]);
     // The config still names a secret that does not exist: that stays a failure until it is removed.
     expect(second.failures).toEqual([
-      { credential: catalog.secretId, error: expect.stringMatching(/ResourceNotFoundException/) },
+      {
+        credential: catalog.secretId,
+        error: expect.stringMatching(/ResourceNotFoundException/),
+        action: "lookup",
+      },
     ]);
     await published(fx, fx.sim.issuedValues);
   });
