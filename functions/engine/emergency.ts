@@ -4,11 +4,16 @@
 // outage beats a leak) and a critical "Credential Rotation Failed" says that consumers are
 // left without a working key. For the previous key: revoke it, nothing else.
 //
-// A request from the bus, which others put, is held to the credential's cooldown: once an
-// emergency revoke has acted for one key, a request for another key of the same credential is
-// answered with "Revocation Refused" (cooldown) until the cooldown ends, so that a principal
-// allowed to put events cannot rotate a credential and delete its fresh key again and again.
-// An operator's direct request (keyturn revoke) is not held back.
+// A request to the revoke function (from the bus, or invoked directly) is held to the
+// credential's cooldown: once an emergency revoke has acted for one key, a request for another
+// key of the same credential is answered with "Revocation Refused" (cooldown) until the cooldown
+// ends, so that whoever may put events or invoke the function cannot rotate a credential and
+// delete its fresh key again and again. The operators' `keyturn revoke`, which runs this in their
+// own process, is not held back.
+//
+// A secret owned elsewhere (a replica, managed by another AWS service, rotated by another
+// function: ./lifecycle.ts) is refused before anything is done: keyturn would rotate it with its
+// own function and revoke the key its owner put there.
 
 import type { EmergencyCooldowns } from "#aws/emergency-cooldown.ts";
 import type { EventPublisher } from "#aws/event-publisher.ts";
@@ -26,7 +31,13 @@ import {
   reportTampering,
 } from "./credentials.ts";
 import { asKeyturnError, InvalidSettingsError } from "./errors.ts";
-import { credentialRevoked, credentialRotationFailed, revocationRefused } from "./events.ts";
+import {
+  credentialOwnedElsewhere,
+  credentialRevoked,
+  credentialRotationFailed,
+  revocationRefused,
+} from "./events.ts";
+import { ownedElsewhere } from "./lifecycle.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
 import { refOf } from "./revocation.ts";
@@ -45,10 +56,12 @@ export interface EmergencyDeps {
   /** Rotates the secret now and resolves once the new key is AWSCURRENT; rejects if the rotation failed. */
   rotate: (secretId: string) => Promise<void>;
   /**
-   * The cooldown a request is held to (a request from the bus); undefined for an operator's
-   * direct request, which none holds back.
+   * The cooldown a request to the revoke function is held to; undefined for the operators'
+   * `keyturn revoke`, which none holds back.
    */
   cooldown?: { claims: EmergencyCooldowns; periodMs: number } | undefined;
+  /** keyturn's own rotate function, where known: a secret another function rotates is refused. */
+  rotateFunctionArn?: string | undefined;
 }
 
 /**
@@ -107,10 +120,22 @@ async function revokePinned(
       { credential: name },
     );
   }
+  const elsewhere = ownedElsewhere(credential, deps.rotateFunctionArn);
+  if (elsewhere.length > 0) {
+    await deps.publisher.publish([credentialOwnedElsewhere(refOf(credential), elsewhere)]);
+    throw new InvalidSettingsError(
+      `Credential "${name}" is owned elsewhere (${elsewhere.join(", ")}): keyturn neither rotates it nor revokes ` +
+        "its keys. Revoke the key where the secret is owned, or remove the credential from keyturn's config.",
+      { credential: name },
+    );
+  }
   const ctx = { credential: name, http: deps.http(provider.vendor), now: deps.now };
-  logger.warn("emergency revoke requested", { keyId, reason: request.reason });
 
   const compromised = await readCurrent(deps.store, credential);
+  // Logged once the current key is read (the redactor knows it then): a requester may quote the
+  // leaked key in the reason. Known shapes (JWTs, SoftwareOne tokens, Bearer headers) are
+  // redacted whatever key they are.
+  logger.warn("emergency revoke requested", { keyId, reason: redactText(request.reason) });
   await claimCurrentKey(deps.records, credential, compromised.keyId);
   const previousState = credential.tags[Tag.previousState];
   const livePrevious =

@@ -1,7 +1,11 @@
 // Emergency revoke: "kill this key now". Invoked directly (the console, an operator allowed to
 // invoke it) with {credential, keyId, reason}, or by an EventBridge rule on a "Revoke Requested"
-// event on the keyturn bus (a leak scanner, a person). A request from the bus is held to the
-// credential's cooldown; a direct one is not. See functions/engine/emergency.ts.
+// event on the keyturn bus (a leak scanner, a person). Every request is held to the
+// credential's cooldown, whichever way it came: a direct invocation needs only
+// lambda:InvokeFunction, which the account's IAM may give to more than the operators (and a
+// function policy cannot deny). The operators' `keyturn revoke` runs the engine in their own
+// process, fenced by the config's operators.revoke, and is not held back. See
+// functions/engine/emergency.ts.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -34,8 +38,10 @@ export interface RevokeHandlerDeps {
   publisher: EventPublisher;
   /** The emergency cooldowns (in the records table). */
   cooldowns: EmergencyCooldowns;
-  /** How long an emergency revoke holds back requests from the bus for other keys of its credential. Default 10 minutes. */
+  /** How long an emergency revoke holds back requests for other keys of its credential. Default 10 minutes. */
   cooldownMs?: number;
+  /** keyturn's rotate function: a secret another function rotates is not keyturn's to rotate or revoke for. */
+  rotateFunctionArn?: string | undefined;
   /** Rotates a secret now and waits for it; the default goes through Secrets Manager's RotateSecret. */
   rotate?: (secretId: string) => Promise<void>;
   now?: () => Date;
@@ -44,7 +50,7 @@ export interface RevokeHandlerDeps {
 
 export const DEFAULT_REVOKE_COOLDOWN_MS = 10 * 60_000;
 
-/** The request, and whether it came from the bus (an event's envelope) rather than a direct invocation. */
+/** The request, from an event's envelope or as invoked directly. */
 function requestOf(event: unknown) {
   const fromBus =
     typeof event === "object" &&
@@ -59,14 +65,12 @@ function requestOf(event: unknown) {
         'the detail of a "Revoke Requested" event on the keyturn bus.',
     );
   }
-  return { request: parsed.output, fromBus };
+  return parsed.output;
 }
 
 export function createRevokeHandler(deps: RevokeHandlerDeps) {
   return async (event: unknown, context: InvocationContext): Promise<EmergencyOutcome> => {
-    // Only a request from the bus is held to the cooldown. A direct invocation dressed as an
-    // event holds itself back; an event cannot pass for a direct one (the rule sends the envelope).
-    const { request, fromBus } = requestOf(event);
+    const request = requestOf(event);
     logger.appendKeys({ requestId: context.awsRequestId });
     try {
       return await emergencyRevoke(
@@ -77,9 +81,8 @@ export function createRevokeHandler(deps: RevokeHandlerDeps) {
           publisher: deps.publisher,
           now: deps.now ?? (() => new Date()),
           http: vendorHttp(context, deps.http),
-          cooldown: fromBus
-            ? { claims: deps.cooldowns, periodMs: deps.cooldownMs ?? DEFAULT_REVOKE_COOLDOWN_MS }
-            : undefined,
+          cooldown: { claims: deps.cooldowns, periodMs: deps.cooldownMs ?? DEFAULT_REVOKE_COOLDOWN_MS },
+          rotateFunctionArn: deps.rotateFunctionArn,
           rotate:
             deps.rotate ??
             rotateThroughSecretsManager(deps.store, {
@@ -103,6 +106,7 @@ export const handler = createRevokeHandler({
   records: new KeyRecords(dynamodb, environment.KEYTURN_RECORDS_TABLE),
   cooldowns: new EmergencyCooldowns(dynamodb, environment.KEYTURN_RECORDS_TABLE),
   cooldownMs: environment.KEYTURN_REVOKE_COOLDOWN,
+  rotateFunctionArn: environment.KEYTURN_ROTATE_FUNCTION_ARN,
   pinned: bundledPinnedCredentials(),
   publisher: new EventPublisher(new EventBridgeClient({}), environment.KEYTURN_EVENT_BUS_NAME),
 });

@@ -35,6 +35,8 @@ const SENSITIVE_KEYS = new Set(
 
 const BEARER = /\bBearer\s+[^\s"'`,\\]+/gi;
 const SOFTWAREONE_TOKEN = /\b(idt:TKN-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*:)[^\s"'`,\\]+/g;
+/** A JWT (header.claims.signature, base64url; the header always starts "eyJ"), as Immuta's PATs are. */
+const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+/g;
 
 const remembered = new Set<string>();
 let rememberedPattern: RegExp | null | undefined;
@@ -116,7 +118,10 @@ function withoutRemembered(text: string): string {
 
 export function redactText(text: string): string {
   const byValue = withoutRemembered(text);
-  return byValue.replace(BEARER, `Bearer ${REDACTED}`).replace(SOFTWAREONE_TOKEN, `$1${REDACTED}`);
+  return byValue
+    .replace(BEARER, `Bearer ${REDACTED}`)
+    .replace(SOFTWAREONE_TOKEN, `$1${REDACTED}`)
+    .replace(JWT, REDACTED);
 }
 
 function isHeadersLike(value: object): value is { entries(): IterableIterator<[string, string]> } {

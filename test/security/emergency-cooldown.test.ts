@@ -2,7 +2,8 @@
 // and hard-delete its fresh key again and again. Once an emergency revoke has acted for one key,
 // a request from the bus for another key of the same credential is answered with "Revocation
 // Refused" (cooldown) until the cooldown (default 10 minutes) ends; the same key may be asked for
-// again (a redelivery, a retry after a crash); an operator's direct request is not held back.
+// again (a redelivery, a retry after a crash); a direct invocation of the function is held back
+// too; the operators' keyturn revoke, in their own process, is not.
 import { beforeEach, expect, test } from "vitest";
 import { DetailType } from "#engine/events.ts";
 import { eventProblems } from "../support/event-schemas.ts";
@@ -83,16 +84,20 @@ test("the same key asked for again inside the cooldown is not held back (a redel
   expect(events.filter((e) => e["detail-type"] === "Revocation Refused")).toEqual([]);
 });
 
-test("an operator's direct request inside the cooldown is acted on", async () => {
+test("a bare invocation of the revoke function inside the cooldown is held back like a request from the bus", async () => {
+  // lambda:InvokeFunction may be given to more than the operators (a developer role with
+  // lambda:*, a CI role), and a function policy cannot deny: the handler holds every request.
+  // (Found by the issue-14 review. The operators' keyturn revoke runs in their own process and
+  // is not held back.)
   const { secretId, keyId: leaked } = await fx.createCredential();
   await fx.revoke(fromBus(secretId, leaked));
   const successor = await fx.current(secretId);
 
   fx.clock.advance(MINUTE);
-  const direct = await fx.revoke({ credential: secretId, keyId: successor.keyId, reason: "leaked again" });
+  const bare = await fx.revoke({ credential: secretId, keyId: successor.keyId, reason: "again" });
 
-  expect(direct).toMatchObject({ target: "current", rotated: true, revocation: "revoked" });
-  expect(fx.sim.isLive(successor.token)).toBe(false);
+  expect(bare).toMatchObject({ revocation: "cooldown", rotated: false });
+  expect(fx.sim.isLive(successor.token)).toBe(true);
 });
 
 test("the cooldown is the credential's own: another credential's request is acted on", async () => {

@@ -50,6 +50,13 @@ describe("redactText", () => {
     expect(text).toBe(`{"token":"idt:TKN-1234-5678:${REDACTED}"}`);
   });
 
+  test("blanks a JWT (an Immuta PAT) it has never seen, by its shape, and leaves other dotted text", () => {
+    const jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1LTEifQ.c2lnbmF0dXJlLXBhcnQ";
+    const text = redactText(`matched ${jwt} in app/.env; see docs.example.com/v1.2`);
+
+    expect(text).toBe(`matched ${REDACTED} in app/.env; see docs.example.com/v1.2`);
+  });
+
   test("forgets remembered secrets on request", () => {
     rememberSecret(SECRET);
     forgetSecrets();
