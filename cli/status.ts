@@ -21,6 +21,8 @@ import { isAutomatic, type ProviderMode } from "#providers/types.ts";
 /**
  * deleted: its secret is scheduled for deletion; departed: keyturn has records of it but the
  * config no longer has it; owned-elsewhere: a replica, or managed or rotated by something else.
+ * A pinned, live credential whose keys keyturn retired (its secret deleted, then restored) is
+ * shown as expired: its key is likely dead.
  */
 export type CredentialState =
   | "ok"
@@ -205,6 +207,27 @@ export function credentialStatus(
       problem:
         `Secret "${description.name}" is owned elsewhere (${reasons.join(", ")}): keyturn does not rotate, ` +
         "relabel or revoke it.",
+    };
+  }
+  if (record?.retiredAt && record.keys.size > 0) {
+    // Its secret was deleted, the next sweep retired its keys, and it was restored (or it left the
+    // config and came back): the monitor announces it every scan until keyturn stores a new key.
+    const name = settings.credential;
+    return {
+      ...gone,
+      keyId: tags[Tag.keyId] ?? null,
+      nextAction: {
+        action: isAutomatic(provider)
+          ? `rotate it (keyturn rotate ${name}) or hand over a new key (keyturn put ${name})`
+          : `hand over a new key (keyturn put ${name})`,
+        at: record.retiredAt,
+        overdue: true,
+      },
+      state: "expired",
+      problem:
+        `keyturn ${record.retirement === "announced" ? "named its keys for a person to revoke" : "revoked its keys"} ` +
+        `on ${record.retiredAt} (${record.retiredBecause ?? "secret deleted or left the config"}), and its secret ` +
+        "is live again: its key is likely dead.",
     };
   }
   const issuedAt = timeOf(tags[Tag.issuedAt]) ?? timeOf(tags[Tag.rotatedAt]);

@@ -8,7 +8,8 @@
 // The record also keeps what keyturn needs once the credential is gone (functions/engine/
 // departures.ts): the pinned entry it last handled the credential by (`pinned`: provider, issuer,
 // settings and policy, never a secret), when the monitor first found it missing from the config
-// (`departedAt`), and when it retired its keys (`retiredAt`, `retirement`): each written once,
+// (`departedAt`), and when and why it retired its keys (`retiredAt`, `retirement`,
+// `retiredBecause`): each written once,
 // with a conditional write, so that two sweeps never both announce or retire a credential.
 
 import {
@@ -32,6 +33,8 @@ export interface KeyRecord {
   departedAt: string | undefined;
   retiredAt: string | undefined;
   retirement: Retirement | undefined;
+  /** Why keyturn retired its keys (recorded since the restored-secret check; undefined before). */
+  retiredBecause: "secret-deleted" | "left-config" | undefined;
 }
 
 /**
@@ -50,6 +53,7 @@ function recordOf(item: Record<string, AttributeValue>): KeyRecord | undefined {
     pinned = undefined;
   }
   const retirement = item.retirement?.S;
+  const because = item.retiredBecause?.S;
   return {
     credential,
     keys: new Set(item.keys?.SS ?? []),
@@ -57,6 +61,7 @@ function recordOf(item: Record<string, AttributeValue>): KeyRecord | undefined {
     departedAt: item.departedAt?.S,
     retiredAt: item.retiredAt?.S,
     retirement: retirement === "revoked" || retirement === "announced" ? retirement : undefined,
+    retiredBecause: because === "secret-deleted" || because === "left-config" ? because : undefined,
   };
 }
 
@@ -100,7 +105,7 @@ export class KeyRecords {
         UpdateExpression:
           pinned === undefined
             ? "ADD #keys :keys"
-            : "ADD #keys :keys SET #pinned = :pinned REMOVE #departed, #retired, #retirement",
+            : "ADD #keys :keys SET #pinned = :pinned REMOVE #departed, #retired, #retirement, #because",
         ExpressionAttributeNames: {
           "#keys": "keys",
           ...(pinned === undefined
@@ -110,6 +115,7 @@ export class KeyRecords {
                 "#departed": "departedAt",
                 "#retired": "retiredAt",
                 "#retirement": "retirement",
+                "#because": "retiredBecause",
               }),
         },
         ExpressionAttributeValues: {
@@ -169,19 +175,35 @@ export class KeyRecords {
     });
   }
 
-  /** Claims the credential's retirement (once): false when it is already retired. */
-  async markRetired(credential: string, at: Date, how: Retirement): Promise<boolean> {
+  /**
+   * Claims the credential's retirement (once), with why (`because`: its secret was deleted, or it
+   * left the config): false when it is already retired.
+   */
+  async markRetired(
+    credential: string,
+    at: Date,
+    how: Retirement,
+    because?: "secret-deleted" | "left-config",
+  ): Promise<boolean> {
     return this.#conditional({
       TableName: this.#table,
       Key: { credential: { S: credential } },
-      UpdateExpression: "SET #retired = :at, #retirement = :how",
+      UpdateExpression:
+        because === undefined
+          ? "SET #retired = :at, #retirement = :how"
+          : "SET #retired = :at, #retirement = :how, #because = :because",
       ConditionExpression: "attribute_exists(#credential) AND attribute_not_exists(#retired)",
       ExpressionAttributeNames: {
         "#credential": "credential",
         "#retired": "retiredAt",
         "#retirement": "retirement",
+        ...(because === undefined ? {} : { "#because": "retiredBecause" }),
       },
-      ExpressionAttributeValues: { ":at": { S: at.toISOString() }, ":how": { S: how } },
+      ExpressionAttributeValues: {
+        ":at": { S: at.toISOString() },
+        ":how": { S: how },
+        ...(because === undefined ? {} : { ":because": { S: because } }),
+      },
     });
   }
 
@@ -190,9 +212,13 @@ export class KeyRecords {
     await this.#conditional({
       TableName: this.#table,
       Key: { credential: { S: credential } },
-      UpdateExpression: "REMOVE #retired, #retirement",
+      UpdateExpression: "REMOVE #retired, #retirement, #because",
       ConditionExpression: "#retired = :at",
-      ExpressionAttributeNames: { "#retired": "retiredAt", "#retirement": "retirement" },
+      ExpressionAttributeNames: {
+        "#retired": "retiredAt",
+        "#retirement": "retirement",
+        "#because": "retiredBecause",
+      },
       ExpressionAttributeValues: { ":at": { S: at.toISOString() } },
     });
   }
@@ -223,7 +249,7 @@ export class KeyRecords {
       const page = await this.#client.send(
         new ScanCommand({
           TableName: this.#table,
-          ProjectionExpression: "#credential, #keys, #pinned, #departed, #retired, #retirement",
+          ProjectionExpression: "#credential, #keys, #pinned, #departed, #retired, #retirement, #because",
           ExpressionAttributeNames: {
             "#credential": "credential",
             "#keys": "keys",
@@ -231,6 +257,7 @@ export class KeyRecords {
             "#departed": "departedAt",
             "#retired": "retiredAt",
             "#retirement": "retirement",
+            "#because": "retiredBecause",
           },
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),

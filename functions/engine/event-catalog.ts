@@ -304,10 +304,13 @@ export const KeysLeftBehind = detail(
       ),
     ),
     why: v.pipe(
-      v.picklist(["manual-provider", "no-authority", "unknown-provider"]),
+      v.picklist(["manual-provider", "no-authority", "unknown-provider", "unverified"]),
       v.description(
         "manual-provider: only a person can revoke this vendor's keys; no-authority: keyturn has no usable key " +
-          "to revoke them with; unknown-provider: keyturn's record predates the provider being kept in it.",
+          "to revoke them with; unknown-provider: keyturn's record predates the provider being kept in it; " +
+          "unverified: keys of a departed credential that keyturn's records name but nothing at the vendor (keyturn's " +
+          "marker) or in the credential's secret (its key tags, its current value) ties to it: keyturn revoked the " +
+          "others and leaves these to a person, who must find out whose they are before revoking any.",
       ),
     ),
     keys: v.pipe(

@@ -21,18 +21,48 @@
 // "Once" is kept in the records with conditional writes (departedAt, retiredAt), never in tags:
 // a record marked retired is skipped by every later sweep. A key keyturn stores for the
 // credential again (a restored secret rotated, a handover) clears both.
+//
+// Review 14 added four brakes, because a departure is inferred from absence and its entry and keys
+// come from the record alone:
+// - A departed credential's record is checked as strictly as the pinned document and a secret
+//   value (recordedEntry): schema, name, plain key ids, settings of its provider's fields, https
+//   vendor URLs, and an issuer as the config pins it now of the same provider, endpoint and
+//   account. A record that fails is announced (critical "Credential Action Failed", action
+//   retirement, InvalidRecordError) every scan and never acted on: no key revoked or named.
+// - Of a departed credential's recorded keys that the vendor still lists, only those something
+//   besides the record ties to it are revoked: keyturn's marker naming it (a key keyturn minted),
+//   or its secret naming them (its keyturn:key-id / previous-key-id tags, or its current value
+//   when self-issued). The others are named for a person ("Keys Left Behind", why: unverified).
+//   The record cannot tell a minted key from a handed-over or adopted one, and whoever could forge
+//   a record could forge that too; the marker and the secret are evidence the table's writers
+//   do not hold. Deleted pinned credentials keep issue 14's rule (every recorded key the vendor
+//   lists): their entry is the config's, and their deletion is fenced to the deployment role.
+// - More than half of the credentials keyturn holds keys for (and more than one) departing in one
+//   scan is a deploy from the wrong config until proven otherwise: all are held (no grace period
+//   starts, nothing is revoked), each announced critical every scan (DepartureHeldError).
+// - A pinned, live credential whose record says its keys were retired (a secret deleted, its keys
+//   revoked by the next sweep, then restored) is announced critical every scan (KeysRetiredError:
+//   rotate it or hand over a new key) until keyturn stores a new key for it.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { KeyRecord, KeyRecords, Retirement } from "#aws/record-store.ts";
 import type { SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
+import { parseMarker } from "#providers/marker.ts";
 import { providerFor } from "#providers/registry.ts";
-import { type CredentialValue, isAutomatic, type ProviderContext } from "#providers/types.ts";
-import { type ManagedCredential, managedCredential, readAuthority, readCurrent } from "./credentials.ts";
+import { type CredentialValue, type IssuedKey, isAutomatic, type ProviderContext } from "#providers/types.ts";
+import {
+  assertPlainKeyId,
+  type ManagedCredential,
+  managedCredential,
+  readAuthority,
+  readCurrent,
+} from "./credentials.ts";
 import { parseDuration } from "./duration.ts";
 import { asKeyturnError, KeyturnError } from "./errors.ts";
 import {
   type CredentialRef,
+  credentialActionFailed,
   credentialDeparting,
   credentialOwnedElsewhere,
   credentialRevoked,
@@ -43,7 +73,7 @@ import { logger } from "./logger.ts";
 import { type PinnedCredential, PinnedCredentials } from "./pinned.ts";
 import { type RevocationReport, refOf } from "./revocation.ts";
 import { type KeyReferences, refuseRevocation } from "./revocation-guard.ts";
-import { DEFAULT_GRACE_PERIOD } from "./settings.ts";
+import { DEFAULT_GRACE_PERIOD, Tag } from "./settings.ts";
 
 /** The most keys one "Keys Left Behind" lists (with their steps); the rest are counted. */
 const MAX_LISTED_KEYS = 50;
@@ -114,15 +144,106 @@ function noAuthority(error: unknown): boolean {
   return name === "InvalidRequestException" || name === "ResourceNotFoundException";
 }
 
-/** The pinned entry a record keeps, checked as the stack's pinned document is; undefined if none or malformed. */
-function recordedPinned(record: KeyRecord): PinnedCredential | undefined {
-  if (record.pinned === undefined) return undefined;
-  try {
-    const entry = PinnedCredentials.fromDocument({ version: 1, credentials: [record.pinned] }).all()[0];
-    return entry?.secretName === record.credential ? entry : undefined;
-  } catch {
-    return undefined;
+/** The characters Secrets Manager allows in a secret's name: a record's name is one, or is not keyturn's. */
+const SECRET_NAME = /^[A-Za-z0-9/_+=.@-]{1,512}$/;
+
+/** A record's name as events and messages may carry it: never text of a forger's choosing. */
+function shownName(record: KeyRecord): string {
+  return SECRET_NAME.test(record.credential)
+    ? record.credential
+    : "(a record whose name is not a secret name)";
+}
+
+/** Settings that decide which vendor host and account a key goes to: an issued credential's are its issuer's. */
+const ENDPOINT_FIELDS = ["baseUrl", "region", "accountId", "clusterUrl"] as const;
+
+/**
+ * The pinned entry a departed credential's record keeps, checked as strictly as the stack's pinned
+ * document and a secret value are (review 14: the record is the only source of a departed
+ * credential's provider, issuer and settings, so a forged or damaged one must not steer a
+ * revocation): its schema; its name; plain key ids; settings only of the fields the entry names,
+ * those the deployment knows for that provider (from any credential of it the config pins now),
+ * vendor URLs over https; and, for an issued credential, its issuer as the config pins it now:
+ * the same provider and the same vendor endpoint and account (ENDPOINT_FIELDS), so that an
+ * issuer's key never goes to another vendor's host or another account's. `entry` is undefined
+ * when the record keeps none (written before records kept it); `problem` says what is wrong,
+ * without echoing what the record holds.
+ */
+export function recordedEntry(
+  record: KeyRecord,
+  pinnedNow: PinnedCredentials,
+): { entry?: PinnedCredential; problem?: string } {
+  if (!SECRET_NAME.test(record.credential)) return { problem: "its name is not a secret name" };
+  for (const keyId of record.keys) {
+    try {
+      assertPlainKeyId(record.credential, keyId);
+    } catch {
+      return { problem: "a recorded key id holds characters a key id never has" };
+    }
   }
+  if (record.pinned === undefined) return {};
+  let entry: PinnedCredential | undefined;
+  try {
+    entry = PinnedCredentials.fromDocument({ version: 1, credentials: [record.pinned] }).all()[0];
+  } catch {
+    return { problem: "its pinned entry does not match the pinned document's schema" };
+  }
+  if (!entry || entry.secretName !== record.credential)
+    return { problem: "its pinned entry names another secret" };
+  const fields = new Set(entry.settingsFields);
+  if (Object.keys(entry.settings).some((field) => !fields.has(field)))
+    return { problem: "its settings hold fields its provider's config does not have" };
+  // An entry written by an older keyturn may know fewer fields, never others.
+  const known = pinnedNow.all().find((other) => other.provider === entry.provider)?.settingsFields;
+  if (known && [...fields].some((field) => !known.includes(field)))
+    return { problem: `its settings fields are not those of a ${entry.provider} credential in the config` };
+  for (const [field, value] of Object.entries(entry.settings)) {
+    if (!/url$/i.test(field) || value === undefined) continue;
+    const plainAllowed = entry.settings.allowPlainHttp === true && field === "clusterUrl";
+    if (typeof value !== "string" || !vendorUrl(value, plainAllowed))
+      return { problem: `its setting ${field} is not an https:// URL` };
+  }
+  if (entry.issuer !== undefined) {
+    const issuer = pinnedNow.bySecretName(entry.issuer);
+    if (issuer && issuer.provider !== entry.provider) {
+      return {
+        problem: `it names provider ${entry.provider}, but its issuer is a ${issuer.provider} credential in the config`,
+      };
+    }
+    for (const field of issuer ? ENDPOINT_FIELDS : []) {
+      if (!sameJson(entry.settings[field], issuer?.settings[field]))
+        return { problem: `its setting ${field} differs from its issuer's in the config` };
+    }
+  }
+  return { entry };
+}
+
+function vendorUrl(text: string, plainAllowed: boolean): boolean {
+  try {
+    const url = new URL(text);
+    return (url.protocol === "https:" || (plainAllowed && url.protocol === "http:")) && url.username === "";
+  } catch {
+    return false;
+  }
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  return JSON.stringify(a) === JSON.stringify(b);
+}
+
+/** A record keyturn does not act on: its pinned entry or its keys fail recordedEntry's checks. */
+export class InvalidRecordError extends KeyturnError {
+  override name = "InvalidRecordError";
+}
+
+/** A departure held by the brake (see Lifecycle.departures). */
+export class DepartureHeldError extends KeyturnError {
+  override name = "DepartureHeldError";
+}
+
+/** A pinned, live credential whose keys keyturn retired (its secret was deleted, then restored). */
+export class KeysRetiredError extends KeyturnError {
+  override name = "KeysRetiredError";
 }
 
 export class Lifecycle {
@@ -200,6 +321,8 @@ export class Lifecycle {
     for (const credential of live) {
       const record = records.get(credential.settings.credential);
       if (!record) continue;
+      if (record.retiredAt !== undefined && record.keys.size > 0)
+        await this.#retiredButLive(credential, record, report);
       const stored = record.pinned === undefined ? undefined : JSON.stringify(record.pinned);
       if (stored === JSON.stringify(credential.pinned) && record.departedAt === undefined) continue;
       try {
@@ -208,15 +331,124 @@ export class Lifecycle {
         this.#failed(report, record.credential, error);
       }
     }
-    for (const record of records.values()) {
-      if (this.#deps.pinned.bySecretName(record.credential)) continue;
-      if (record.retiredAt || record.keys.size === 0) continue;
+    const holding = [...records.values()].filter((record) => !record.retiredAt && record.keys.size > 0);
+    const departing = holding.filter((record) => !this.#deps.pinned.bySecretName(record.credential));
+    // The brake (review 14): a deploy from the wrong config makes every credential "depart" at
+    // once. More than half of the credentials keyturn holds keys for (and more than one) leaving
+    // in one scan is held: no grace period starts, nothing is revoked, and each is announced as
+    // critical every scan until the config is fixed (or they are removed a few at a time).
+    if (departing.length > 1 && departing.length * 2 > holding.length) {
+      await this.#hold(departing, holding.length, report);
+      return;
+    }
+    for (const record of departing) {
       try {
         await this.#departed(record, report, references);
       } catch (error) {
         this.#failed(report, record.credential, error);
       }
     }
+  }
+
+  /**
+   * A critical "Credential Action Failed" (action retirement) published by the lifecycle itself,
+   * every scan, for what a person must fix: a held departure, a record keyturn does not act on, a
+   * live credential whose keys were retired. Its failure is in the report without a cause, so that
+   * the monitor does not announce it again.
+   */
+  async #critical(
+    report: LifecycleReport,
+    ref: CredentialRef,
+    error: KeyturnError,
+    failingSince: Date,
+  ): Promise<void> {
+    report.failures.push({ credential: ref.credential, error: error.message, action: "retirement" });
+    logger.error("monitor: lifecycle check needs a person", { credential: ref.credential, error });
+    try {
+      await this.#deps.publisher.publish([
+        credentialActionFailed(ref, {
+          action: "retirement",
+          failingSince,
+          critical: true,
+          error: { name: error.name, message: error.message, retryable: error.retryable },
+        }),
+      ]);
+    } catch (publishError) {
+      logger.error("monitor: a lifecycle failure could not be announced", {
+        credential: ref.credential,
+        error: publishError,
+      });
+    }
+  }
+
+  /** The ref of a record's credential for events: its validated entry's provider, else "unknown". */
+  #recordRef(record: KeyRecord, entry: PinnedCredential | undefined): CredentialRef {
+    const name = shownName(record);
+    return { credential: name, provider: entry?.provider ?? "unknown", secretArn: entry?.secretArn ?? name };
+  }
+
+  async #hold(departing: KeyRecord[], holding: number, report: LifecycleReport): Promise<void> {
+    const now = this.#deps.now();
+    logger.error("monitor: most credentials left the config at once; every departure is held", {
+      departing: departing.length,
+      holding,
+    });
+    for (const record of departing) {
+      report.departed.push({ credential: record.credential, revokeAfter: null });
+      const error = new DepartureHeldError(
+        `Credential "${shownName(record)}" is no longer in the config, and neither are ${departing.length - 1} ` +
+          `other(s): ${departing.length} of the ${holding} credentials keyturn holds keys for left the config at ` +
+          "once, which is what a deploy from the wrong config looks like. keyturn holds every one of these " +
+          "departures: no grace period starts and no key is revoked. If the config is wrong, deploy the right " +
+          "one. If they are leaving on purpose, remove them from the config a few at a time (fewer than half of " +
+          "the credentials in one deploy).",
+        { credential: record.credential, retryable: false },
+      );
+      const { entry } = recordedEntry(record, this.#deps.pinned);
+      await this.#critical(report, this.#recordRef(record, entry), error, now);
+    }
+  }
+
+  /**
+   * A pinned credential whose secret is live (not scheduled for deletion) while its record says its
+   * keys were retired: its secret was deleted, the next sweep revoked its keys (issue 14), and it
+   * was restored (RestoreSecret), or it left the config and came back after its retirement. Its
+   * secret holds a key the vendor no longer accepts (or one a person was told to revoke): a critical
+   * failure every scan, until keyturn stores a new key for it (a rotation or a handover clears the
+   * mark, KeyRecords.addKeys).
+   */
+  async #retiredButLive(
+    credential: ManagedCredential,
+    record: KeyRecord,
+    report: LifecycleReport,
+  ): Promise<void> {
+    const name = credential.settings.credential;
+    const at = record.retiredAt ?? this.#deps.now().toISOString();
+    const why =
+      record.retiredBecause === "left-config"
+        ? "it had left the config"
+        : record.retiredBecause === "secret-deleted"
+          ? "its secret was scheduled for deletion"
+          : "its secret was deleted or it left the config";
+    const what =
+      record.retirement === "announced"
+        ? "named its keys in Keys Left Behind for a person to revoke"
+        : "revoked its keys at the vendor";
+    const fix = isAutomatic(credential.provider)
+      ? `rotate it (keyturn rotate ${name}) or hand over a new key (keyturn put ${name})`
+      : `hand over a new key (keyturn put ${name})`;
+    const error = new KeysRetiredError(
+      `Credential "${name}" is in the config and its secret is live, but keyturn ${what} on ${at}, because ${why} ` +
+        `(restored since: RestoreSecret, or put back in the config). Its key is likely dead: ${fix}.`,
+      { credential: name, retryable: false },
+    );
+    const parsed = Date.parse(at);
+    await this.#critical(
+      report,
+      refOf(credential),
+      error,
+      Number.isNaN(parsed) ? this.#deps.now() : new Date(parsed),
+    );
   }
 
   #failed(report: LifecycleReport, credential: string, error: unknown): void {
@@ -231,8 +463,19 @@ export class Lifecycle {
 
   async #departed(record: KeyRecord, report: LifecycleReport, references: KeyReferences): Promise<void> {
     const name = record.credential;
-    const pinned = recordedPinned(record);
+    const { entry: pinned, problem } = recordedEntry(record, this.#deps.pinned);
     const now = this.#deps.now();
+    if (problem !== undefined) {
+      // Announced every scan, never acted on: no departure, no key named (the keys may be forged too).
+      const error = new InvalidRecordError(
+        `keyturn's record of departed credential "${shownName(record)}" is not one keyturn wrote (${problem}), so keyturn does ` +
+          "not act on it: no key is revoked or named. Find who wrote it (the records table's CloudTrail data " +
+          "events, if enabled), then delete the item, or put the credential back in the config.",
+        { credential: name, retryable: false },
+      );
+      await this.#critical(report, this.#recordRef(record, undefined), error, now);
+      return;
+    }
     const graceMs = parseDuration(pinned?.policy.gracePeriod ?? DEFAULT_GRACE_PERIOD) ?? 0;
     const automatic = pinned !== undefined && isAutomatic(providerFor(pinned.provider));
     const departedAt = record.departedAt === undefined ? undefined : Date.parse(record.departedAt);
@@ -303,7 +546,18 @@ export class Lifecycle {
       return;
     }
     const authority = await this.#authority(credential, ownReadable);
-    await this.#retire(credential, record, "left-config", authority, report, references);
+    // Only keys something besides the record ties to the credential are revoked (see #retire):
+    // keyturn's marker naming it at the vendor, or its secret naming them (its key tags, or its
+    // current value, when self-issued).
+    const named = new Set<string>();
+    for (const tag of [Tag.keyId, Tag.previousKeyId]) {
+      const keyId = description?.tags[tag];
+      if (keyId) named.add(keyId);
+    }
+    if (authority && !credential.settings.issuer) named.add(authority.keyId);
+    const tied = (key: IssuedKey) =>
+      named.has(key.keyId) || (key.marker !== undefined && parseMarker(key.marker)?.credential === name);
+    await this.#retire(credential, record, "left-config", authority, report, references, tied);
   }
 
   /** The key that revokes the credential's keys: its issuer's current, or its own when readable; undefined when none. */
@@ -334,6 +588,7 @@ export class Lifecycle {
     authority: CredentialValue | undefined,
     report: LifecycleReport,
     references: KeyReferences,
+    tied?: (key: IssuedKey) => boolean,
   ): Promise<void> {
     const { provider } = credential;
     const name = credential.settings.credential;
@@ -348,9 +603,15 @@ export class Lifecycle {
       now: this.#deps.now,
     };
     // The keys of its record the vendor still holds: the listing spares a call per long-revoked key.
+    // With `tied` (a departed credential, whose entry and keys come from the record alone), a key
+    // nothing else ties to the credential is left to a person ("Keys Left Behind", unverified):
+    // whoever could write one record item could otherwise name any key of the issuer's account.
     const live: string[] = [];
+    const unverified: string[] = [];
     for await (const key of provider.listIssued(authority, ctx)) {
-      if (record.keys.has(key.keyId)) live.push(key.keyId);
+      if (!record.keys.has(key.keyId)) continue;
+      if (tied === undefined || tied(key)) live.push(key.keyId);
+      else unverified.push(key.keyId);
     }
     // A self-issued credential revokes with its own current key: that one goes last.
     live.sort((a, b) => Number(a === authority.keyId) - Number(b === authority.keyId) || a.localeCompare(b));
@@ -372,8 +633,20 @@ export class Lifecycle {
       report.revoked.push({ credential: name, keyId, reason: because, strength: "hard", outcome });
       logger.info("key of a retiring credential revoked", { credential: name, keyId, because, outcome });
     }
+    if (unverified.length > 0) {
+      await this.#announce(
+        refOf(credential),
+        credential.pinned,
+        record,
+        because,
+        "unverified",
+        report,
+        unverified,
+      );
+      return;
+    }
     // A refused key was published ("Revocation Refused") for a person; it is not tried again.
-    await this.#deps.records.markRetired(name, this.#deps.now(), "revoked");
+    await this.#deps.records.markRetired(name, this.#deps.now(), "revoked", because);
     report.retired.push({ credential: name, because, retirement: "revoked" });
     logger.warn("credential retired: its live keys were revoked", {
       credential: name,
@@ -389,13 +662,14 @@ export class Lifecycle {
     pinned: PinnedCredential | undefined,
     record: KeyRecord,
     because: RetiredBecause,
-    why: "manual-provider" | "no-authority" | "unknown-provider",
+    why: "manual-provider" | "no-authority" | "unknown-provider" | "unverified",
     report: LifecycleReport,
+    only?: readonly string[],
   ): Promise<void> {
     const name = record.credential;
     const at = this.#deps.now();
-    if (!(await this.#deps.records.markRetired(name, at, "announced"))) return;
-    const keyIds = [...record.keys].sort();
+    if (!(await this.#deps.records.markRetired(name, at, "announced", because))) return;
+    const keyIds = [...(only ?? record.keys)].sort();
     const listed = keyIds.slice(0, MAX_LISTED_KEYS);
     try {
       await this.#deps.publisher.publish([

@@ -121,6 +121,12 @@ export class Monitor {
       vanished,
     );
     const references = new KeyReferences(this.#deps.store, [...listed, ...hidden], this.#deps.pinned);
+    // A pinned credential that could not be looked up (but is not gone) may use any key: the guard
+    // refuses revocations for the others until it can be seen (./revocation-guard.ts).
+    const gone = new Set(vanished.map((pinned) => pinned.secretName));
+    for (const failure of report.failures)
+      if (failure.action === "lookup" && !gone.has(failure.credential))
+        references.unknown(failure.credential);
     // The departures scan, once per reconcile interval; a sweep without it reads the record of a
     // deleted credential alone, and finds no departure.
     const scanned = await this.#deps.records
@@ -148,6 +154,7 @@ export class Monitor {
           continue;
         }
         if (description.deletedDate) {
+          action = "retirement";
           const record = scanned ? records.get(name) : await this.#deps.records.get(name);
           await this.#lifecycle.deleted(credential, record, report, references);
           continue;

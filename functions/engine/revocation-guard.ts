@@ -8,6 +8,13 @@
 // The references are the mirror tags of every pinned credential's secret (current and previous
 // key ids) from the sweep's listing, and the AWSCURRENT value's key id of a credential whose
 // tags name no current key yet (one that has not rotated since its key was handed over).
+//
+// The guard fails closed: a pinned credential whose references cannot be known (its secret could
+// not be described, or its value could not be read: throttling, a KMS key policy that does not
+// name the monitor, a network error) might use any key, so every revocation for another credential
+// is refused while it lasts (ReferencesUnavailableError, retryable: the sweep reports it as a
+// failed action, "Credential Action Failed", and tries again next time). A secret that does not
+// exist, or is scheduled for deletion, uses no key.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { KeyRecords } from "#aws/record-store.ts";
@@ -48,11 +55,37 @@ export class RevocationRefusedError extends KeyturnError {
   }
 }
 
+/**
+ * keyturn refused to revoke a key because another pinned credential's references cannot be known
+ * now (its secret could not be described or read): it might use the key. Nothing was revoked; the
+ * sweep tries again.
+ */
+export class ReferencesUnavailableError extends KeyturnError {
+  override name = "ReferencesUnavailableError";
+  readonly keyId: string;
+  readonly unknown: string[];
+
+  constructor(credential: string, keyId: string, unknown: string[]) {
+    super(
+      `Credential "${credential}": keyturn did not revoke key ${keyId}: it cannot tell which keys ` +
+        `${unknown.map((other) => `"${other}"`).join(", ")} ${unknown.length === 1 ? "uses" : "use"} (the secret ` +
+        "could not be described or read: throttling, a KMS key policy that does not name keyturn's functions, a " +
+        "network error), so the key may be theirs. Nothing was revoked; the next sweep tries again. If this " +
+        "persists, check that keyturn's functions may read those secrets (their KMS key policy, their resource policy).",
+      { credential, retryable: true },
+    );
+    this.keyId = keyId;
+    this.unknown = unknown;
+  }
+}
+
 /** The key ids each managed credential uses, as far as keyturn can see them. */
 export class KeyReferences {
   readonly #byKey = new Map<string, Set<string>>();
   /** Credentials whose tags name no current key: their value is read once, when a revocation needs it. */
   readonly #unresolved: SecretDescription[] = [];
+  /** Credentials whose references cannot be known (see the header): they may use any key. */
+  readonly #unknown = new Set<string>();
   readonly #store: SecretStore;
 
   constructor(store: SecretStore, descriptions: readonly SecretDescription[], pinned: PinnedCredentials) {
@@ -63,7 +96,8 @@ export class KeyReferences {
       const current = tags[Tag.keyId];
       const previous = tags[Tag.previousKeyId];
       if (current) this.#add(current, description.name);
-      else this.#unresolved.push(description);
+      // A secret scheduled for deletion cannot be read, and its keys are being retired: it uses none.
+      else if (!description.deletedDate) this.#unresolved.push(description);
       if (previous && tags[Tag.previousState] !== "revoked") this.#add(previous, description.name);
     }
   }
@@ -71,15 +105,26 @@ export class KeyReferences {
   /** From a fresh listing of keyturn's secrets (for revocations outside the sweep). */
   static async list(store: SecretStore, pinned: PinnedCredentials): Promise<KeyReferences> {
     const descriptions: SecretDescription[] = [];
+    const unknown: string[] = [];
     for await (const page of store.listTagged(Tag.provider)) descriptions.push(...page);
     const listed = new Set(descriptions.map((description) => description.name));
     // A pinned credential hidden from the listing (its provider tag removed) still counts.
     for (const credential of pinned.all()) {
       if (listed.has(credential.secretName)) continue;
-      const description = await store.describe(credential.secretName).catch(() => undefined);
-      if (description) descriptions.push(description);
+      try {
+        descriptions.push(await store.describe(credential.secretName));
+      } catch (error) {
+        if (!gone(error)) unknown.push(credential.secretName);
+      }
     }
-    return new KeyReferences(store, descriptions, pinned);
+    const references = new KeyReferences(store, descriptions, pinned);
+    for (const name of unknown) references.unknown(name);
+    return references;
+  }
+
+  /** A pinned credential whose secret could not be described: it may use any key (see the header). */
+  unknown(credential: string): void {
+    this.#unknown.add(credential);
   }
 
   #add(keyId: string, credential: string): void {
@@ -88,21 +133,51 @@ export class KeyReferences {
     this.#byKey.set(keyId, users);
   }
 
-  async #resolve(): Promise<void> {
+  /** Reads the values not read yet; one that fails stays unresolved, and is tried again next time. */
+  async #resolve(): Promise<string[]> {
+    const failed: string[] = [];
     for (const description of this.#unresolved.splice(0)) {
-      const current = await this.#store.read(description.arn, { stage: CURRENT }).catch(() => undefined);
+      let current: Awaited<ReturnType<SecretStore["read"]>>;
+      try {
+        current = await this.#store.read(description.arn, { stage: CURRENT });
+      } catch (error) {
+        if (gone(error)) continue;
+        logger.warn("revocation guard: a pinned credential's value cannot be read; revocations wait", {
+          credential: description.name,
+          error,
+        });
+        failed.push(description.name);
+        this.#unresolved.push(description);
+        continue;
+      }
       const keyId = current ? keyIdOf(current.secretString) : undefined;
       if (keyId) this.#add(keyId, description.name);
     }
+    return failed;
   }
 
-  /** The other credentials that use `keyId` ("its issuer" when it is `issuerKeyId`, the issuer's own key). */
+  /**
+   * The other credentials that use `keyId` ("its issuer" when it is `issuerKeyId`, the issuer's own
+   * key). Throws ReferencesUnavailableError when another credential's references cannot be known.
+   */
   async othersUsing(credential: string, keyId: string, issuerKeyId: string | undefined): Promise<string[]> {
-    await this.#resolve();
+    const unreadable = await this.#resolve();
+    const unknown = [...new Set([...unreadable, ...this.#unknown])].filter((other) => other !== credential);
+    if (unknown.length > 0) throw new ReferencesUnavailableError(credential, keyId, unknown.sort());
     const others = [...(this.#byKey.get(keyId) ?? [])].filter((other) => other !== credential).sort();
     if (issuerKeyId === keyId && others.length === 0) others.push("its issuer");
     return others;
   }
+}
+
+/** A secret that does not exist, or is scheduled for deletion (its value cannot be read): it uses no key. */
+function gone(error: unknown): boolean {
+  const name = error instanceof Error ? error.name : "";
+  if (name === "ResourceNotFoundException") return true;
+  return (
+    name === "InvalidRequestException" &&
+    /marked for deletion|scheduled for deletion/i.test((error as Error).message)
+  );
 }
 
 function keyIdOf(secretString: string): string | undefined {
@@ -127,6 +202,8 @@ export interface GuardDeps {
  * marker names the credential), no other managed credential uses it, and it is not the issuer's
  * own key. `references` are the sweep's; outside the sweep they are listed here. A refusal is
  * published once as a critical "Revocation Refused" and returned; the caller then revokes nothing.
+ * When another pinned credential's references cannot be known, it throws ReferencesUnavailableError
+ * (retryable): the caller revokes nothing and reports the failure.
  */
 export async function refuseRevocation(
   deps: GuardDeps,
