@@ -47,6 +47,10 @@ interface CredentialSummary {
 interface Summary {
   credentials: CredentialSummary[];
   events: Record<string, number>;
+  /** Events received, by severity. */
+  severities: Record<"info" | "warning" | "critical", number>;
+  /** The warnings and critical events, by detail type (and, for revocations, reason): what would page someone. */
+  alerts: Record<string, number>;
   /** "Credential Revoked" events received, by reason. */
   revocations: Record<string, number>;
   /** Keys handed over by a person and accepted, by credential. */
@@ -186,11 +190,23 @@ async function main(): Promise<void> {
     // Events as the subscriber receives them, counted as they come; a revocation no sweep
     // reports (a rotation deleting a disabled key it supersedes) is shown when it arrives.
     const events: Record<string, number> = {};
+    const severities: Summary["severities"] = { info: 0, warning: 0, critical: 0 };
+    const alerting: Record<string, number> = {};
     const revocations: Record<string, number> = {};
     const revokedBy = new Map<string, number>();
     const collect = async () => {
       for (const event of await keyturn.subscriber.drain()) {
         events[event["detail-type"]] = (events[event["detail-type"]] ?? 0) + 1;
+        const severity = event.detail.severity as keyof Summary["severities"];
+        if (severity in severities) severities[severity]++;
+        if (severity === "warning" || severity === "critical") {
+          const what =
+            event["detail-type"] === "Credential Revoked"
+              ? `${event["detail-type"]}: ${event.detail.reason}`
+              : event["detail-type"];
+          const key = `${severity} ${what}`;
+          alerting[key] = (alerting[key] ?? 0) + 1;
+        }
         if (event["detail-type"] !== "Credential Revoked") continue;
         const { credential: name, reason, keyId, strength, outcome } = event.detail;
         revokedBy.set(String(name), (revokedBy.get(String(name)) ?? 0) + 1);
@@ -468,7 +484,15 @@ async function main(): Promise<void> {
         state: expired ? "expired" : (await live(name, provider)) ? "healthy" : "broken",
       });
     }
-    const summary: Summary = { credentials, events, revocations, manualRotations, failures };
+    const summary: Summary = {
+      credentials,
+      events,
+      severities,
+      alerts: alerting,
+      revocations,
+      manualRotations,
+      failures,
+    };
     if (json) {
       console.log(JSON.stringify(summary));
     } else {

@@ -66,6 +66,18 @@ test("the demo's SoftwareOne outage fails a scheduled rotation's attempts, which
   ).toMatchObject({ state: "healthy" });
 });
 
+test("the demo counts its events by severity, and its routine weekly rotations page nobody (issue 15)", () => {
+  const { info, warning, critical } = summary.severities;
+  const received = Object.values(summary.events as Record<string, number>).reduce((a, b) => a + b, 0);
+  expect(info + warning + critical).toBe(received);
+  expect(info).toBeGreaterThan(0);
+  // The catalog token's weekly rotations delete a key that was only waiting for its deletion.
+  expect(summary.revocations.superseded).toBeGreaterThanOrEqual(1);
+  expect(Object.keys(summary.alerts).filter((alert) => alert.includes("superseded"))).toEqual([]);
+  // What warns is what should: the outage's failed attempts, keys still in use, expiry, leaks.
+  expect(summary.alerts["warning Credential Rotation Failed"]).toBeGreaterThanOrEqual(1);
+});
+
 test("the demo's timeline and the handlers' logs show key ids, never a SoftwareOne token value", () => {
   expect(stdout).toMatch(/"level":"INFO"/);
   expect(stdout).toMatch(/revoked +keyturn\/softwareone-catalog key TKN-\d{4}-\d{4}/);
