@@ -21,8 +21,16 @@
 //   Store encrypts or decrypts once per SecureString PutParameter or GetParameter (aws/ssm); every
 //   event reaches one SNS alert topic encrypted with keyturn's key: one request each.
 // - DynamoDB: one write request unit per lease PutItem or DeleteItem (items under 1 KB).
-// - Not modelled: free tiers, CloudWatch Logs and alarms, X-Ray traces, SQS dead-letter queues,
-//   SNS deliveries (email, HTTPS), data transfer, and vendor-side prices.
+// - CloudWatch metrics (functions/handlers/metrics.ts), billed per metric and hour published:
+//   the fleet's, published whatever happens (every sweep's 11, every refresh run's 3), and the
+//   EMF lines that carry them (log ingestion), are shared; a credential's own are the metric-hours
+//   its month adds (an automatic one: its rotation's four steps, two metrics each, and the
+//   sweep's actions on it), an upper bound, since credentials of one provider acting in the same
+//   hour share them.
+// - Not modelled: free tiers, CloudWatch Logs beyond the metrics' lines, alarms ($0.10 each a
+//   month, about 20) and the dashboard ($3 a month beyond an account's first three), SQS
+//   dead-letter queues, SNS deliveries (email, HTTPS), data transfer, and vendor-side prices.
+//   There are no X-Ray traces: tracing is off (infra/keyturn-function.ts).
 
 import type { HandlerName } from "./bundles.ts";
 import { PRICES } from "./prices.ts";
@@ -36,6 +44,22 @@ export const MEMORY_GB = 256 / 1024;
 export const CPU_SCALE = 1769 / 256;
 /** The secrets' key and the alert topics' key. */
 export const CUSTOMER_MANAGED_KEYS = 2;
+/**
+ * keyturn's metrics published every hour whatever happens: each sweep's SweepDuration, Failures,
+ * ExpiriesNext30Days, FewestDaysToExpiry and Credentials in each of 7 states; each refresh run's
+ * TokenRefreshes (fresh, refreshed) and AccessTokenLifetime.
+ */
+export const FLEET_METRICS = 11 + 3;
+/** EMF lines (one per set of dimensions) of a sweep and of a refresh run, and their size. */
+export const SWEEP_EMF_LINES = 9;
+export const REFRESH_EMF_LINES = 2;
+export const EMF_LINE_BYTES = 350;
+/** Metric-hours a credential's own month adds, by mode (see the header). */
+export const CREDENTIAL_METRIC_HOURS: Record<CycleUsage["mode"], number> = {
+  automatic: 4 * 2 + 2,
+  manual: 2,
+  refresh: 1,
+};
 
 export interface FleetRun {
   ms: number;
@@ -65,7 +89,8 @@ export type CostItem =
   | "Lambda requests"
   | "Lambda duration (arm64)"
   | "DynamoDB leases"
-  | "SSM Parameter Store";
+  | "SSM Parameter Store"
+  | "CloudWatch metrics";
 
 export const COST_ITEMS: readonly CostItem[] = [
   "Secrets Manager storage",
@@ -78,6 +103,7 @@ export const COST_ITEMS: readonly CostItem[] = [
   "Lambda duration (arm64)",
   "DynamoDB leases",
   "SSM Parameter Store",
+  "CloudWatch metrics",
 ];
 
 export interface ModeCost {
@@ -135,6 +161,11 @@ function fleetShare(inputs: CostInputs): Record<CostItem, number> {
   const refreshSeconds = lambdaSeconds(inputs.refreshRun.ms, inputs.refreshRun.cpuMs);
   const gbSeconds = MEMORY_GB * (sweepSeconds * SWEEPS_PER_MONTH + refreshSeconds * REFRESH_RUNS_PER_MONTH);
   items["Lambda duration (arm64)"] = (gbSeconds * PRICES.lambda.armPerGbSecond) / n;
+  const emfGb =
+    ((SWEEPS_PER_MONTH * SWEEP_EMF_LINES + REFRESH_RUNS_PER_MONTH * REFRESH_EMF_LINES) * EMF_LINE_BYTES) /
+    1e9;
+  items["CloudWatch metrics"] =
+    (FLEET_METRICS * PRICES.cloudWatch.perMetricMonth + emfGb * PRICES.cloudWatch.perGbIngested) / n;
   return items;
 }
 
@@ -174,6 +205,8 @@ function modeCost(usage: CycleUsage, inputs: CostInputs, share: Record<CostItem,
   items["SSM Parameter Store"] =
     ssmCalls * PRICES.ssm.perStandardApiInteraction +
     (usage.mode === "refresh" ? PRICES.ssm.perStandardParameterMonth : 0);
+  items["CloudWatch metrics"] =
+    (CREDENTIAL_METRIC_HOURS[usage.mode] * PRICES.cloudWatch.perMetricMonth) / MONTH_HOURS;
   for (const item of COST_ITEMS) items[item] += share[item];
   const total = COST_ITEMS.reduce((sum, item) => sum + items[item], 0);
   return {

@@ -41,6 +41,13 @@ export const PRICES = {
     /** Symmetric requests, including those AWS services make on your behalf with AWS managed keys. */
     perRequest: 0.03 / 10_000,
   },
+  cloudWatch: {
+    source: "https://aws.amazon.com/cloudwatch/pricing/",
+    /** A custom metric (first 10,000), prorated by the hour: one published in an hour of the month costs 1/730 of it. */
+    perMetricMonth: 0.3,
+    /** Standard log ingestion: the EMF lines the metrics are written as are log events. */
+    perGbIngested: 0.5,
+  },
   dynamoDb: {
     source: "https://aws.amazon.com/dynamodb/pricing/on-demand/",
     /** On-demand, Standard table class, since the November 2024 reduction. */

@@ -15,11 +15,28 @@ import { Construct } from "constructs";
 import { EVENT_SOURCE } from "#aws/event-publisher.ts";
 import type { Severity } from "#engine/events.ts";
 import { SEVERITIES } from "./config.ts";
-import { keyAdministration } from "./keyturn-fences.ts";
+import { denyAllBut, keyAdministration } from "./keyturn-fences.ts";
 
 export { SEVERITIES };
 
 const DEFAULT_MINIMUM_SEVERITY: Severity = "warning";
+
+/**
+ * What would silence a topic by changing it: its attributes (its policy, its key, its delivery
+ * policy), its policy statement by statement, its data protection policy (which may deny or mask
+ * what is published), or its deletion. These are the topic policy actions SNS accepts that do so
+ * (Amazon SNS Developer Guide, "Amazon SNS API permissions: Actions and resources reference");
+ * Unsubscribe and SetSubscriptionAttributes are not among them: a subscription is fenced by
+ * nothing but IAM (and an email subscription by nothing, its unsubscribe link needs no
+ * credentials).
+ */
+const TOPIC_CHANGES = [
+  "sns:SetTopicAttributes",
+  "sns:AddPermission",
+  "sns:RemovePermission",
+  "sns:PutDataProtectionPolicy",
+  "sns:DeleteTopic",
+];
 
 export interface KeyturnAlertProps {
   /** Addresses that receive alerts; each gets a confirmation email from SNS first. */
@@ -40,6 +57,8 @@ export interface KeyturnAlertsProps extends KeyturnAlertProps {
   readonly bus: IEventBus;
   /** Receives the alerts EventBridge could not deliver to their topic. */
   readonly deadLetters: IQueue;
+  /** The role CloudFormation deploys the stack with: the only one the topics' policies let change them. */
+  readonly deploymentRoleArn: string;
 }
 
 const events = new ServicePrincipal("events.amazonaws.com");
@@ -126,6 +145,13 @@ export class KeyturnAlerts extends Construct {
           resources: [topic.topicArn],
           conditions: { ArnEquals: { "aws:SourceArn": rule.ruleArn } },
         }),
+      );
+      // Only the deployment changes or deletes the topic: whoever else could would silence every
+      // alert of this severity, whatever the account's IAM policies allow them.
+      topic.addToResourcePolicy(
+        denyAllBut("OnlyTheDeploymentChangesTheTopic", TOPIC_CHANGES, [props.deploymentRoleArn], {}, [
+          topic.topicArn,
+        ]),
       );
       props.deadLetters.addToResourcePolicy(
         new PolicyStatement({

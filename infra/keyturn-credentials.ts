@@ -24,7 +24,14 @@ import {
 import { Construct, type IDependable } from "constructs";
 import { Tag } from "#engine/settings.ts";
 import { type CredentialConfig, credentialTags, INITIAL_SECRET_VALUE } from "./config.ts";
-import { denyAllBut, keyAdministration, keyUse, principalArnOf, unique } from "./keyturn-fences.ts";
+import {
+  denyAllBut,
+  keyAdministration,
+  keyUse,
+  principalArnOf,
+  unique,
+  validatePolicySize,
+} from "./keyturn-fences.ts";
 
 /**
  * Who may do what to the managed secrets, by principal ARN (aws:PrincipalArn): each secret's
@@ -45,6 +52,9 @@ export interface CredentialFence {
   /** GetSecretValue on every managed secret, besides each credential's own consumers. */
   readonly readers: readonly string[];
 }
+
+/** Secrets Manager's limit on a secret's resource policy (API Reference, PutResourcePolicy: at most 20480 characters). */
+const SECRET_POLICY_LIMIT = 20_480;
 
 /** The tag keys keyturn owns: writing or removing them is fenced, other tags are free. */
 const KEYTURN_TAG_KEYS = { "ForAnyValue:StringLike": { "aws:TagKeys": ["keyturn:*"] } };
@@ -336,11 +346,28 @@ export class KeyturnCredentials extends Construct {
         denyAllBut("OnlyNamedReadersReadTheValue", ["secretsmanager:GetSecretValue"], readers),
       ],
     });
-    this.resourcePolicies[credential.name] = new CfnResourcePolicy(this, `${id}Policy`, {
+    const policy = new CfnResourcePolicy(this, `${id}Policy`, {
       secretId: secretId(secret, credential),
       resourcePolicy: document,
       blockPublicPolicy: true,
     });
+    this.resourcePolicies[credential.name] = policy;
+    validatePolicySize(
+      policy,
+      `the resource policy of credential "${credential.name}"`,
+      SECRET_POLICY_LIMIT,
+      () => document,
+    );
+    // Retained, as the secret is: a credential that leaves the config (or a stack that is
+    // deleted) keeps its key live at the vendor through the departure's grace period, or for good
+    // when only a person can revoke it, and deleting the policy with the config entry would open
+    // that key to whatever the account's IAM policies allow. Retaining also keeps a replacement
+    // (a credential renamed, so its policy's logical id changes) from deleting the new policy of
+    // the same secret after it was put. For an adopted secret this means it is handed back fenced:
+    // keyturn's tags are removed, but writing its value, its labels, its policy and reading it are
+    // still denied to all but the roles the policy names, until its owner has the deployment role
+    // delete the policy or put one of their own (nobody else may: the policy denies it).
+    policy.applyRemovalPolicy(RemovalPolicy.RETAIN);
     if (credential.source.kind === "create") {
       this.#created.set(credential.name, credential.secretName);
       if (this.key && consumers.length > 0) {

@@ -16,6 +16,7 @@ import {
   AnyPrincipal,
   Effect,
   type IGrantable,
+  type PolicyDocument,
   PolicyStatement,
   StarPrincipal,
 } from "aws-cdk-lib/aws-iam";
@@ -155,4 +156,46 @@ export function principalArnOf(grantee: IGrantable, what: string): string {
 /** Each ARN once, in order (a role may be named for two reasons). */
 export function unique(arns: readonly string[]): string[] {
   return [...new Set(arns)];
+}
+
+/**
+ * What a value CloudFormation fills in at deploy (a role's ARN, a table's) is counted as when a
+ * policy's size is estimated: the ARN of a role without a path is at most 95 characters (a role
+ * name has 64 at most), and keyturn's roles and the deployment role have none.
+ */
+const DEPLOY_TIME_VALUE_CHARS = 128;
+
+/**
+ * Refuses at synth a policy that would exceed its service's size limit at deploy, where it would
+ * fail the deployment half-way: its compact JSON, each value filled in at deploy counted as
+ * DEPLOY_TIME_VALUE_CHARS. Checked once the app is complete (a construct validation), since
+ * grants may still add principals to it. Operators are what makes a fence grow: each is named in
+ * every statement that excepts their command.
+ */
+export function validatePolicySize(
+  scope: Construct,
+  what: string,
+  limit: number,
+  policy: () => PolicyDocument | undefined,
+): void {
+  scope.node.addValidation({
+    validate: () => {
+      const resolved = Stack.of(scope).resolve(policy()?.toJSON() ?? {});
+      const placeholder = "x".repeat(DEPLOY_TIME_VALUE_CHARS);
+      const estimate = JSON.stringify(resolved, (_key, value: unknown) =>
+        typeof value === "object" &&
+        value !== null &&
+        !Array.isArray(value) &&
+        Object.keys(value).some((key) => key === "Ref" || key.startsWith("Fn::"))
+          ? placeholder
+          : value,
+      ).length;
+      return estimate <= limit
+        ? []
+        : [
+            `Keyturn: ${what} would take about ${estimate} characters, over the ${limit} AWS accepts: it names ` +
+              "every principal it excepts. Name fewer operators (a role per command, assumed by the people who run it).",
+          ];
+    },
+  });
 }

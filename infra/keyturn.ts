@@ -46,9 +46,10 @@ import {
   ROLE_ARN,
   SECRET_NAME_PREFIX,
 } from "./config.ts";
-import { KeyturnAlarms } from "./keyturn-alarms.ts";
+import { KeyturnAlarms, scheduleInterval } from "./keyturn-alarms.ts";
 import { type KeyturnAlertProps, KeyturnAlerts, SEVERITIES } from "./keyturn-alerts.ts";
 import { KeyturnCredentials } from "./keyturn-credentials.ts";
+import { KeyturnDashboard } from "./keyturn-dashboard.ts";
 import { InvalidKeyturnPropsError } from "./keyturn-errors.ts";
 import {
   denyAllBut,
@@ -56,6 +57,7 @@ import {
   keyAdministration,
   keyUse,
   principalArnOf,
+  validatePolicySize,
 } from "./keyturn-fences.ts";
 import { type HandlerName, KeyturnFunction } from "./keyturn-function.ts";
 
@@ -79,6 +81,50 @@ const TOKEN_PARAMETER_PREFIX = /^(?!\/(aws|ssm))(\/[A-Za-z0-9_.-]+)+$/i;
 const PARAMETER_NAME = /^[A-Za-z0-9_.\-/]+$/;
 /** What SNS's email protocol takes; SNS itself confirms the address exists. */
 const EMAIL_ADDRESS = /^[^@\s]+@[^@\s]+\.[^@\s]+$/;
+
+/**
+ * Every way to write an item of the records table: the item APIs (BatchWriteItem, and
+ * TransactWriteItems, which is authorized as the PutItem, UpdateItem and DeleteItem it holds) and
+ * PartiQL's INSERT, UPDATE and DELETE (Amazon DynamoDB Developer Guide, "IAM security policies
+ * with PartiQL for DynamoDB").
+ */
+const RECORD_WRITE_ACTIONS = [
+  "dynamodb:PutItem",
+  "dynamodb:UpdateItem",
+  "dynamodb:DeleteItem",
+  "dynamodb:BatchWriteItem",
+  "dynamodb:PartiQLInsert",
+  "dynamodb:PartiQLUpdate",
+  "dynamodb:PartiQLDelete",
+];
+/**
+ * What would change the records table itself: delete it; change it (UpdateTable: its deletion
+ * protection, stream, replicas, key); turn off its point-in-time recovery; set an expiry attribute
+ * that would make DynamoDB delete records; change or remove its resource policy.
+ */
+const RECORDS_TABLE_CHANGES = [
+  "dynamodb:DeleteTable",
+  "dynamodb:UpdateTable",
+  "dynamodb:UpdateContinuousBackups",
+  "dynamodb:UpdateTimeToLive",
+  "dynamodb:PutResourcePolicy",
+  "dynamodb:DeleteResourcePolicy",
+];
+/** DynamoDB's limit on a resource policy, whitespace included ("Resource-based policy considerations"). */
+const DYNAMODB_POLICY_LIMIT = 20 * 1024;
+/** EventBridge's limit on an event bus's policy (AWS::Events::EventBusPolicy). */
+const EVENT_BUS_POLICY_LIMIT = 10 * 1024;
+/**
+ * What would silence a rule on the keyturn bus: change its pattern (PutRule), disable or delete
+ * it, or take away or replace its targets. EnableRule is left to the account: it silences nothing.
+ */
+const RULE_MANAGEMENT_ACTIONS = [
+  "events:PutRule",
+  "events:DisableRule",
+  "events:DeleteRule",
+  "events:PutTargets",
+  "events:RemoveTargets",
+];
 
 /**
  * Secrets Manager's own report that a rotation failed or was abandoned (CloudTrail "AWS Service
@@ -202,6 +248,7 @@ export class Keyturn extends Construct {
   /** Encrypts the token parameters; its policy names who may use it, for which parameter. */
   readonly tokenKey: Key;
   #tokenReaders = 0;
+  readonly #recordsTableName: string;
   /** Sweeps that failed for good (the schedule could not invoke the monitor, or the sweep threw). */
   readonly monitorDeadLetters: Queue;
   /** Revoke requests that failed for good (the rule could not deliver one, or the revoke threw). */
@@ -226,6 +273,8 @@ export class Keyturn extends Construct {
   readonly credentials: KeyturnCredentials;
   /** Alarms on the functions, the dead-letter queues and failed rotations, sent to the critical topic. */
   readonly alarms: KeyturnAlarms;
+  /** The CloudWatch dashboard of the fleet (infra/keyturn-dashboard.ts). */
+  readonly dashboard: KeyturnDashboard;
 
   constructor(scope: Construct, id: string, props: KeyturnProps = {}) {
     super(scope, id);
@@ -313,9 +362,10 @@ export class Keyturn extends Construct {
       this.bus.grantPutEventsTo(grantee);
     };
 
+    // Named after the bus, so that the CLI of this deployment finds it (cli/connection.ts).
+    this.#recordsTableName = `${props.busName ?? DEFAULT_BUS_NAME}-records`;
     this.recordsTable = new Table(this, "Records", {
-      // Named after the bus, so that the CLI of this deployment finds it (cli/connection.ts).
-      tableName: `${props.busName ?? DEFAULT_BUS_NAME}-records`,
+      tableName: this.#recordsTableName,
       partitionKey: { name: "credential", type: AttributeType.STRING },
       billingMode: BillingMode.PAY_PER_REQUEST,
       pointInTimeRecoverySpecification: { pointInTimeRecoveryEnabled: true },
@@ -393,8 +443,15 @@ export class Keyturn extends Construct {
     this.monitorFunction = monitor.function;
     // Scan lists every credential's record (the lifecycle edges of the sweep: records of
     // credentials no longer pinned, due dates); UpdateItem records what the sweep did, with
-    // conditional writes as the other functions do.
-    this.recordsTable.grant(this.monitorFunction, "dynamodb:GetItem", "dynamodb:Scan", "dynamodb:UpdateItem");
+    // conditional writes as the other functions do; PutItem keeps each failing action's streak
+    // in an item of its own (functions/aws/failure-streaks.ts).
+    this.recordsTable.grant(
+      this.monitorFunction,
+      "dynamodb:GetItem",
+      "dynamodb:Scan",
+      "dynamodb:UpdateItem",
+      "dynamodb:PutItem",
+    );
     allow(
       this.monitorFunction,
       // ListSecrets supports no resource-level permissions: AWS accepts only Resource "*". It is
@@ -664,18 +721,21 @@ export class Keyturn extends Construct {
       ],
     });
 
+    // Who may do what beyond keyturn's functions, by role ARN: the fences (secret resource
+    // policies, keyturn's key policies, the records table's, the bus's and the topics' policies)
+    // deny it to everyone else.
+    const deployment = deploymentRoleArn(this, props.deploymentRoleArn);
+
     this.alertDeadLetters = deadLetterQueue(this, "AlertDeadLetters");
     const alerts = new KeyturnAlerts(this, "Alerts", {
       ...props.alerts,
       bus: this.bus,
       deadLetters: this.alertDeadLetters,
+      deploymentRoleArn: deployment,
     });
     this.topics = alerts.topics;
     this.alertRules = alerts.rules;
 
-    // Who may do what beyond keyturn's functions, by role ARN: the fences (secret resource
-    // policies, keyturn's key policies, the bus policy) deny it to everyone else.
-    const deployment = deploymentRoleArn(this, props.deploymentRoleArn);
     const operators = {
       put: props.operators?.put ?? [],
       rotate: props.operators?.rotate ?? [],
@@ -719,7 +779,8 @@ export class Keyturn extends Construct {
         ],
       },
     });
-    this.#fenceBus(Object.values(roleOf), operators, props.revokeRequesters?.principals ?? []);
+    this.#fenceBus(Object.values(roleOf), operators, props.revokeRequesters?.principals ?? [], deployment);
+    this.#fenceRecords([roleOf.rotate, roleOf.monitor, roleOf.revoke], operators, deployment);
     // The secrets' KMS keys, used through Secrets Manager for keyturn's secrets only. Reading a
     // value decrypts it; only the rotate function stores values, which needs a data key.
     if (this.credentials.keyArns.length > 0) {
@@ -748,19 +809,38 @@ export class Keyturn extends Construct {
       revoke,
       relay,
     };
+    const deadLetterQueues = {
+      monitor: this.monitorDeadLetters,
+      refresh: this.refreshDeadLetters,
+      revoke: this.revokeDeadLetters,
+      relay: this.relayDeadLetters,
+      alert: this.alertDeadLetters,
+    };
+    const tokenMarginMs = parseDuration(props.minTokenRemaining ?? DEFAULT_MIN_TOKEN_REMAINING);
+    const tokenMargin = tokenMarginMs === undefined ? undefined : Duration.millis(tokenMarginMs);
     this.alarms = new KeyturnAlarms(this, "Alarms", {
       functions: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.function])),
-      deadLetterQueues: {
-        monitor: this.monitorDeadLetters,
-        refresh: this.refreshDeadLetters,
-        revoke: this.revokeDeadLetters,
-        relay: this.relayDeadLetters,
-        alert: this.alertDeadLetters,
-      },
+      deadLetterQueues,
       rotationFailures: this.relayRule,
       topic: this.topics.critical,
+      // A cron() schedule's interval is not known here: watched per day.
+      monitorInterval:
+        scheduleInterval((props.monitorSchedule ?? DEFAULT_MONITOR_SCHEDULE).expressionString) ??
+        Duration.days(1),
+      // Only where some credential's consumers read a refreshed token.
+      ...(tokenMargin && (props.credentials ?? []).some((credential) => credential.mode === "refresh")
+        ? {
+            tokenLifetime: { refreshInterval: Duration.minutes(refreshIntervalMinutes), margin: tokenMargin },
+          }
+        : {}),
     });
     alerts.acceptAlarms(Object.values(this.alarms.alarms));
+    this.dashboard = new KeyturnDashboard(this, "Dashboard", {
+      functions: Object.fromEntries(Object.entries(functions).map(([name, fn]) => [name, fn.function])),
+      deadLetterQueues,
+      alarms: Object.values(this.alarms.alarms),
+      ...(tokenMargin ? { tokenMargin } : {}),
+    });
     this.#acknowledgeFindings(functions, secretNamePrefix);
   }
 
@@ -816,14 +896,23 @@ export class Keyturn extends Construct {
    * Deny statements with events:source and events:detail-type, which EventBridge evaluates for
    * PutEvents ("Using IAM policy conditions in Amazon EventBridge"); same-account principals are
    * otherwise let in by their IAM policies, which this cannot widen.
+   *
+   * And only the deployment may change, disable or delete keyturn's own rules on the bus (the
+   * alert rules, the revoke rule) or their targets: whoever could would silence every alert, or
+   * every emergency revoke by event, without touching a secret. A bus policy may name rule
+   * management actions on the bus's rules, arn:...:rule/<bus>/<rule> (EventBridge User Guide,
+   * "Example policy: Send events to the same account and restrict updates"). Each rule is named by
+   * its ARN rather than rule/<bus>/*, so that anyone the account allows still adds rules of their own.
    */
   #fenceBus(
     functionRoles: string[],
     operators: { put: readonly string[]; rotate: readonly string[]; revoke: readonly string[] },
     requesters: readonly string[],
+    deployment: string,
   ): void {
     const resources = [this.bus.eventBusArn];
-    this.bus.addToResourcePolicy(
+    const rules = [...Object.values(this.alertRules), ...(this.revokeRule ? [this.revokeRule] : [])];
+    const statements = [
       denyAllBut(
         "OnlyKeyturnPublishesAsKeyturn",
         ["events:PutEvents"],
@@ -831,8 +920,6 @@ export class Keyturn extends Construct {
         { StringEquals: { "events:source": EVENT_SOURCE } },
         resources,
       ),
-    );
-    this.bus.addToResourcePolicy(
       denyAllBut(
         "OnlyRequestersRequestRevokes",
         ["events:PutEvents"],
@@ -840,6 +927,77 @@ export class Keyturn extends Construct {
         { StringEquals: { "events:detail-type": DetailType.revokeRequested } },
         resources,
       ),
+      denyAllBut(
+        "OnlyTheDeploymentChangesKeyturnRules",
+        RULE_MANAGEMENT_ACTIONS,
+        [deployment],
+        {},
+        rules.map((rule) => rule.ruleArn),
+      ),
+    ];
+    for (const statement of statements) this.bus.addToResourcePolicy(statement);
+    validatePolicySize(
+      this.bus,
+      "the bus policy",
+      EVENT_BUS_POLICY_LIMIT,
+      () => new PolicyDocument({ statements }),
+    );
+  }
+
+  /**
+   * The records table's resource policy. The records decide which keys keyturn may revoke and,
+   * for a credential the config no longer pins, with which provider and issuer: whoever could
+   * write one could make the monitor revoke a key keyturn does not manage. So only the functions
+   * that keep them (rotate, monitor, revoke), the operators whose commands write them in their
+   * own process (`keyturn put`, `keyturn revoke`) and the deployment may write an item, by any
+   * API (TransactWriteItems is authorized as the PutItem, UpdateItem and DeleteItem it holds;
+   * PartiQL statements by their own actions); and only the deployment may change the table, its
+   * point-in-time recovery, its expiry or this policy, or delete it. A Deny wins over any Allow of
+   * the account's IAM policies (IAM User Guide, "Policy evaluation logic"), with one exception
+   * DynamoDB makes so that nobody is locked out for good: the account root may always delete the
+   * policy (DynamoDB API Reference, DeleteResourcePolicy).
+   *
+   * Reads are left to the account's IAM policies: an item holds a credential's name and key ids,
+   * which keyturn publishes anyway, and `keyturn status` scans them for whoever runs it.
+   *
+   * The table is named by its ARN built from its name, not by its own attribute: a resource's
+   * properties cannot refer to the resource itself. The second ARN covers its indexes and stream,
+   * should it ever have any (the policy of a table is also its indexes').
+   */
+  #fenceRecords(
+    functionRoles: readonly string[],
+    operators: { put: readonly string[]; revoke: readonly string[] },
+    deployment: string,
+  ): void {
+    const table = Stack.of(this).formatArn({
+      service: "dynamodb",
+      resource: "table",
+      resourceName: this.#recordsTableName,
+    });
+    const resources = [table, `${table}/*`];
+    this.recordsTable.addToResourcePolicy(
+      denyAllBut(
+        "OnlyKeyturnWritesRecords",
+        RECORD_WRITE_ACTIONS,
+        [...functionRoles, ...operators.put, ...operators.revoke, deployment],
+        {},
+        resources,
+      ),
+    );
+    this.recordsTable.addToResourcePolicy(
+      denyAllBut(
+        "OnlyTheDeploymentChangesTheRecordsTable",
+        RECORDS_TABLE_CHANGES,
+        [deployment],
+        {},
+        resources,
+      ),
+    );
+    validatePolicySize(
+      this.recordsTable,
+      "the records table's resource policy",
+      DYNAMODB_POLICY_LIMIT,
+      () => this.recordsTable.resourcePolicy,
     );
   }
 
@@ -860,16 +1018,15 @@ export class Keyturn extends Construct {
         "deploy, and a secret's ARN ends in six random characters: the folder needs a wildcard. Every statement on " +
         "it but the relay's DescribeSecret also requires the keyturn:provider tag, and tags may only be keyturn:*.",
     });
-    const xray =
-      "X-Ray's PutTraceSegments and PutTelemetryRecords (active tracing) support no resource-level permissions";
-    const listSecrets =
-      "; so does secretsmanager:ListSecrets, which is read-only, returns no secret value and is how the function " +
-      "finds keyturn's credentials (by their keyturn:provider tag)";
-    for (const [name, fn] of Object.entries(functions)) {
-      const lists = name === "monitor" || name === "refresh";
+    // X-Ray is off (infra/keyturn-function.ts): only the functions that list secrets hold an
+    // action on Resource "*".
+    for (const fn of [functions.monitor, functions.refresh]) {
       Validations.of(fn.role).acknowledge({
         id: "AwsSolutions-IAM5[Resource::*]",
-        reason: `Only actions that AWS allows on Resource "*" alone are granted on it: ${xray}${lists ? listSecrets : ""}.`,
+        reason:
+          'Only secretsmanager:ListSecrets is granted on Resource "*", which AWS allows on no other resource: it is ' +
+          "read-only, returns no secret value and is how the function finds keyturn's credentials (by their " +
+          "keyturn:provider tag).",
       });
     }
     Validations.of(functions.refresh.role).acknowledge({

@@ -1,5 +1,7 @@
 // The monitor: one scheduled sweep over every managed credential (functions/engine/monitor.ts):
-// expiry notices and early rotations, stuck rotations, revocation of old keys, orphans.
+// expiry notices and early rotations, stuck rotations, revocation of old keys, orphans. Each
+// sweep that finishes writes its metrics (./metrics.ts): the fleet by state, from the listing
+// the sweep read (watched here, not read again), what it did and what failed.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -7,12 +9,13 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { KeyRecords } from "#aws/record-store.ts";
-import { SecretStore } from "#aws/secret-store.ts";
+import { type SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import { logger } from "#engine/logger.ts";
 import { Monitor, type MonitorReport } from "#engine/monitor.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { MonitorEnvironment, readEnvironment } from "./environment.ts";
+import { publishMetrics, sweepMetrics } from "./metrics.ts";
 import { bundledPinnedCredentials } from "./pinned.ts";
 import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
 
@@ -42,13 +45,16 @@ export const DEFAULT_FAILURE_ESCALATION_MS = 24 * 3_600_000;
 export function createMonitorHandler(deps: MonitorHandlerDeps) {
   return async (_event: unknown, context: InvocationContext): Promise<MonitorReport> => {
     logger.appendKeys({ requestId: context.awsRequestId });
+    const now = deps.now ?? (() => new Date());
+    const started = performance.now();
+    const listed = new Map<string, SecretDescription>();
     try {
-      return await new Monitor({
-        store: deps.store,
+      const report = await new Monitor({
+        store: watchListing(deps.store, listed),
         pinned: deps.pinned,
         records: deps.records,
         publisher: deps.publisher,
-        now: deps.now ?? (() => new Date()),
+        now,
         http: vendorHttp(context, deps.http),
         rotate:
           deps.rotate ??
@@ -62,10 +68,46 @@ export function createMonitorHandler(deps: MonitorHandlerDeps) {
         failureStreaks: deps.failureStreaks,
         failureEscalationMs: deps.failureEscalationMs ?? DEFAULT_FAILURE_ESCALATION_MS,
       }).run();
+      // Only a sweep that finished: its SweepDuration is the heartbeat. One that threw is the
+      // function's Errors alarm, and its logs say why.
+      publishMetrics(
+        sweepMetrics(report, {
+          listed: [...listed.values()],
+          durationMs: Math.round(performance.now() - started),
+          now: now(),
+          pinned: deps.pinned,
+          rotateFunctionArn: deps.rotateFunctionArn,
+        }),
+      );
+      return report;
     } finally {
       logger.resetKeys();
     }
   };
+}
+
+/**
+ * The store as the monitor uses it, keeping a copy of every ListSecrets page it reads: the
+ * fleet's states are counted from the listing the sweep decided from, at no extra call.
+ */
+function watchListing(store: SecretStore, listed: Map<string, SecretDescription>): SecretStore {
+  return new Proxy(store, {
+    get(target, property) {
+      if (property === "listTagged") {
+        return async function* (...args: Parameters<SecretStore["listTagged"]>) {
+          for await (const page of target.listTagged(...args)) {
+            // Listings of every provider only; by name, since the revocation guard may list again.
+            if (args[1] === undefined) {
+              for (const description of page) listed.set(description.name, description);
+            }
+            yield page;
+          }
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 const environment = readEnvironment(MonitorEnvironment, process.env, "monitor");

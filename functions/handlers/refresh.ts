@@ -1,5 +1,8 @@
 // Token refresh on a schedule (functions/engine/refresh.ts): keeps a valid access token for
-// every refresh-mode credential (Incorta v1) in SSM Parameter Store.
+// every refresh-mode credential (Incorta v1) in SSM Parameter Store. Each run writes its
+// outcomes and the access token lifetime consumers are left with as metrics (./metrics.ts):
+// the handler watches which expiry each token parameter held last, read or written, so the
+// figure costs no extra Parameter Store read (nor KMS decryption).
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -8,12 +11,13 @@ import { SSMClient } from "@aws-sdk/client-ssm";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { LeaseTable } from "#aws/lease.ts";
 import { SecretStore } from "#aws/secret-store.ts";
-import { TokenStore } from "#aws/token-store.ts";
+import { type StoredTokens, TokenStore } from "#aws/token-store.ts";
 import { logger } from "#engine/logger.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
 import { type RefreshReport, TokenRefresher } from "#engine/refresh.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { RefreshEnvironment, readEnvironment } from "./environment.ts";
+import { publishMetrics, refreshMetrics } from "./metrics.ts";
 import { bundledPinnedCredentials } from "./pinned.ts";
 import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
 
@@ -34,17 +38,45 @@ export interface RefreshHandlerDeps {
 export function createRefreshHandler(deps: RefreshHandlerDeps) {
   return async (_event: unknown, context: InvocationContext): Promise<RefreshReport> => {
     logger.appendKeys({ requestId: context.awsRequestId });
+    const now = deps.now ?? (() => new Date());
+    const expiries = new Map<string, number>();
     try {
-      return await new TokenRefresher({
+      const report = await new TokenRefresher({
         ...deps,
-        now: deps.now ?? (() => new Date()),
+        tokens: watchTokens(deps.tokens, expiries),
+        now,
         http: vendorHttp(context, deps.http),
         holder: context.awsRequestId,
       }).run();
+      publishMetrics(refreshMetrics(report, expiries, now()));
+      return report;
     } finally {
       logger.resetKeys();
     }
   };
+}
+
+/** The token store, noting the access token expiry each parameter last held (read or written). */
+function watchTokens(tokens: TokenStore, expiries: Map<string, number>): TokenStore {
+  return new Proxy(tokens, {
+    get(target, property) {
+      if (property === "read") {
+        return async (name: string) => {
+          const stored = await target.read(name);
+          if (stored) expiries.set(name, stored.accessTokenExpiresAt);
+          return stored;
+        };
+      }
+      if (property === "write") {
+        return async (name: string, stored: StoredTokens, ...rest: unknown[]) => {
+          await target.write(name, stored, ...(rest as [string | undefined]));
+          expiries.set(name, stored.accessTokenExpiresAt);
+        };
+      }
+      const value: unknown = Reflect.get(target, property, target);
+      return typeof value === "function" ? value.bind(target) : value;
+    },
+  });
 }
 
 const environment = readEnvironment(RefreshEnvironment, process.env, "refresh");

@@ -1,6 +1,7 @@
 // The Secrets Manager rotation function: parses the rotation event and runs one step of the
 // protocol (functions/engine/rotation.ts). Secrets Manager's own schedule calls it, and so
-// does RotateSecret (console, CLI, `keyturn rotate`).
+// does RotateSecret (console, CLI, `keyturn rotate`). Each step writes its outcome and duration
+// as metrics (./metrics.ts), timed here around the engine's step.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -14,6 +15,7 @@ import type { PinnedCredentials } from "#engine/pinned.ts";
 import { RotationEngine } from "#engine/rotation.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { RotateEnvironment, readEnvironment } from "./environment.ts";
+import { providerOf, publishMetrics, rotationStepMetrics } from "./metrics.ts";
 import { bundledPinnedCredentials } from "./pinned.ts";
 import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
 
@@ -58,9 +60,20 @@ export function createRotateHandler(deps: RotateHandlerDeps) {
       http: vendorHttp(context, deps.http),
     });
     logger.appendKeys({ requestId: context.awsRequestId, secretId: SecretId, versionId: ClientRequestToken });
+    const started = performance.now();
+    let failed = true;
     try {
       await engine.run(Step, SecretId, ClientRequestToken);
+      failed = false;
     } finally {
+      publishMetrics(
+        rotationStepMetrics(
+          Step,
+          providerOf(SecretId, deps.pinned),
+          Math.round(performance.now() - started),
+          failed,
+        ),
+      );
       logger.resetKeys();
     }
   };

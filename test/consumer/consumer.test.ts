@@ -153,3 +153,12 @@ test("tokens() reads the pair the refresh stored, and withTokens reads it again 
   expect(seen).toEqual(["access-one-0123456789", "access-two-0123456789"]);
   expect(result.status).toBe(200);
 });
+
+test("the package exports the library as keyturn/consumer and keyturn/consumer/tokens", async () => {
+  const library = await import("keyturn/consumer");
+  const tokens = await import("keyturn/consumer/tokens");
+
+  expect(typeof library.createConsumer).toBe("function");
+  expect(typeof library.withCredential).toBe("function");
+  expect(typeof tokens.createTokenConsumer).toBe("function");
+});

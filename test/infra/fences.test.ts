@@ -317,11 +317,13 @@ describe("the bus policy", () => {
     synthesized = synthesize(configProps(fencedConfig()), { bundle: false });
   });
 
-  test("only denies PutEvents on the keyturn bus, to every principal but those it names", () => {
+  test("only denies: PutEvents on the keyturn bus, and changing keyturn's rules, to every principal but those it names", () => {
     const statements = busStatements(synthesized.template);
+    const putEvents = statements.filter((s) => actionsOf(s).includes("events:PutEvents"));
 
-    expect(statements).toHaveLength(2);
-    for (const s of statements) {
+    expect(statements).toHaveLength(3);
+    expect(putEvents).toHaveLength(2);
+    for (const s of putEvents) {
       expect(s).toMatchObject({
         Effect: "Deny",
         Principal: "*",
@@ -329,6 +331,10 @@ describe("the bus policy", () => {
         Resource: { "Fn::GetAtt": [synthesized.busId, "Arn"] },
       });
     }
+    const rules = statements.filter((s) => !putEvents.includes(s));
+    expect(rules).toHaveLength(1);
+    expect(rules[0]).toMatchObject({ Effect: "Deny", Principal: "*" });
+    expect(actionsOf(rules[0] as Statement).some((action) => action === "events:PutEvents")).toBe(false);
   });
 
   test("lets only keyturn's functions and the put and revoke operators (whose commands publish) put events with source keyturn", () => {

@@ -1,0 +1,134 @@
+// Issue 15: a fleet an operator can see. The synthesized stack carries a CloudWatch dashboard,
+// alarms on keyturn's own metrics (namespace "keyturn", functions/handlers/metrics.ts) and a
+// missing-data treatment chosen for every alarm.
+
+import { Duration } from "aws-cdk-lib";
+import { beforeAll, describe, expect, test } from "vitest";
+import { CREDENTIAL_STATES, MetricName } from "#handlers/metrics.ts";
+import { scheduleInterval } from "../../infra/keyturn-alarms.ts";
+import {
+  configProps,
+  exampleConfigJson,
+  resourceProperties,
+  type Synthesized,
+  synthesize,
+} from "./synthesize.ts";
+
+const KEYTURN_DIMENSIONS = [{ Name: "service", Value: "keyturn" }];
+
+describe("the stack of the example config", () => {
+  let synthesized: Synthesized;
+  const alarm = (name: string) =>
+    resourceProperties(synthesized.template, synthesized.alarmIds[name] as string);
+
+  beforeAll(() => {
+    synthesized = synthesize(configProps(), { bundle: false });
+  });
+
+  test("sets a missing-data treatment on every alarm", () => {
+    const alarms = Object.values(synthesized.template.findResources("AWS::CloudWatch::Alarm"));
+
+    expect(alarms.length).toBe(Object.keys(synthesized.alarmIds).length);
+    for (const { Properties } of alarms) {
+      expect(["breaching", "notBreaching"], Properties.AlarmDescription).toContain(
+        Properties.TreatMissingData,
+      );
+    }
+  });
+
+  test("raises an alarm on any failure keyturn's metrics count, on the critical topic", () => {
+    expect(alarm("Failures")).toMatchObject({
+      Namespace: "keyturn",
+      MetricName: "Failures",
+      Dimensions: KEYTURN_DIMENSIONS,
+      Statistic: "Sum",
+      Period: 3600,
+      Threshold: 0,
+      ComparisonOperator: "GreaterThanThreshold",
+      EvaluationPeriods: 1,
+      TreatMissingData: "notBreaching",
+      AlarmActions: [{ Ref: synthesized.topicIds.critical }],
+    });
+  });
+
+  test("raises an alarm when the monitor's heartbeat is missing for two of its hourly periods, missing data breaching", () => {
+    expect(alarm("MonitorHeartbeat")).toMatchObject({
+      Namespace: "keyturn",
+      MetricName: "SweepDuration",
+      Dimensions: KEYTURN_DIMENSIONS,
+      Statistic: "SampleCount",
+      Period: 3600,
+      Threshold: 1,
+      ComparisonOperator: "LessThanThreshold",
+      EvaluationPeriods: 2,
+      TreatMissingData: "breaching",
+      AlarmActions: [{ Ref: synthesized.topicIds.critical }],
+    });
+  });
+
+  test("raises an alarm when consumers' access token would fall under the 2-minute margin before the next run, or no run reports", () => {
+    expect(alarm("AccessTokenLifetime")).toMatchObject({
+      Namespace: "keyturn",
+      MetricName: "AccessTokenLifetime",
+      Dimensions: KEYTURN_DIMENSIONS,
+      Statistic: "Minimum",
+      // The refresh runs every 2 minutes: two runs a period; 2 minutes' interval + 2 minutes' margin.
+      Period: 240,
+      Threshold: 240,
+      ComparisonOperator: "LessThanThreshold",
+      EvaluationPeriods: 1,
+      TreatMissingData: "breaching",
+      AlarmActions: [{ Ref: synthesized.topicIds.critical }],
+    });
+  });
+
+  describe("the dashboard", () => {
+    let body: string;
+
+    beforeAll(() => {
+      const dashboards = Object.values(synthesized.template.findResources("AWS::CloudWatch::Dashboard"));
+      expect(dashboards).toHaveLength(1);
+      // The body is a Fn::Join of literals and references.
+      const join = dashboards[0]?.Properties.DashboardBody as { "Fn::Join": [string, unknown[]] } | undefined;
+      const parts = join?.["Fn::Join"][1] ?? [];
+      body = parts.map((part) => (typeof part === "string" ? part : JSON.stringify(part))).join("");
+    });
+
+    test.each([
+      "Fleet by state",
+      "Expiries in the next 30 days",
+      "Failures",
+      "Rotation durations",
+      "Refresh health",
+      "Dead-letter queues",
+      "Is anything alarming now?",
+    ])("has a widget: %s", (title) => {
+      expect(body).toContain(`"title":"${title}`);
+    });
+
+    test("shows every credential state and keyturn's metrics", () => {
+      for (const state of CREDENTIAL_STATES) expect(body).toContain(`"state","${state}"`);
+      for (const name of Object.values(MetricName)) expect(body, name).toContain(name);
+    });
+
+    test("shows every dead-letter queue", () => {
+      expect(body.match(/ApproximateNumberOfMessagesVisible/g)).toHaveLength(5);
+    });
+  });
+});
+
+test("a stack without token-refresh credentials has no access token alarm (nothing would report)", () => {
+  const json = exampleConfigJson();
+  json.credentials = json.credentials.filter((credential) => credential.provider !== "incorta-v1");
+  const synthesized = synthesize(configProps(json), { bundle: false });
+
+  expect(Object.keys(synthesized.alarmIds)).not.toContain("AccessTokenLifetime");
+  expect(Object.keys(synthesized.alarmIds)).toContain("MonitorHeartbeat");
+});
+
+test("the heartbeat's period is the monitor's rate", () => {
+  expect(scheduleInterval("rate(1 hour)")?.toSeconds()).toBe(3600);
+  expect(scheduleInterval("rate(15 minutes)")?.toSeconds()).toBe(900);
+  expect(scheduleInterval("rate(2 days)")?.toSeconds()).toBe(Duration.days(2).toSeconds());
+  expect(scheduleInterval("cron(0 * * * ? *)")).toBeUndefined();
+});
