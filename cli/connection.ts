@@ -9,6 +9,7 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { BuildMiddleware, InitializeMiddleware } from "@smithy/types";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
@@ -50,6 +51,8 @@ export interface Connection {
   pinned: PinnedCredentials;
   /** keyturn's records table: the keys it stored for each credential. */
   records: KeyRecords;
+  /** The sweep actions that kept failing, per credential (in the records table). */
+  failures: FailureStreaks;
 }
 
 /** Records the IAM action of a failed call on the error, so that its message can name it. */
@@ -122,6 +125,7 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
   // The stack names its records table after the bus (infra/keyturn.ts).
   const recordsTable = env.KEYTURN_RECORDS_TABLE || `${bus}-records`;
   const records = new KeyRecords(dynamodb, recordsTable);
+  const failures = new FailureStreaks(dynamodb, recordsTable);
   const publisher = new EventPublisher(eventBridge, bus);
   const http = (vendor: string) => new HttpClient({ vendor, endpointOverride: vendorEndpoint });
   const now = () => new Date();
@@ -166,6 +170,7 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
   return {
     store,
     records,
+    failures,
     publisher,
     http,
     now,

@@ -58,6 +58,11 @@ export interface CredentialStatus {
   state: CredentialState;
   /** Why the state is "invalid". */
   problem?: string;
+  /**
+   * The most recent sweep action that failed for it (the monitor's "Credential Action Failed"),
+   * when it failed within the last week: what, since when, when last, and the error.
+   */
+  lastFailure?: { action: string; since: string; at: string; error: string };
 }
 
 const DAY = 86_400_000;

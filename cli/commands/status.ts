@@ -1,5 +1,6 @@
 // keyturn status: every managed credential in one table (or JSON), from ListSecrets alone.
 
+import type { FailureStreak } from "#aws/failure-streaks.ts";
 import type { KeyRecord } from "#aws/record-store.ts";
 import { Tag } from "#engine/settings.ts";
 import type { CommandRun, ExitCode } from "../command.ts";
@@ -44,17 +45,29 @@ function cells(row: CredentialStatus, now: Date): string[] {
   ];
 }
 
+/** A failure older than this is history, not shown. */
+const RECENT_FAILURE_MS = 7 * 86_400_000;
+
 export async function run({ out, connect }: CommandRun): Promise<ExitCode> {
   const connection = await connect();
   const now = connection.now();
   const rows: CredentialStatus[] = [];
   const records = new Map<string, KeyRecord>();
+  const failures = new Map<string, FailureStreak>();
   let recordsError: string | undefined;
   await out.progress(`listing keyturn's credentials in ${connection.where}`, async () => {
     // keyturn's records: what it stored for credentials that are gone (deleted, or out of the config).
     try {
       for await (const page of connection.records.all())
         for (const record of page) records.set(record.credential, record);
+      // The last failure of each credential, as the monitor announced it, within the last week.
+      for await (const page of connection.failures.all()) {
+        for (const streak of page) {
+          if (now.getTime() - streak.last.getTime() > RECENT_FAILURE_MS) continue;
+          const known = failures.get(streak.credential);
+          if (!known || known.last < streak.last) failures.set(streak.credential, streak);
+        }
+      }
     } catch (error) {
       recordsError = error instanceof Error ? `${error.name}: ${error.message}` : String(error);
     }
@@ -68,6 +81,17 @@ export async function run({ out, connect }: CommandRun): Promise<ExitCode> {
     if (row && !rows.some((listed) => listed.secret === row.secret)) rows.push(row);
   }
   rows.sort((a, b) => a.credential.localeCompare(b.credential));
+  for (const row of rows) {
+    const failure = failures.get(row.secret);
+    if (failure) {
+      row.lastFailure = {
+        action: failure.action,
+        since: failure.since.toISOString(),
+        at: failure.last.toISOString(),
+        error: failure.error,
+      };
+    }
+  }
 
   if (out.json) {
     out.result({ generatedAt: now.toISOString(), credentials: rows });
@@ -89,6 +113,13 @@ export async function run({ out, connect }: CommandRun): Promise<ExitCode> {
     }),
   );
   for (const row of rows.filter((r) => r.problem)) out.line(`\n${row.credential}: ${row.problem}`);
+  for (const row of rows) {
+    const failure = row.lastFailure;
+    if (!failure) continue;
+    out.line(
+      `\n${row.credential}: ${failure.action} failed at ${failure.at} (failing since ${failure.since}): ${failure.error}`,
+    );
+  }
   if (recordsError)
     out.note(
       `keyturn's records could not be read (${recordsError}): credentials that left the config are not shown.`,

@@ -5,7 +5,25 @@
 // further apart than that time: no write is needed when the action succeeds again, and a
 // failure long after the last one starts a new streak.
 
-import { type DynamoDBClient, GetItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import {
+  type AttributeValue,
+  type DynamoDBClient,
+  GetItemCommand,
+  PutItemCommand,
+  ScanCommand,
+} from "@aws-sdk/client-dynamodb";
+
+const PREFIX = "#failing/";
+
+/** One credential's action that failed: since when, last when, and the last error's message. */
+export interface FailureStreak {
+  credential: string;
+  action: string;
+  since: Date;
+  last: Date;
+  /** The last failure's message, redacted by the monitor and bounded here. */
+  error: string;
+}
 
 export class FailureStreaks {
   readonly #client: DynamoDBClient;
@@ -17,8 +35,8 @@ export class FailureStreaks {
   }
 
   /** Records a failure at `now`; answers since when the action has kept failing. */
-  async failed(credential: string, action: string, now: Date, windowMs: number): Promise<Date> {
-    const key = { credential: { S: `#failing/${action}/${credential}` } };
+  async failed(credential: string, action: string, now: Date, windowMs: number, error = ""): Promise<Date> {
+    const key = { credential: { S: `${PREFIX}${action}/${credential}` } };
     const answer = await this.#client.send(
       new GetItemCommand({ TableName: this.#table, Key: key, ConsistentRead: true }),
     );
@@ -29,9 +47,46 @@ export class FailureStreaks {
     await this.#client.send(
       new PutItemCommand({
         TableName: this.#table,
-        Item: { ...key, since: { N: String(start) }, last: { N: String(now.getTime()) } },
+        Item: {
+          ...key,
+          since: { N: String(start) },
+          last: { N: String(now.getTime()) },
+          error: { S: error.slice(0, 500) },
+        },
       }),
     );
     return new Date(start);
+  }
+
+  /** Every credential's failure streaks (a Scan of their items alone), for `keyturn status`. */
+  async *all(): AsyncIterable<FailureStreak[]> {
+    let start: Record<string, AttributeValue> | undefined;
+    do {
+      const page = await this.#client.send(
+        new ScanCommand({
+          TableName: this.#table,
+          FilterExpression: "begins_with(#credential, :prefix)",
+          ExpressionAttributeNames: { "#credential": "credential" },
+          ExpressionAttributeValues: { ":prefix": { S: PREFIX } },
+          ...(start ? { ExclusiveStartKey: start } : {}),
+        }),
+      );
+      const streaks: FailureStreak[] = [];
+      for (const item of page.Items ?? []) {
+        const match = /^#failing\/([^/]+)\/(.+)$/.exec(item.credential?.S ?? "");
+        const since = Number(item.since?.N);
+        const last = Number(item.last?.N);
+        if (!match?.[1] || !match[2] || !Number.isFinite(since) || !Number.isFinite(last)) continue;
+        streaks.push({
+          credential: match[2],
+          action: match[1],
+          since: new Date(since),
+          last: new Date(last),
+          error: item.error?.S ?? "",
+        });
+      }
+      yield streaks;
+      start = page.LastEvaluatedKey;
+    } while (start);
   }
 }

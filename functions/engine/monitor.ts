@@ -255,11 +255,13 @@ export class Monitor {
         secretArn: arns.get(failure.credential) ?? pinned?.secretArn ?? failure.credential,
       };
       try {
+        const message = redactText(failure.cause.message);
         const since = await this.#deps.failureStreaks.failed(
           failure.credential,
           failure.action,
           now,
           this.#deps.failureEscalationMs,
+          message,
         );
         const critical = now.getTime() - since.getTime() >= this.#deps.failureEscalationMs;
         await this.#deps.publisher.publish([
@@ -269,7 +271,7 @@ export class Monitor {
             critical,
             error: {
               name: failure.cause.name,
-              message: redactText(failure.cause.message),
+              message,
               retryable: failure.cause.retryable,
             },
           }),
