@@ -8,34 +8,13 @@
 // `cdk deploy` of the edited config would.
 
 import { describe, expect, test } from "vitest";
-import { PinnedCredentials } from "#engine/pinned.ts";
 import { Tag } from "#engine/settings.ts";
-import { LEASE_TABLE, type LocalKeyturn, RECORDS_TABLE, startLocalKeyturn } from "#sandbox/local-keyturn.ts";
 import { eventProblems } from "../support/event-schemas.ts";
 import { findLeaks } from "../support/leak-guard.ts";
 import { DAY, HOUR, type World } from "../support/world.ts";
-import { EAGER_SWEEPS, neighbourWorlds } from "./neighbour.ts";
+import { EAGER_SWEEPS, neighbourWorlds, redeployWithout } from "./neighbour.ts";
 
 const worlds = neighbourWorlds();
-
-/** keyturn deployed again from a config without `removed`: same account, bus, tables and vendors. */
-function redeployWithout(world: World, removed: string): Promise<LocalKeyturn> {
-  return startLocalKeyturn({
-    clients: world.aws,
-    busName: "keyturn",
-    clock: world.clock,
-    vendorEndpoint: world.hub.url,
-    ...EAGER_SWEEPS,
-    stuckAfterMs: 6 * HOUR,
-    refreshIntervalMs: 120_000,
-    minTokenRemainingMs: 120_000,
-    http: { timeoutMs: 1_000, retryBaseMs: 1, retryMaxMs: 10, sleep: async () => {} },
-    provisioned: { subscriber: world.subscriber, leaseTable: LEASE_TABLE, recordsTable: RECORDS_TABLE },
-    pinned: new PinnedCredentials(
-      world.pinned.all().filter((credential) => credential.secretName !== removed),
-    ),
-  });
-}
 
 async function published(world: World, secrets: readonly string[]) {
   const events = await world.subscriber.drain();

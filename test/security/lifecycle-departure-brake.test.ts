@@ -5,31 +5,11 @@
 // lost; here the boundary.
 
 import { describe, expect, test } from "vitest";
-import { PinnedCredentials } from "#engine/pinned.ts";
-import { LEASE_TABLE, type LocalKeyturn, RECORDS_TABLE, startLocalKeyturn } from "#sandbox/local-keyturn.ts";
 import { eventProblems } from "../support/event-schemas.ts";
-import { DAY, HOUR, type World } from "../support/world.ts";
-import { EAGER_SWEEPS, neighbourWorlds } from "./neighbour.ts";
+import { DAY } from "../support/world.ts";
+import { EAGER_SWEEPS, neighbourWorlds, redeployWithout } from "./neighbour.ts";
 
 const worlds = neighbourWorlds();
-
-function redeployWithout(world: World, removed: readonly string[]): Promise<LocalKeyturn> {
-  return startLocalKeyturn({
-    clients: world.aws,
-    busName: "keyturn",
-    clock: world.clock,
-    vendorEndpoint: world.hub.url,
-    ...EAGER_SWEEPS,
-    stuckAfterMs: 6 * HOUR,
-    refreshIntervalMs: 120_000,
-    minTokenRemainingMs: 120_000,
-    http: { timeoutMs: 1_000, retryBaseMs: 1, retryMaxMs: 10, sleep: async () => {} },
-    provisioned: { subscriber: world.subscriber, leaseTable: LEASE_TABLE, recordsTable: RECORDS_TABLE },
-    pinned: new PinnedCredentials(
-      world.pinned.all().filter((credential) => !removed.includes(credential.secretName)),
-    ),
-  });
-}
 
 describe("the departure brake", () => {
   test("half of the credentials leaving proceeds; more than half is held, critical, until the config is fixed", async () => {

@@ -4,6 +4,8 @@
 
 import { PutSecretValueCommand, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
 import { afterEach } from "vitest";
+import { PinnedCredentials } from "#engine/pinned.ts";
+import { LEASE_TABLE, type LocalKeyturn, RECORDS_TABLE, startLocalKeyturn } from "#sandbox/local-keyturn.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import {
   EVERFLOW_HOSTS,
@@ -72,4 +74,27 @@ export async function writeValue(world: World, secretId: string, value: object):
   await world.aws.secretsManager.send(
     new PutSecretValueCommand({ SecretId: secretId, SecretString: JSON.stringify(value) }),
   );
+}
+
+/**
+ * keyturn deployed again from a config without the credentials `removed` (a secret name or
+ * several): same account, bus, tables and vendors, as a redeploy of the stack would leave them.
+ */
+export function redeployWithout(world: World, removed: string | readonly string[]): Promise<LocalKeyturn> {
+  const gone = typeof removed === "string" ? [removed] : removed;
+  return startLocalKeyturn({
+    clients: world.aws,
+    busName: "keyturn",
+    clock: world.clock,
+    vendorEndpoint: world.hub.url,
+    ...EAGER_SWEEPS,
+    stuckAfterMs: 6 * 3_600_000,
+    refreshIntervalMs: 120_000,
+    minTokenRemainingMs: 120_000,
+    http: { timeoutMs: 1_000, retryBaseMs: 1, retryMaxMs: 10, sleep: async () => {} },
+    provisioned: { subscriber: world.subscriber, leaseTable: LEASE_TABLE, recordsTable: RECORDS_TABLE },
+    pinned: new PinnedCredentials(
+      world.pinned.all().filter((credential) => !gone.includes(credential.secretName)),
+    ),
+  });
 }
