@@ -9,11 +9,9 @@
 import { CreateSecretCommand, DeleteSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
-import { eventProblems } from "../support/event-schemas.ts";
-import { findLeaks } from "../support/leak-guard.ts";
 import { ADMIN } from "../support/softwareone-fixture.ts";
 import type { World } from "../support/world.ts";
-import { EAGER_SWEEPS, neighbourWorlds, tag, writeValue } from "./neighbour.ts";
+import { EAGER_SWEEPS, neighbourWorlds, storeEverflowKey, tag, writeValue } from "./neighbour.ts";
 
 const worlds = neighbourWorlds();
 
@@ -22,13 +20,6 @@ async function deleteSecret(world: World, secretId: string): Promise<void> {
   await world.aws.secretsManager.send(
     new DeleteSecretCommand({ SecretId: secretId, RecoveryWindowInDays: 7 }),
   );
-}
-
-async function published(world: World, secrets: readonly string[]) {
-  const events = await world.subscriber.drain();
-  expect(events.flatMap(eventProblems)).toEqual([]);
-  expect(findLeaks([JSON.stringify(events), worlds.printed()], secrets)).toEqual([]);
-  return events;
 }
 
 describe("an automatic credential whose secret is scheduled for deletion", () => {
@@ -64,7 +55,7 @@ describe("an automatic credential whose secret is scheduled for deletion", () =>
     expect(first.failures).toEqual([]);
     expect(second.revoked).toEqual([]);
     expect(second.retired).toEqual([]);
-    const events = await published(fx, fx.sim.issuedValues);
+    const events = await worlds.published(fx, fx.sim.issuedValues);
     expect(events.map((e) => [e["detail-type"], e.detail.credential, e.detail.keyId]).sort()).toEqual(
       [
         ["Credential Revoked", catalog.secretId, catalog.keyId],
@@ -98,7 +89,7 @@ describe("an automatic credential whose secret is scheduled for deletion", () =>
         action: "lookup",
       },
     ]);
-    await published(fx, fx.sim.issuedValues);
+    await worlds.published(fx, fx.sim.issuedValues);
   });
 
   test("a neighbour who names another credential's key in the secret before deleting it gets only its own keys revoked", async () => {
@@ -125,7 +116,7 @@ describe("an automatic credential whose secret is scheduled for deletion", () =>
     expect(fx.status(admin.keyId)).toBe("Active");
     expect(fx.status(mine.keyId)).toBe("Deleted");
     expect(report.revoked.map((r) => r.keyId)).toEqual([mine.keyId]);
-    await published(fx, fx.sim.issuedValues);
+    await worlds.published(fx, fx.sim.issuedValues);
   });
 
   test("a deleted issuer, which cannot read its own value any more, has its keys named once for a person", async () => {
@@ -145,7 +136,7 @@ describe("an automatic credential whose secret is scheduled for deletion", () =>
       { credential: ADMIN, because: "secret-deleted", retirement: "announced" },
     ]);
     expect(second.retired).toEqual([]);
-    const events = await published(fx, fx.sim.issuedValues);
+    const events = await worlds.published(fx, fx.sim.issuedValues);
     const left = events.filter((e) => e["detail-type"] === "Keys Left Behind");
     expect(left.map((e) => e.detail)).toEqual([
       expect.objectContaining({
@@ -190,7 +181,7 @@ describe("an automatic credential whose secret is scheduled for deletion", () =>
     expect(report.revoked).toEqual([]);
     expect(report.retired).toEqual([]);
     expect(report.notPinned).toEqual(["softwareone/stray"]);
-    expect(await published(fx, fx.sim.issuedValues)).toEqual([]);
+    expect(await worlds.published(fx, fx.sim.issuedValues)).toEqual([]);
   });
 });
 
@@ -198,17 +189,7 @@ describe("a manual credential whose secret is scheduled for deletion", () => {
   test("one critical event names its key with Everflow's revoke steps; a second sweep publishes nothing new", async () => {
     const { world, everflow } = await worlds.everflow();
     const name = "keyturn/everflow-partner";
-    const key = everflow.createKey({ portal: "partner", name: "reporting sync" });
-    await world.createSecret(
-      name,
-      {
-        provider: "everflow",
-        apiKey: key.key,
-        keyId: "reporting sync",
-        issuedAt: new Date(world.clock.now()).toISOString(),
-      },
-      { [Tag.provider]: "everflow", [Tag.credential]: name },
-    );
+    const apiKey = await storeEverflowKey(world, everflow, name);
     await world.sweep();
     await world.subscriber.drain();
 
@@ -219,8 +200,8 @@ describe("a manual credential whose secret is scheduled for deletion", () => {
     expect(first.deleted).toEqual([name]);
     expect(first.retired).toEqual([{ credential: name, because: "secret-deleted", retirement: "announced" }]);
     expect(second.retired).toEqual([]);
-    expect(everflow.isLive(key.key)).toBe(true); // only a person can revoke it
-    const events = await published(world, everflow.issuedValues);
+    expect(everflow.isLive(apiKey)).toBe(true); // only a person can revoke it
+    const events = await worlds.published(world, everflow.issuedValues);
     expect(events.map((e) => e["detail-type"])).toEqual(["Keys Left Behind"]);
     expect(events[0]?.detail).toMatchObject({
       credential: name,

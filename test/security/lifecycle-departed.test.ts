@@ -9,19 +9,10 @@
 
 import { describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
-import { eventProblems } from "../support/event-schemas.ts";
-import { findLeaks } from "../support/leak-guard.ts";
-import { DAY, HOUR, type World } from "../support/world.ts";
-import { EAGER_SWEEPS, neighbourWorlds, redeployWithout } from "./neighbour.ts";
+import { DAY, HOUR } from "../support/world.ts";
+import { EAGER_SWEEPS, neighbourWorlds, redeployWithout, storeEverflowKey } from "./neighbour.ts";
 
 const worlds = neighbourWorlds();
-
-async function published(world: World, secrets: readonly string[]) {
-  const events = await world.subscriber.drain();
-  expect(events.flatMap(eventProblems)).toEqual([]);
-  expect(findLeaks([JSON.stringify(events), worlds.printed()], secrets)).toEqual([]);
-  return events;
-}
 
 describe("an automatic credential removed from the config", () => {
   test("a warning first, its keys revoked with its issuer's key once its grace period has passed, then nothing", async () => {
@@ -45,7 +36,7 @@ describe("an automatic credential removed from the config", () => {
     expect([...warned.revoked, ...waiting.revoked]).toEqual([]);
     expect(fx.status(catalog.keyId)).toBe("Active");
     expect(fx.status(minted)).toBe("Active");
-    const warnings = await published(fx, fx.sim.issuedValues);
+    const warnings = await worlds.published(fx, fx.sim.issuedValues);
     expect(warnings.map((e) => e["detail-type"])).toEqual(["Credential Departing"]);
     expect(warnings[0]?.detail).toMatchObject({
       credential: catalog.secretId,
@@ -73,7 +64,7 @@ describe("an automatic credential removed from the config", () => {
       { credential: catalog.secretId, because: "left-config", retirement: "revoked" },
     ]);
     expect([...after.revoked, ...after.retired, ...after.departed]).toEqual([]);
-    const revoked = await published(fx, fx.sim.issuedValues);
+    const revoked = await worlds.published(fx, fx.sim.issuedValues);
     expect(revoked.map((e) => e["detail-type"])).toEqual(["Credential Revoked", "Credential Revoked"]);
   });
 
@@ -101,7 +92,7 @@ describe("an automatic credential removed from the config", () => {
       [mine.secretId, current.keyId, "left-config"],
     ]);
     expect(due.failures).toEqual([]);
-    await published(fx, fx.sim.issuedValues);
+    await worlds.published(fx, fx.sim.issuedValues);
   });
 
   test("a record written before records kept the pinned entry, never swept since: named once for a person, nothing revoked", async () => {
@@ -122,7 +113,7 @@ describe("an automatic credential removed from the config", () => {
       { credential: catalog.secretId, because: "left-config", retirement: "announced" },
     ]);
     expect(after.retired).toEqual([]);
-    const events = await published(fx, fx.sim.issuedValues);
+    const events = await worlds.published(fx, fx.sim.issuedValues);
     expect(events.map((e) => [e["detail-type"], e.detail.provider])).toEqual([
       ["Credential Departing", "unknown"],
       ["Keys Left Behind", "unknown"],
@@ -148,7 +139,7 @@ describe("an automatic credential removed from the config", () => {
 
     expect(fx.status(catalog.keyId)).toBe("Active");
     expect(report.revoked).toEqual([]);
-    const events = await published(fx, fx.sim.issuedValues);
+    const events = await worlds.published(fx, fx.sim.issuedValues);
     expect(events.filter((e) => e["detail-type"] === "Credential Departing")).toHaveLength(2);
   });
 });
@@ -205,17 +196,7 @@ describe("a manual credential removed from the config", () => {
   test("a warning first, then once its grace period has passed one critical event naming its key", async () => {
     const { world, everflow } = await worlds.everflow();
     const name = "keyturn/everflow-partner";
-    const key = everflow.createKey({ portal: "partner", name: "reporting sync" });
-    await world.createSecret(
-      name,
-      {
-        provider: "everflow",
-        apiKey: key.key,
-        keyId: "reporting sync",
-        issuedAt: new Date(world.clock.now()).toISOString(),
-      },
-      { [Tag.provider]: "everflow", [Tag.credential]: name },
-    );
+    const apiKey = await storeEverflowKey(world, everflow, name);
     await world.sweep();
     await world.subscriber.drain();
 
@@ -225,8 +206,8 @@ describe("a manual credential removed from the config", () => {
     await redeployed.sweep();
     await redeployed.sweep();
 
-    expect(everflow.isLive(key.key)).toBe(true);
-    const events = await published(world, everflow.issuedValues);
+    expect(everflow.isLive(apiKey)).toBe(true);
+    const events = await worlds.published(world, everflow.issuedValues);
     expect(events.map((e) => [e["detail-type"], e.detail.severity])).toEqual([
       ["Credential Departing", "warning"],
       ["Keys Left Behind", "critical"],

@@ -20,19 +20,10 @@ import { describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
 import { pinnedFromTags } from "#sandbox/pin-from-tags.ts";
 import { credentialStatus } from "../../cli/status.ts";
-import { eventProblems } from "../support/event-schemas.ts";
-import { findLeaks } from "../support/leak-guard.ts";
 import { DAY, HOUR, type World } from "../support/world.ts";
 import { neighbourWorlds } from "./neighbour.ts";
 
 const worlds = neighbourWorlds();
-
-async function published(world: World, secrets: readonly string[]) {
-  const events = await world.subscriber.drain();
-  expect(events.flatMap(eventProblems)).toEqual([]);
-  expect(findLeaks([JSON.stringify(events), worlds.printed()], secrets)).toEqual([]);
-  return events;
-}
 
 describe("a secret another AWS service manages", () => {
   test("is neither rotated early nor relabelled, and is reported every sweep", async () => {
@@ -69,7 +60,7 @@ describe("a secret another AWS service manages", () => {
     expect(second.failures).toEqual([
       { credential: mine.secretId, error: expect.stringMatching(/owned elsewhere \(owning-service\)/) },
     ]);
-    const events = await published(fx, fx.sim.issuedValues);
+    const events = await worlds.published(fx, fx.sim.issuedValues);
     expect(events.map((e) => [e["detail-type"], e.detail.severity, e.detail.reasons])).toEqual([
       ["Credential Owned Elsewhere", "critical", ["owning-service"]],
       ["Credential Owned Elsewhere", "critical", ["owning-service"]],
@@ -136,7 +127,7 @@ describe("a replica of a secret whose primary is in another region", () => {
     expect(report.revoked).toEqual([]);
     expect(fx.sim.isLive(seeded.token)).toBe(true);
     expect(report.ownedElsewhere).toEqual([{ credential: name, reasons: ["replica"] }]);
-    const events = await published(fx, fx.sim.issuedValues);
+    const events = await worlds.published(fx, fx.sim.issuedValues);
     expect(events.map((e) => [e["detail-type"], e.detail.reasons])).toEqual([
       ["Credential Owned Elsewhere", ["replica"]],
     ]);

@@ -3,8 +3,9 @@
 // Secrets Manager (moto) as someone allowed to tag or write one secret would make them.
 
 import { PutSecretValueCommand, TagResourceCommand } from "@aws-sdk/client-secrets-manager";
-import { afterEach } from "vitest";
+import { afterEach, expect } from "vitest";
 import { PinnedCredentials } from "#engine/pinned.ts";
+import { Tag } from "#engine/settings.ts";
 import { LEASE_TABLE, type LocalKeyturn, RECORDS_TABLE, startLocalKeyturn } from "#sandbox/local-keyturn.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import {
@@ -12,8 +13,9 @@ import {
   type EverflowSimulator,
   startEverflowSimulator,
 } from "#sandbox/simulators/everflow.ts";
+import { eventProblems } from "../support/event-schemas.ts";
 import { type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
-import { type CapturedOutput, captureOutput } from "../support/leak-guard.ts";
+import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
 import { type SoftwareOneFixture, softwareoneFixture } from "../support/softwareone-fixture.ts";
 import { startWorld, TEST_START, type World, type WorldOptions } from "../support/world.ts";
 
@@ -56,6 +58,16 @@ export function neighbourWorlds() {
     adopt: started,
     /** Everything keyturn printed in this test so far. */
     printed: () => output?.text() ?? "",
+    /**
+     * The events the world's subscriber received since the last drain, each checked against its
+     * schema, and with no secret of `secrets` in them or in anything printed.
+     */
+    async published(world: World, secrets: readonly string[]) {
+      const events = await world.subscriber.drain();
+      expect(events.flatMap(eventProblems)).toEqual([]);
+      expect(findLeaks([JSON.stringify(events), output?.text() ?? ""], secrets)).toEqual([]);
+      return events;
+    },
   };
 }
 
@@ -97,4 +109,24 @@ export function redeployWithout(world: World, removed: string | readonly string[
       world.pinned.all().filter((credential) => !gone.includes(credential.secretName)),
     ),
   });
+}
+
+/** An Everflow credential keyturn manages, as a person handed its key over: the key's value. */
+export async function storeEverflowKey(
+  world: World,
+  everflow: EverflowSimulator,
+  name: string,
+): Promise<string> {
+  const key = everflow.createKey({ portal: "partner", name: "reporting sync" });
+  await world.createSecret(
+    name,
+    {
+      provider: "everflow",
+      apiKey: key.key,
+      keyId: "reporting sync",
+      issuedAt: new Date(world.clock.now()).toISOString(),
+    },
+    { [Tag.provider]: "everflow", [Tag.credential]: name },
+  );
+  return key.key;
 }
