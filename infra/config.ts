@@ -27,6 +27,16 @@ import { IMMUTA_REGIONS } from "#providers/immuta-request/index.ts";
 import { providerFor } from "#providers/registry.ts";
 import type { ProviderId, ProviderMode } from "#providers/types.ts";
 
+/** The longest monitor interval its heartbeat alarm can watch (infra/keyturn-alarms.ts maxMonitorInterval). */
+const MAX_MONITOR_INTERVAL_MINUTES = 6 * 24 * 60;
+
+/** How many minutes a rate() expression leaves between runs; undefined for anything else. */
+function rateMinutes(expression: string): number | undefined {
+  const rate = /^rate\((\d+) (minute|hour|day)s?\)$/.exec(expression);
+  if (!rate) return undefined;
+  return Number(rate[1]) * (rate[2] === "minute" ? 1 : rate[2] === "hour" ? 60 : 24 * 60);
+}
+
 /** The cdk.json context key that names the config file. */
 export const CONFIG_CONTEXT_KEY = "keyturn:config";
 export const DEFAULT_BUS_NAME = "keyturn";
@@ -401,7 +411,9 @@ export const KeyturnConfigSchema = v.pipe(
       v.pipe(
         v.string(),
         v.regex(/^(rate|cron)\(.+\)$/, "an EventBridge Scheduler rate() or cron() expression"),
-        v.description("When the monitor sweeps every credential. Default rate(1 hour)."),
+        v.description(
+          "When the monitor sweeps every credential. Default rate(1 hour); at most every 6 days.",
+        ),
       ),
     ),
     orphanSafetyMargin: v.optional(
@@ -636,6 +648,12 @@ export function parseConfig(json: unknown, source = "the keyturn config"): Keytu
     problems.push(
       `field "revokeRequesters.sources" lists "${EVENT_SOURCE}", keyturn's own event source, which only keyturn's ` +
         'functions and its operators may publish: give the requester a source of its own, such as "my.leak-scanner".',
+    );
+  }
+  if ((rateMinutes(config.monitorSchedule ?? "") ?? 0) > MAX_MONITOR_INTERVAL_MINUTES) {
+    problems.push(
+      `field "monitorSchedule" is "${config.monitorSchedule}": sweep at least every 6 days, the longest interval ` +
+        "the monitor's heartbeat alarm can watch (CloudWatch evaluates at most 7 days).",
     );
   }
   if (problems.length > 0) throw new InvalidConfigError(source, problems);

@@ -43,6 +43,26 @@ export function keyturnMetric(
   });
 }
 
+/**
+ * At most how long a cron() schedule leaves between two runs, as far as its fields tell without
+ * a calendar: every hour when its hour field is "*", every day when it names no day of the month
+ * or week, else undefined (weekly, monthly: watched over the longest window, heartbeatWindow).
+ */
+export function cronInterval(expression: string): Duration | undefined {
+  const cron = /^cron\((.+)\)$/.exec(expression.trim());
+  const fields = cron?.[1]?.trim().split(/\s+/);
+  if (fields?.length !== 6) return undefined;
+  const [, hours, dayOfMonth, month, dayOfWeek] = fields;
+  const any = (field: string | undefined) => field === "*" || field === "?";
+  if (!any(month) || !any(dayOfMonth) || !any(dayOfWeek)) return undefined;
+  return hours === "*" ? Duration.hours(1) : Duration.days(1);
+}
+
+/** At most how long the monitor's schedule leaves between two sweeps, for its heartbeat. */
+export function monitorInterval(expression: string): Duration {
+  return scheduleInterval(expression) ?? cronInterval(expression) ?? maxMonitorInterval;
+}
+
 /** How often a rate() schedule runs; undefined for a cron() one. */
 export function scheduleInterval(expression: string): Duration | undefined {
   const rate = /^rate\((\d+) (minutes?|hours?|days?)\)$/.exec(expression);
@@ -56,6 +76,33 @@ export function scheduleInterval(expression: string): Duration | undefined {
       : Duration.days(n);
 }
 
+/** CloudWatch evaluates at most seven days of periods (Period × EvaluationPeriods ≤ 604,800 s). */
+const MAX_ALARM_WINDOW = Duration.days(7);
+
+/**
+ * The heartbeat's window for a monitor that sweeps every `interval`: it alarms when every period
+ * of the window saw no finished sweep. Up to a day, the period is the interval and the window two
+ * intervals. Beyond a day, periods are days and the window one interval plus a day, so the empty
+ * days between two sweeps never page. A schedule whose window would exceed CloudWatch's seven days
+ * (an interval over six days) cannot be watched: the config refuses it (maxMonitorInterval).
+ */
+export function heartbeatWindow(interval: Duration): { period: Duration; periods: number } {
+  const seconds = Math.max(interval.toSeconds(), 60);
+  const day = Duration.days(1).toSeconds();
+  if (seconds <= day) return { period: Duration.seconds(seconds), periods: 2 };
+  const periods = Math.ceil(seconds / day) + 1;
+  if (periods * day > MAX_ALARM_WINDOW.toSeconds()) {
+    throw new RangeError(
+      `The monitor's schedule runs every ${interval.toHumanString()}: its heartbeat cannot be watched ` +
+        `(CloudWatch evaluates at most ${MAX_ALARM_WINDOW.toHumanString()}). Sweep at least every ${maxMonitorInterval.toHumanString()}.`,
+    );
+  }
+  return { period: Duration.days(1), periods };
+}
+
+/** The longest monitor interval whose heartbeat can be watched (heartbeatWindow). */
+export const maxMonitorInterval = Duration.days(MAX_ALARM_WINDOW.toDays() - 1);
+
 export interface KeyturnAlarmsProps {
   /** keyturn's functions, by name (rotate, monitor, …). */
   readonly functions: Record<string, IFunction>;
@@ -66,8 +113,8 @@ export interface KeyturnAlarmsProps {
   /** Where the alarms go. */
   readonly topic: ITopic;
   /**
-   * How often the monitor sweeps: the heartbeat alarm's period. Default one hour (the default
-   * schedule). Longer than a day is watched per day.
+   * How often the monitor sweeps: the heartbeat alarm's window (heartbeatWindow). Default one
+   * hour (the default schedule). Longer than a day is watched per day; over six days, refused.
    */
   readonly monitorInterval?: Duration;
   /**
@@ -87,6 +134,8 @@ interface AlarmSpec {
   comparisonOperator?: ComparisonOperator;
   /** Default 1. */
   evaluationPeriods?: number;
+  /** Default: every evaluation period. */
+  datapointsToAlarm?: number;
 }
 
 export class KeyturnAlarms extends Construct {
@@ -103,6 +152,7 @@ export class KeyturnAlarms extends Construct {
         threshold: spec.threshold ?? 0,
         comparisonOperator: spec.comparisonOperator ?? ComparisonOperator.GREATER_THAN_THRESHOLD,
         evaluationPeriods: spec.evaluationPeriods ?? 1,
+        ...(spec.datapointsToAlarm ? { datapointsToAlarm: spec.datapointsToAlarm } : {}),
         treatMissingData: spec.treatMissingData,
         alarmDescription: spec.description,
       });
@@ -171,15 +221,16 @@ export class KeyturnAlarms extends Construct {
         "the credential; the monitor's and the refresh's logs say why.",
     });
 
-    const interval = props.monitorInterval ?? Duration.hours(1);
-    const heartbeatPeriod = Duration.seconds(Math.min(Math.max(interval.toSeconds(), 60), 86_400));
+    const heartbeat = heartbeatWindow(props.monitorInterval ?? Duration.hours(1));
     alarm("MonitorHeartbeat", {
       // Every sweep that finishes writes one SweepDuration datapoint: its sample count is the heartbeat.
-      metric: keyturnMetric(MetricName.sweepDuration, { statistic: "SampleCount", period: heartbeatPeriod }),
+      metric: keyturnMetric(MetricName.sweepDuration, { statistic: "SampleCount", period: heartbeat.period }),
       threshold: 1,
       comparisonOperator: ComparisonOperator.LESS_THAN_THRESHOLD,
-      // Two periods, so that a sweep that lands late in the next period does not page.
-      evaluationPeriods: 2,
+      // Every period of the window must be empty (heartbeatWindow): a sweep that lands late in
+      // the next period does not page, nor do the empty days between two sweeps of a slow schedule.
+      evaluationPeriods: heartbeat.periods,
+      datapointsToAlarm: heartbeat.periods,
       // Missing is the very thing watched: a monitor that does not run, or never finishes,
       // writes nothing. Breaching, so that silence raises the alarm.
       treatMissingData: TreatMissingData.BREACHING,

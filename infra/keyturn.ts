@@ -46,7 +46,7 @@ import {
   ROLE_ARN,
   SECRET_NAME_PREFIX,
 } from "./config.ts";
-import { KeyturnAlarms, scheduleInterval } from "./keyturn-alarms.ts";
+import { KeyturnAlarms, monitorInterval } from "./keyturn-alarms.ts";
 import { type KeyturnAlertProps, KeyturnAlerts, SEVERITIES } from "./keyturn-alerts.ts";
 import { KeyturnCredentials } from "./keyturn-credentials.ts";
 import { KeyturnDashboard } from "./keyturn-dashboard.ts";
@@ -823,10 +823,9 @@ export class Keyturn extends Construct {
       deadLetterQueues,
       rotationFailures: this.relayRule,
       topic: this.topics.critical,
-      // A cron() schedule's interval is not known here: watched per day.
-      monitorInterval:
-        scheduleInterval((props.monitorSchedule ?? DEFAULT_MONITOR_SCHEDULE).expressionString) ??
-        Duration.days(1),
+      // A cron() schedule's interval is read from its fields where they tell it (cronInterval),
+      // else watched over the longest window CloudWatch allows.
+      monitorInterval: monitorInterval((props.monitorSchedule ?? DEFAULT_MONITOR_SCHEDULE).expressionString),
       // Only where some credential's consumers read a refreshed token.
       ...(tokenMargin && (props.credentials ?? []).some((credential) => credential.mode === "refresh")
         ? {

@@ -5,7 +5,13 @@
 import { Duration } from "aws-cdk-lib";
 import { beforeAll, describe, expect, test } from "vitest";
 import { CREDENTIAL_STATES, MetricName } from "#handlers/metrics.ts";
-import { scheduleInterval } from "../../infra/keyturn-alarms.ts";
+import { InvalidConfigError, parseConfig } from "../../infra/config.ts";
+import {
+  cronInterval,
+  heartbeatWindow,
+  monitorInterval,
+  scheduleInterval,
+} from "../../infra/keyturn-alarms.ts";
 import {
   configProps,
   exampleConfigJson,
@@ -131,4 +137,50 @@ test("the heartbeat's period is the monitor's rate", () => {
   expect(scheduleInterval("rate(15 minutes)")?.toSeconds()).toBe(900);
   expect(scheduleInterval("rate(2 days)")?.toSeconds()).toBe(Duration.days(2).toSeconds());
   expect(scheduleInterval("cron(0 * * * ? *)")).toBeUndefined();
+});
+
+describe("a monitor that sweeps less often than daily", () => {
+  // Before: the period was capped at a day with two periods, so a sweep every three days left
+  // two empty days between sweeps and paged on-call twice a schedule.
+  test("is watched per day over one interval plus a day, every day of the window empty to alarm", () => {
+    const json = exampleConfigJson();
+    json.monitorSchedule = "rate(3 days)";
+    const synthesized = synthesize(configProps(json), { bundle: false });
+    const heartbeat = resourceProperties(
+      synthesized.template,
+      synthesized.alarmIds.MonitorHeartbeat as string,
+    );
+    expect(heartbeat).toMatchObject({
+      Period: 86_400,
+      EvaluationPeriods: 4,
+      DatapointsToAlarm: 4,
+      TreatMissingData: "breaching",
+    });
+  });
+
+  test("keeps two periods of the interval up to a day, and the window within CloudWatch's seven days", () => {
+    const hourly = heartbeatWindow(Duration.hours(1));
+    expect([hourly.period.toSeconds(), hourly.periods]).toEqual([3600, 2]);
+    expect(heartbeatWindow(Duration.days(1)).periods).toBe(2);
+    const sixDays = heartbeatWindow(Duration.days(6));
+    expect(sixDays.period.toSeconds() * sixDays.periods).toBeLessThanOrEqual(604_800);
+    expect(() => heartbeatWindow(Duration.days(7))).toThrow(/at least every 6 days/);
+  });
+
+  test("reads a cron schedule's interval from its fields, the longest window when they do not tell", () => {
+    expect(cronInterval("cron(0 * * * ? *)")?.toSeconds()).toBe(3600);
+    expect(cronInterval("cron(15 3 * * ? *)")?.toSeconds()).toBe(86_400);
+    expect(cronInterval("cron(0 3 ? * MON *)")).toBeUndefined();
+    expect(monitorInterval("cron(0 3 ? * MON *)").toDays()).toBe(6);
+    expect(monitorInterval("rate(2 hours)").toSeconds()).toBe(7200);
+  });
+
+  test("the config refuses a rate its heartbeat cannot watch, naming the limit", () => {
+    const json = exampleConfigJson();
+    json.monitorSchedule = "rate(7 days)";
+    expect(() => parseConfig(json, "keyturn.json")).toThrow(InvalidConfigError);
+    expect(() => parseConfig(json, "keyturn.json")).toThrow(/"monitorSchedule" is "rate\(7 days\)": sweep at least every 6 days/);
+    json.monitorSchedule = "rate(144 hours)";
+    expect(() => parseConfig(json, "keyturn.json")).not.toThrow();
+  });
 });
