@@ -7,6 +7,7 @@ import type { KeyRecord } from "#aws/record-store.ts";
 import { CURRENT, PENDING, type SecretDescription } from "#aws/secret-store.ts";
 import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
 import { parseDuration } from "#engine/duration.ts";
+import { keyState, keyTimes, timeOf } from "#engine/key-state.ts";
 import { ownedElsewhere } from "#engine/lifecycle.ts";
 import {
   CredentialNotPinnedError,
@@ -66,12 +67,6 @@ export interface CredentialStatus {
 }
 
 const DAY = 86_400_000;
-
-function timeOf(text: string | undefined): number | undefined {
-  if (!text) return undefined;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
-}
 
 function iso(ms: number | undefined): string | null {
   return ms === undefined ? null : new Date(ms).toISOString();
@@ -235,8 +230,7 @@ export function credentialStatus(
         "is live again: its key is likely dead.",
     };
   }
-  const issuedAt = timeOf(tags[Tag.issuedAt]) ?? timeOf(tags[Tag.rotatedAt]);
-  const expiry = timeOf(tags[Tag.expiresAt]);
+  const { expiry, issuedAt } = keyTimes(tags);
   const expiresAt = expiry !== undefined ? iso(expiry) : tags[Tag.expiresAt] === "none" ? "never" : null;
 
   const actions = dueActions(credential, expiry, issuedAt)
@@ -251,21 +245,7 @@ export function credentialStatus(
         overdue: false,
       };
 
-  const firstWarningMs = settings.expiryThresholds[0]?.ms ?? 0;
-  const rotating = Object.values(description.versions).some(
-    (stages) => stages.includes(PENDING) && !stages.includes(CURRENT),
-  );
-  let state: CredentialState = "ok";
-  if (expiry !== undefined && expiry <= nowMs) state = "expired";
-  else if (rotating) state = "rotating";
-  else if (
-    !isAutomatic(provider) &&
-    settings.maxAgeMs !== undefined &&
-    issuedAt !== undefined &&
-    issuedAt + settings.maxAgeMs <= nowMs
-  ) {
-    state = "replace-due";
-  } else if (expiry !== undefined && expiry - nowMs <= firstWarningMs) state = "expiring";
+  const state: CredentialState = keyState(credential, description.versions, nowMs);
 
   return {
     credential: settings.credential,

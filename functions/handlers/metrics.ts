@@ -14,16 +14,16 @@
 // lines. POWERTOOLS_METRICS_DISABLED=true turns them off in Lambda too.
 
 import { Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
-import { CURRENT, PENDING, type SecretDescription } from "#aws/secret-store.ts";
+import type { SecretDescription } from "#aws/secret-store.ts";
 import { managedCredential } from "#engine/credentials.ts";
 import type { RotationStepName } from "#engine/events.ts";
+import { keyState, timeOf } from "#engine/key-state.ts";
 import { ownedElsewhere } from "#engine/lifecycle.ts";
 import { logger } from "#engine/logger.ts";
 import type { MonitorReport } from "#engine/monitor.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
 import type { RefreshOutcome, RefreshReport } from "#engine/refresh.ts";
 import { Tag } from "#engine/settings.ts";
-import { isAutomatic } from "#providers/types.ts";
 
 export const NAMESPACE = "keyturn";
 /** The value of the service dimension every keyturn metric carries. */
@@ -118,8 +118,7 @@ export interface SweepObservation {
 }
 
 /**
- * A listed secret's state, by the rules of `keyturn status` (cli/status.ts, which the functions
- * cannot bundle): a secret keyturn may not act on (not pinned, tampered, owned elsewhere) is
+ * A listed secret's state, by the rules of `keyturn status` (functions/engine/key-state.ts): a secret keyturn may not act on (not pinned, tampered, owned elsewhere) is
  * invalid; one scheduled for deletion is being retired and not counted (undefined).
  */
 export function stateOf(
@@ -136,31 +135,7 @@ export function stateOf(
     return "invalid";
   }
   if (ownedElsewhere(description, rotateFunctionArn).length > 0) return "invalid";
-  const nowMs = now.getTime();
-  const { tags, settings, provider } = credential;
-  const expiry = timeOf(tags[Tag.expiresAt]);
-  const issuedAt = timeOf(tags[Tag.issuedAt]) ?? timeOf(tags[Tag.rotatedAt]);
-  const rotating = Object.values(description.versions).some(
-    (stages) => stages.includes(PENDING) && !stages.includes(CURRENT),
-  );
-  if (expiry !== undefined && expiry <= nowMs) return "expired";
-  if (rotating) return "rotating";
-  if (
-    !isAutomatic(provider) &&
-    settings.maxAgeMs !== undefined &&
-    issuedAt !== undefined &&
-    issuedAt + settings.maxAgeMs <= nowMs
-  ) {
-    return "replace-due";
-  }
-  if (expiry !== undefined && expiry - nowMs <= (settings.expiryThresholds[0]?.ms ?? 0)) return "expiring";
-  return "ok";
-}
-
-function timeOf(text: string | undefined): number | undefined {
-  if (!text) return undefined;
-  const ms = Date.parse(text);
-  return Number.isNaN(ms) ? undefined : ms;
+  return keyState(credential, description.versions, now.getTime());
 }
 
 /** What a sweep did, by the report's lists. */
