@@ -141,7 +141,9 @@ export const COMMANDS: Record<string, CommandSpec> = {
       '(an outage beats a leak), a critical "Credential Rotation Failed" is published and keyturn exits 1:\n' +
       "consumers are without a working key until one is stored with keyturn put.\n" +
       "With --previous, the previous key is revoked and nothing is rotated.\n" +
-      "Runs the emergency revoke in this process (vendor calls go out from this machine). Only for\n" +
+      "Against AWS, keyturn's deployed revoke function does it (<bus>-revoke, or KEYTURN_REVOKE_FUNCTION):\n" +
+      "you need lambda:InvokeFunction on it, and it holds the credential's cooldown (revokeCooldown) like\n" +
+      "every request; --timeout then does not apply (the function's own 10 minutes do). Only for\n" +
       "automatic providers; for the others revoke the key in the vendor's UI and keyturn put a new one.\n" +
       "\n" +
       `${SANDBOX_ROTATION}`,

@@ -1,11 +1,16 @@
 // What the CLI works with: Secrets Manager and EventBridge through keyturn's own store and
-// publisher (functions/aws), vendor HTTP clients, and "rotate now". Against AWS that is
-// RotateSecret, then waiting until keyturn's rotate function has made the new key current.
-// Against the sandbox (moto cannot run a rotation Lambda) the CLI plays Secrets Manager's part
-// in-process with the real rotate handler, exactly as sandbox/local-keyturn.ts does.
+// publisher (functions/aws), vendor HTTP clients, "rotate now" and "revoke now". Against AWS,
+// rotating is RotateSecret, then waiting until keyturn's rotate function has made the new key
+// current, and an emergency revoke is a synchronous invocation of keyturn's deployed revoke
+// function (the operator needs lambda:InvokeFunction on it, never the issuers' keys or the
+// right to rotate, tag or write records). Against the sandbox (moto cannot run Lambdas) the CLI
+// plays Secrets Manager's part in-process with the real rotate handler, exactly as
+// sandbox/local-keyturn.ts does, and runs the emergency revoke in-process too; only that branch
+// imports sandbox/.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
+import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { BuildMiddleware, InitializeMiddleware } from "@smithy/types";
 import { EventPublisher } from "#aws/event-publisher.ts";
@@ -13,7 +18,12 @@ import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
-import { rotateThroughSecretsManager } from "#engine/emergency.ts";
+import {
+  type EmergencyOutcome,
+  type EmergencyRequest,
+  emergencyRevoke,
+  rotateThroughSecretsManager,
+} from "#engine/emergency.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
 import { HttpClient } from "#http/client.ts";
 import { DEFAULT_BUS } from "./args.ts";
@@ -45,6 +55,17 @@ export interface Connection {
   rotationVia: string;
   /** Rotates now; resolves once the new key is AWSCURRENT, rejects if the rotation failed or timed out. */
   rotate(secretId: string, timeoutMs: number): Promise<void>;
+  /** How an emergency revoke runs here, for messages. */
+  revocationVia: string;
+  /**
+   * The emergency revoke of one named key (functions/engine/emergency.ts): keyturn's revoke
+   * function against AWS, in this process in the sandbox. `rotationError` is set when the
+   * rotation before a current key's revocation failed, with what is known of why.
+   */
+  revoke(
+    request: EmergencyRequest,
+    timeoutMs: number,
+  ): Promise<EmergencyOutcome & { rotationError?: unknown }>;
   /** The credential's description, settings and provider (DescribeSecret: tags and labels, no value). */
   credential(secretId: string): Promise<ManagedCredential>;
   /** What the deployment pins (./pinned.ts): the CLI acts only on these credentials. */
@@ -104,17 +125,23 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
   const secretsManager = new SecretsManagerClient(config);
   const eventBridge = new EventBridgeClient(config);
   const dynamodb = new DynamoDBClient(config);
+  // AWS_ENDPOINT_URL_LAMBDA, the SDKs' service-specific endpoint variable, wins for Lambda alone.
+  const lambda = new LambdaClient(
+    env.AWS_ENDPOINT_URL_LAMBDA ? { ...config, endpoint: env.AWS_ENDPOINT_URL_LAMBDA } : config,
+  );
   secretsManager.middlewareStack.add(recordAction("secretsmanager"), {
     step: "initialize",
     name: "keyturnAwsAction",
   });
   eventBridge.middlewareStack.add(recordAction("events"), { step: "initialize", name: "keyturnAwsAction" });
   dynamodb.middlewareStack.add(recordAction("dynamodb"), { step: "initialize", name: "keyturnAwsAction" });
+  lambda.middlewareStack.add(recordAction("lambda"), { step: "initialize", name: "keyturnAwsAction" });
   const account = env.KEYTURN_MOTO_ACCOUNT;
   if (account) {
     secretsManager.middlewareStack.add(motoAccount(account), { step: "build", name: "keyturnMotoAccount" });
     eventBridge.middlewareStack.add(motoAccount(account), { step: "build", name: "keyturnMotoAccount" });
     dynamodb.middlewareStack.add(motoAccount(account), { step: "build", name: "keyturnMotoAccount" });
+    lambda.middlewareStack.add(motoAccount(account), { step: "build", name: "keyturnMotoAccount" });
   }
   // Resolved now, so that a missing region fails before anything is done, and messages can name it.
   const resolvedRegion = await secretsManager.config.region();
@@ -167,6 +194,37 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
     };
   }
 
+  let revoke: Connection["revoke"];
+  if (sandbox) {
+    revoke = async (request, timeoutMs) => {
+      let rotationError: unknown;
+      const outcome = await emergencyRevoke(
+        {
+          store,
+          pinned,
+          records,
+          publisher,
+          http,
+          now,
+          rotate: async (id) => {
+            try {
+              await rotate(id, timeoutMs);
+            } catch (error) {
+              rotationError = error;
+              throw error;
+            }
+          },
+        },
+        request,
+      );
+      return { ...outcome, ...(rotationError === undefined ? {} : { rotationError }) };
+    };
+  } else {
+    // The stack names the revoke function after the bus (infra/keyturn.ts), as the records table.
+    const functionName = env.KEYTURN_REVOKE_FUNCTION || `${bus}-revoke`;
+    revoke = (request) => invokeRevoke(lambda, functionName, request);
+  }
+
   return {
     store,
     records,
@@ -181,7 +239,68 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
       ? "in-process with keyturn's rotate handler (sandbox: moto cannot run the rotation Lambda)"
       : "through Secrets Manager (RotateSecret, keyturn's rotate function)",
     rotate,
+    revocationVia: sandbox
+      ? "in-process (sandbox: moto cannot run keyturn's revoke function)"
+      : "by keyturn's revoke function",
+    revoke,
     credential: async (secretId) => managedCredential(await store.describe(secretId), pinned),
     pinned,
   };
+}
+
+/** What Lambda answers for a function that threw: its error's name and message. */
+interface FunctionError {
+  errorType?: string;
+  errorMessage?: string;
+}
+
+/**
+ * Invokes keyturn's revoke function and waits for its answer (RequestResponse: the function
+ * rotates, waits and revokes within its own timeout). Its error, if it threw, is the engine's
+ * typed error, which names the credential and never a secret value.
+ */
+async function invokeRevoke(
+  lambda: LambdaClient,
+  functionName: string,
+  request: EmergencyRequest,
+): Promise<EmergencyOutcome & { rotationError?: unknown }> {
+  const answer = await lambda.send(
+    new InvokeCommand({
+      FunctionName: functionName,
+      InvocationType: "RequestResponse",
+      Payload: new TextEncoder().encode(JSON.stringify(request)),
+    }),
+  );
+  const text = answer.Payload ? new TextDecoder().decode(answer.Payload) : "";
+  let body: unknown;
+  try {
+    body = text ? (JSON.parse(text) as unknown) : undefined;
+  } catch {
+    body = undefined;
+  }
+  if (answer.FunctionError) {
+    const error = (body ?? {}) as FunctionError;
+    throw new CommandFailure(
+      `keyturn's revoke function (${functionName}) failed for ${request.credential}: ` +
+        `${error.errorType ?? answer.FunctionError}: ${error.errorMessage ?? "no message"}. ` +
+        "Its logs and the critical event it published on the keyturn bus say more; keyturn status shows " +
+        "where the credential stands.",
+    );
+  }
+  const outcome = body as EmergencyOutcome | undefined;
+  if (!outcome || typeof outcome !== "object" || typeof outcome.revocation !== "string") {
+    throw new CommandFailure(
+      `keyturn's revoke function (${functionName}) gave no outcome for ${request.credential}: is it keyturn's? ` +
+        "Check KEYTURN_REVOKE_FUNCTION (default <bus>-revoke) and the function's logs.",
+    );
+  }
+  return outcome.target === "current" && !outcome.rotated && outcome.revocation !== "cooldown"
+    ? {
+        ...outcome,
+        rotationError: new Error(
+          "the rotation before the revocation did not complete: see the revoke and rotate functions' logs and " +
+            'the "Credential Rotation Failed" events',
+        ),
+      }
+    : outcome;
 }

@@ -13,6 +13,7 @@ import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/
 import { EventBus, Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import {
+  ArnPrincipal,
   Grant,
   type IGrantable,
   type IRole,
@@ -22,7 +23,7 @@ import {
   ServicePrincipal,
 } from "aws-cdk-lib/aws-iam";
 import { Key } from "aws-cdk-lib/aws-kms";
-import type { IFunction } from "aws-cdk-lib/aws-lambda";
+import type { CfnFunction, IFunction } from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
 import { Schedule, ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
 import { LambdaInvoke, type ScheduleTargetBaseProps } from "aws-cdk-lib/aws-scheduler-targets";
@@ -633,6 +634,19 @@ export class Keyturn extends Construct {
       },
     });
     this.revokeFunction = revoke.function;
+    // Named after the bus, as the records table, so that `keyturn revoke` finds it from the bus
+    // name alone (cli/connection.ts); the bus name is already unique in the account and region.
+    (this.revokeFunction.node.defaultChild as CfnFunction).functionName =
+      `${props.busName ?? DEFAULT_BUS_NAME}-revoke`;
+    // `keyturn revoke` against AWS invokes this function (RequestResponse): the revoke operators
+    // need that and nothing else of the engine's rights (no RotateSecret, tags, records or
+    // issuer keys). Their own IAM policies may allow it too; this lets the config say so.
+    for (const [index, arn] of [...new Set(props.operators?.revoke ?? [])].entries()) {
+      this.revokeFunction.addPermission(`InvokedByRevokeOperator${index}`, {
+        principal: new ArnPrincipal(arn),
+        action: "lambda:InvokeFunction",
+      });
+    }
     this.recordsTable.grant(this.revokeFunction, "dynamodb:GetItem", "dynamodb:UpdateItem");
     allow(
       this.revokeFunction,
@@ -762,11 +776,11 @@ export class Keyturn extends Construct {
         valueWriters: [roleOf.rotate, ...operators.put],
         // finishSecret moves AWSCURRENT; the monitor clears a stuck AWSPENDING; put makes its key current.
         labelMovers: [roleOf.rotate, roleOf.monitor, ...operators.put],
-        // Early rotations (monitor), emergency revokes (the function, or `keyturn revoke` in
-        // the operator's process), `keyturn rotate`.
-        rotators: [roleOf.monitor, roleOf.revoke, ...operators.rotate, ...operators.revoke],
+        // Early rotations (monitor), emergency revokes (the function, which `keyturn revoke`
+        // invokes), `keyturn rotate`.
+        rotators: [roleOf.monitor, roleOf.revoke, ...operators.rotate],
         // The engine mirrors its bookkeeping in keyturn:* tags wherever it acts.
-        taggers: [roleOf.rotate, roleOf.monitor, roleOf.revoke, ...operators.put, ...operators.revoke],
+        taggers: [roleOf.rotate, roleOf.monitor, roleOf.revoke, ...operators.put],
         // The relay reads no value.
         readers: [
           roleOf.rotate,
@@ -915,7 +929,7 @@ export class Keyturn extends Construct {
       denyAllBut(
         "OnlyKeyturnPublishesAsKeyturn",
         ["events:PutEvents"],
-        [...functionRoles, ...operators.put, ...operators.revoke],
+        [...functionRoles, ...operators.put],
         { StringEquals: { "events:source": EVENT_SOURCE } },
         resources,
       ),
@@ -947,8 +961,8 @@ export class Keyturn extends Construct {
    * The records table's resource policy. The records decide which keys keyturn may revoke and,
    * for a credential the config no longer pins, with which provider and issuer: whoever could
    * write one could make the monitor revoke a key keyturn does not manage. So only the functions
-   * that keep them (rotate, monitor, revoke), the operators whose commands write them in their
-   * own process (`keyturn put`, `keyturn revoke`) and the deployment may write an item, by any
+   * that keep them (rotate, monitor, revoke), the operators whose command writes them in their
+   * own process (`keyturn put`) and the deployment may write an item, by any
    * API (TransactWriteItems is authorized as the PutItem, UpdateItem and DeleteItem it holds;
    * PartiQL statements by their own actions); and only the deployment may change the table, its
    * point-in-time recovery, its expiry or this policy, or delete it. A Deny wins over any Allow of
@@ -965,7 +979,7 @@ export class Keyturn extends Construct {
    */
   #fenceRecords(
     functionRoles: readonly string[],
-    operators: { put: readonly string[]; revoke: readonly string[] },
+    operators: { put: readonly string[] },
     deployment: string,
   ): void {
     const table = Stack.of(this).formatArn({
@@ -978,7 +992,7 @@ export class Keyturn extends Construct {
       denyAllBut(
         "OnlyKeyturnWritesRecords",
         RECORD_WRITE_ACTIONS,
-        [...functionRoles, ...operators.put, ...operators.revoke, deployment],
+        [...functionRoles, ...operators.put, deployment],
         {},
         resources,
       ),

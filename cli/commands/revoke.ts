@@ -1,10 +1,12 @@
-// keyturn revoke: the emergency revoke (functions/engine/emergency.ts), run in this process.
-// For the current key: rotate now (RotateSecret and wait, or in-process in the sandbox), then
-// revoke the leaked key hard; if the rotation fails the key is revoked anyway and the command
-// exits 1, because consumers are then left without a working key.
+// keyturn revoke: the emergency revoke (functions/engine/emergency.ts), run by keyturn's
+// deployed revoke function against AWS (in this process in the sandbox). The CLI names the key
+// once, before anything is done, so that the request is about that key only. For the current
+// key: rotate now, then revoke the leaked key hard; if the rotation fails the key is revoked
+// anyway and the command exits 1, because consumers are then left without a working key. A
+// request held by the credential's cooldown (another emergency revoke a moment ago) did nothing
+// and exits 1.
 
 import { readCurrent } from "#engine/credentials.ts";
-import { emergencyRevoke } from "#engine/emergency.ts";
 import { Tag } from "#engine/settings.ts";
 import { UsageError } from "../args.ts";
 import type { CommandRun, ExitCode } from "../command.ts";
@@ -48,46 +50,32 @@ export async function run({ positionals, options, out, context, connect }: Comma
     return 0;
   }
 
-  let rotationError: unknown;
   const outcome = await out.progress(
     target === "previous"
-      ? `revoking the previous key of ${secretId}`
-      : `revoking the current key of ${secretId}: rotating ${connection.rotationVia} first`,
-    () =>
-      emergencyRevoke(
-        {
-          store: connection.store,
-          pinned: connection.pinned,
-          records: connection.records,
-          publisher: connection.publisher,
-          http: connection.http,
-          now: connection.now,
-          rotate: async (id) => {
-            try {
-              await connection.rotate(id, timeoutMs);
-            } catch (error) {
-              rotationError = error;
-              throw error;
-            }
-          },
-        },
-        { credential: secretId, keyId, reason },
-      ),
+      ? `revoking the previous key of ${secretId} ${connection.revocationVia}`
+      : `revoking the current key of ${secretId} ${connection.revocationVia}: rotating first`,
+    () => connection.revoke({ credential: secretId, keyId, reason }, timeoutMs),
   );
+  const { rotationError, ...result } = outcome;
   context.credential = outcome.credential;
   const newKeyId = outcome.rotated ? ((await connection.credential(secretId)).tags[Tag.keyId] ?? null) : null;
   const rotationFailure =
-    target === "current" && !outcome.rotated
+    target === "current" && !outcome.rotated && outcome.revocation !== "cooldown"
       ? describeFailure(rotationError ?? new Error("the rotation did not replace the key"), context).message
       : undefined;
 
   if (out.json) {
     out.result({
-      ...outcome,
+      ...result,
       reason,
       newKeyId,
       ...(rotationFailure ? { rotationError: rotationFailure } : {}),
     });
+  } else if (outcome.revocation === "cooldown") {
+    out.line(
+      `Held: another emergency revoke of ${outcome.credential} holds its cooldown until ${outcome.cooldownUntil}; ` +
+        `nothing was done. Ask again after that, or ask for the key already being revoked.`,
+    );
   } else if (outcome.revocation === "nothing-to-revoke") {
     out.line(
       `Nothing to revoke: key ${keyId} of ${outcome.credential} is neither its current key nor a previous key ` +
@@ -100,6 +88,7 @@ export async function run({ positionals, options, out, context, connect }: Comma
     );
     if (newKeyId) out.line(`New key ${newKeyId} is AWSCURRENT; consumers pick it up from Secrets Manager.`);
   }
+  if (outcome.revocation === "cooldown") return 1;
   if (rotationFailure) {
     out.error(
       `The leaked key ${outcome.keyId} of ${outcome.credential} was revoked, but the rotation failed, so consumers are ` +

@@ -3,8 +3,8 @@
 // event on the keyturn bus (a leak scanner, a person). Every request is held to the
 // credential's cooldown, whichever way it came: a direct invocation needs only
 // lambda:InvokeFunction, which the account's IAM may give to more than the operators (and a
-// function policy cannot deny). The operators' `keyturn revoke` runs the engine in their own
-// process, fenced by the config's operators.revoke, and is not held back. See
+// function policy cannot deny). The operators' `keyturn revoke` invokes this function too
+// (cli/connection.ts), so it is held alike: the answer says until when. See
 // functions/engine/emergency.ts.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";

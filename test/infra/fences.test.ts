@@ -161,8 +161,9 @@ describe("each managed secret's resource policy", () => {
   test.each<[string, string[]]>([
     ["secretsmanager:PutSecretValue", [...ROLES("rotate"), PUT, "deployment"]],
     ["secretsmanager:UpdateSecretVersionStage", [...ROLES("rotate", "monitor"), PUT, "deployment"]],
-    ["secretsmanager:RotateSecret", [...ROLES("monitor", "revoke"), ROTATE, REVOKE, "deployment"]],
-    ["secretsmanager:TagResource", [...ROLES("rotate", "monitor", "revoke"), PUT, REVOKE, "deployment"]],
+    // The revoke operators invoke keyturn's revoke function (keyturn revoke): no rotation or tag of their own.
+    ["secretsmanager:RotateSecret", [...ROLES("monitor", "revoke"), ROTATE, "deployment"]],
+    ["secretsmanager:TagResource", [...ROLES("rotate", "monitor", "revoke"), PUT, "deployment"]],
     ["secretsmanager:UntagResource", ["deployment"]],
     ["secretsmanager:UpdateSecret", ["deployment"]],
     ["secretsmanager:CancelRotateSecret", ["deployment"]],
@@ -337,11 +338,13 @@ describe("the bus policy", () => {
     expect(actionsOf(rules[0] as Statement).some((action) => action === "events:PutEvents")).toBe(false);
   });
 
-  test("lets only keyturn's functions and the put and revoke operators (whose commands publish) put events with source keyturn", () => {
+  test("lets only keyturn's functions and the put operators (whose command publishes) put events with source keyturn", () => {
     const sourceKeyturn = statement('"events:source"');
 
     expect(sourceKeyturn?.Condition?.StringEquals).toEqual({ "events:source": "keyturn" });
-    expect(excepted(sourceKeyturn, synthesized)).toEqual([...ROLES(...HANDLERS), PUT, REVOKE].sort());
+    // keyturn revoke invokes the revoke function, which publishes: the revoke operators do not.
+    expect(excepted(sourceKeyturn, synthesized)).toEqual([...ROLES(...HANDLERS), PUT].sort());
+    expect(excepted(sourceKeyturn, synthesized)).not.toContain(REVOKE);
     expect(excepted(sourceKeyturn, synthesized)).not.toContain(ROTATE);
     expect(excepted(sourceKeyturn, synthesized)).not.toContain(SCANNER);
   });
@@ -355,6 +358,23 @@ describe("the bus policy", () => {
     for (const other of [...ROLES(...HANDLERS), PUT, ROTATE]) {
       expect(excepted(revokeRequested, synthesized)).not.toContain(other);
     }
+  });
+
+  test("names the revoke function after the bus, and lets the revoke operators, and no one else by the config, invoke it", () => {
+    const revoke = resourceProperties(synthesized.template, synthesized.functionIds.revoke as string);
+    expect(revoke.FunctionName).toBe("keyturn-revoke");
+    const permissions = Object.values(synthesized.template.findResources("AWS::Lambda::Permission"))
+      .map((resource) => resource.Properties as Record<string, unknown>)
+      .filter((permission) =>
+        JSON.stringify(permission.FunctionName).includes(synthesized.functionIds.revoke as string),
+      );
+    const principals = permissions.map((permission) => permission.Principal);
+    // keyturn revoke against AWS invokes the function (cli/connection.ts): that is all a revoke operator needs.
+    expect(principals).toContain(REVOKE);
+    for (const other of [PUT, ROTATE, SCANNER]) expect(principals).not.toContain(other);
+    expect(permissions.find((permission) => permission.Principal === REVOKE)?.Action).toBe(
+      "lambda:InvokeFunction",
+    );
   });
 
   test("runs the revoke function only for the configured requesters' sources", () => {
