@@ -179,7 +179,9 @@ describe("a monitor that sweeps less often than daily", () => {
     const json = exampleConfigJson();
     json.monitorSchedule = "rate(7 days)";
     expect(() => parseConfig(json, "keyturn.json")).toThrow(InvalidConfigError);
-    expect(() => parseConfig(json, "keyturn.json")).toThrow(/"monitorSchedule" is "rate\(7 days\)": sweep at least every 6 days/);
+    expect(() => parseConfig(json, "keyturn.json")).toThrow(
+      /"monitorSchedule" is "rate\(7 days\)": sweep at least every 6 days/,
+    );
     json.monitorSchedule = "rate(144 hours)";
     expect(() => parseConfig(json, "keyturn.json")).not.toThrow();
   });
