@@ -9,8 +9,9 @@
 //   by an attempt that died before storing it: its value is lost, so it is revoked first.
 // - setSecret: nothing; the vendors we mint at activate keys on creation.
 // - testSecret: the pending key must authenticate at the vendor.
-// - finishSecret: AWSCURRENT moves to the token's version, AWSPENDING is removed (or the
-//   next rotation fails with "a previous rotation isn't complete"), the old key and its
+// - finishSecret: AWSCURRENT moves to the token's version, where AWSPENDING may stay (a
+//   finished rotation as RotateSecret's reference describes it: only AWSPENDING on another
+//   version than AWSCURRENT is a rotation in progress), the old key and its
 //   revokeAfter are recorded in tags, and "Credential Rotated" is published. The event goes
 //   out before the final bookkeeping tag, so a crash between them repeats the event rather
 //   than losing it.
@@ -373,11 +374,7 @@ export class RotationEngine {
   async #finish(target: RotationTarget): Promise<void> {
     const { secretId, versionId, versions, settings } = target;
     const stages = versions[versionId] ?? [];
-    if (
-      stages.includes(CURRENT) &&
-      !stages.includes(PENDING) &&
-      target.tags[Tag.rotatedVersion] === versionId
-    ) {
+    if (stages.includes(CURRENT) && target.tags[Tag.rotatedVersion] === versionId) {
       logger.info("finishSecret: already finished");
       return;
     }
@@ -394,7 +391,10 @@ export class RotationEngine {
     if (previousVersion !== versionId) {
       await this.#deps.store.moveStage(secretId, CURRENT, versionId, previousVersion);
     }
-    if (stages.includes(PENDING)) await this.#deps.store.removeStage(secretId, PENDING, versionId);
+    // AWSPENDING stays on the version now AWSCURRENT: a finished rotation as Secrets Manager
+    // defines it (RotateSecret: "AWSPENDING might be attached to the same version as
+    // AWSCURRENT"), which the next rotation moves on. Removing it would be one more call per
+    // rotation for nothing; only a pending version that is not current is a rotation in progress.
 
     const now = this.#deps.now();
     const revokeAfter = new Date(now.getTime() + settings.gracePeriodMs).toISOString();
