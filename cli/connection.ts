@@ -185,7 +185,7 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
       } catch (error) {
         if (isAwsError(error)) throw error;
         throw new CommandFailure(
-          `The rotation of ${secretId} did not complete: ${error instanceof Error ? error.message : String(error)}. ` +
+          `The rotation of ${secretId} did not complete: ${(error instanceof Error ? error.message : String(error)).replace(/\.$/, "")}. ` +
             'Check the rotate function\'s logs and the "Credential Rotation Failed" events; keyturn status shows ' +
             "whether it is still pending.",
           { cause: error },

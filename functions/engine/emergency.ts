@@ -30,7 +30,7 @@ import {
   readCurrent,
   reportTampering,
 } from "./credentials.ts";
-import { asKeyturnError, InvalidSettingsError } from "./errors.ts";
+import { asKeyturnError, InvalidSettingsError, RotationStateError } from "./errors.ts";
 import {
   credentialOwnedElsewhere,
   credentialRevoked,
@@ -215,7 +215,10 @@ async function revokePinned(
     await deps.store.tag(credential.arn, { [Tag.previousState]: "revoked" });
   } else {
     const failure = asKeyturnError(
-      rotationError ?? new Error("the rotation did not replace the key"),
+      rotationError ??
+        new RotationStateError(`Credential "${name}": the emergency rotation did not replace the key.`, {
+          credential: name,
+        }),
       name,
       "Emergency rotation",
     );
@@ -260,9 +263,17 @@ export function rotateThroughSecretsManager(
         !description.versions[versionId]?.includes("AWSPENDING") &&
         !description.versions[versionId]?.includes("AWSCURRENT")
       ) {
-        throw new Error(`rotation ${versionId} was abandoned by Secrets Manager`);
+        throw new RotationStateError(
+          `Credential "${secretId}": rotation ${versionId} was abandoned by Secrets Manager (neither AWSPENDING nor ` +
+            "AWSCURRENT any more); the rotate function's logs and the RotationFailed event say why.",
+          { credential: secretId, retryable: true },
+        );
       }
     }
-    throw new Error(`rotation ${versionId} did not finish within ${Math.round(options.timeoutMs / 1000)} s`);
+    throw new RotationStateError(
+      `Credential "${secretId}": rotation ${versionId} did not finish within ${Math.round(options.timeoutMs / 1000)} s; ` +
+        "it may still finish: keyturn status shows whether it is pending.",
+      { credential: secretId, retryable: true },
+    );
   };
 }
