@@ -6,11 +6,10 @@
 // failure long after the last one starts a new streak.
 
 import {
-  type AttributeValue,
   type DynamoDBClient,
   GetItemCommand,
   PutItemCommand,
-  ScanCommand,
+  paginateScan,
 } from "@aws-sdk/client-dynamodb";
 
 const PREFIX = "#failing/";
@@ -60,17 +59,16 @@ export class FailureStreaks {
 
   /** Every credential's failure streaks (a Scan of their items alone), for `keyturn status`. */
   async *all(): AsyncIterable<FailureStreak[]> {
-    let start: Record<string, AttributeValue> | undefined;
-    do {
-      const page = await this.#client.send(
-        new ScanCommand({
-          TableName: this.#table,
-          FilterExpression: "begins_with(#credential, :prefix)",
-          ExpressionAttributeNames: { "#credential": "credential" },
-          ExpressionAttributeValues: { ":prefix": { S: PREFIX } },
-          ...(start ? { ExclusiveStartKey: start } : {}),
-        }),
-      );
+    const pages = paginateScan(
+      { client: this.#client },
+      {
+        TableName: this.#table,
+        FilterExpression: "begins_with(#credential, :prefix)",
+        ExpressionAttributeNames: { "#credential": "credential" },
+        ExpressionAttributeValues: { ":prefix": { S: PREFIX } },
+      },
+    );
+    for await (const page of pages) {
       const streaks: FailureStreak[] = [];
       for (const item of page.Items ?? []) {
         const match = /^#failing\/([^/]+)\/(.+)$/.exec(item.credential?.S ?? "");
@@ -86,7 +84,6 @@ export class FailureStreaks {
         });
       }
       yield streaks;
-      start = page.LastEvaluatedKey;
-    } while (start);
+    }
   }
 }

@@ -5,8 +5,8 @@
 import {
   DescribeSecretCommand,
   GetSecretValueCommand,
-  ListSecretsCommand,
   PutSecretValueCommand,
+  paginateListSecrets,
   ResourceNotFoundException,
   RotateSecretCommand,
   type SecretsManagerClient,
@@ -87,21 +87,20 @@ export class SecretStore {
     tagValues?: string[],
     options: { includeDeleted?: boolean } = {},
   ): AsyncIterable<SecretDescription[]> {
-    let nextToken: string | undefined;
-    do {
-      const page = await this.#client.send(
-        new ListSecretsCommand({
-          // Filters are ANDed; a tag-value filter matches the value of any tag, so callers
-          // still check that it is `tagKey` that carries it.
-          Filters: [
-            { Key: "tag-key", Values: [tagKey] },
-            ...(tagValues ? [{ Key: "tag-value" as const, Values: tagValues }] : []),
-          ],
-          MaxResults: 100,
-          IncludePlannedDeletion: true,
-          ...(nextToken ? { NextToken: nextToken } : {}),
-        }),
-      );
+    // The SDK's paginator follows NextToken; each page is one ListSecrets call.
+    const pages = paginateListSecrets(
+      { client: this.#client, pageSize: 100 },
+      {
+        // Filters are ANDed; a tag-value filter matches the value of any tag, so callers
+        // still check that it is `tagKey` that carries it.
+        Filters: [
+          { Key: "tag-key", Values: [tagKey] },
+          ...(tagValues ? [{ Key: "tag-value" as const, Values: tagValues }] : []),
+        ],
+        IncludePlannedDeletion: true,
+      },
+    );
+    for await (const page of pages) {
       yield (page.SecretList ?? [])
         .filter((entry) => options.includeDeleted === true || !entry.DeletedDate)
         .map((entry) => ({
@@ -112,8 +111,7 @@ export class SecretStore {
           nextRotationDate: entry.RotationEnabled ? entry.NextRotationDate : undefined,
           ...awsFacts(entry),
         }));
-      nextToken = page.NextToken;
-    } while (nextToken);
+    }
   }
 
   /** Asks Secrets Manager to run the secret's rotation function now; answers the new version's id. */
