@@ -11,7 +11,7 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { EVENT_SOURCE } from "#aws/event-publisher.ts";
-import { parseDuration } from "#engine/duration.ts";
+import { DURATION_PATTERN, parseDuration } from "#engine/duration.ts";
 import type { Severity } from "#engine/events.ts";
 import { type PinnedCredential, type PinnedPolicy, policyTags } from "#engine/pinned.ts";
 import {
@@ -52,8 +52,8 @@ export const SECRET_NAME_PREFIX = /^[A-Za-z0-9/_+=.@-]*\/$/;
  * where an Incorta credential's tokens are stored under it.
  */
 const CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/;
-/** A policy duration: a whole number above zero and a unit, as the engine reads it (functions/engine/duration.ts). */
-const DURATION = /^[1-9][0-9]*[smhd]$/;
+/** A policy duration: the engine's one grammar (functions/engine/duration.ts). */
+const DURATION = DURATION_PATTERN;
 /** An existing secret's complete ARN: the name, then "-" and the six characters Secrets Manager adds. */
 const SECRET_ARN = /^arn:aws[a-z-]*:secretsmanager:[a-z0-9-]+:\d{12}:secret:(.+)-[A-Za-z0-9]{6}$/;
 /**
