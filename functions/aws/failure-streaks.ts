@@ -5,12 +5,7 @@
 // further apart than that time: no write is needed when the action succeeds again, and a
 // failure long after the last one starts a new streak.
 
-import {
-  type DynamoDBClient,
-  GetItemCommand,
-  PutItemCommand,
-  paginateScan,
-} from "@aws-sdk/client-dynamodb";
+import { type DynamoDBClient, GetItemCommand, PutItemCommand, paginateScan } from "@aws-sdk/client-dynamodb";
 
 const PREFIX = "#failing/";
 
