@@ -20,6 +20,8 @@ export interface AwsCall {
   /** Events in a PutEvents request; 0 for other operations. */
   events: number;
   ms: number;
+  /** A Parameter Store read's WithDecryption (only a decrypting read asks KMS); absent for other calls. */
+  withDecryption?: boolean;
 }
 
 /** Every AWS request a set of clients sent, in order. */
@@ -86,12 +88,16 @@ export function benchAws(endpoint: string): BenchAws {
         return await next(args);
       } finally {
         const operation = (context.commandName ?? "?").replace(/Command$/, "");
-        const entries = (args.input as { Entries?: unknown[] }).Entries;
+        const { Entries: entries, WithDecryption: withDecryption } = args.input as {
+          Entries?: unknown[];
+          WithDecryption?: boolean;
+        };
         log.calls.push({
           service: (context.clientName ?? "?").replace(/Client$/, ""),
           operation,
           events: operation === "PutEvents" ? (entries?.length ?? 0) : 0,
           ms: performance.now() - started,
+          ...(withDecryption === undefined ? {} : { withDecryption }),
         });
       }
     };

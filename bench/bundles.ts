@@ -56,7 +56,10 @@ export interface HandlerBundles {
 
 export interface HandlerTiming {
   name: HandlerName;
+  /** index.mjs, what a cold start imports. */
   bundleBytes: number;
+  /** transport.mjs beside it: undici, imported on the first vendor call. */
+  transportBytes: number;
   floorBytes: number;
   importMs: number;
   /** First and third quartile of the cold imports. */
@@ -138,17 +141,28 @@ function beyond(handler: Metafile, floor: Metafile): BundleGroup[] {
 }
 
 /**
- * A what-if: `undici` replaced by the dispatcher Node already carries (the one behind global
- * fetch). It measures what the handlers would load if the vendor HTTP client used a transport
- * built into Node; it is never deployed.
+ * A what-if: `undici` (the files of it that functions/http/transport.ts loads) replaced by the
+ * dispatcher Node already carries (the one behind global fetch). It measures what the handlers
+ * would load if the vendor HTTP client used a transport built into Node; it is never deployed.
  */
+const WITHOUT_UNDICI: Record<string, string> = {
+  "undici/lib/dispatcher/agent.js":
+    'export default function Agent() { return globalThis[Symbol.for("undici.globalDispatcher.1")]; }',
+  "undici/lib/api/api-request.js":
+    "export default function request(options) { return this.request(options); }",
+};
+
 const withoutUndici: Plugin = {
   name: "keyturn-bench-without-undici",
   setup(build) {
-    build.onResolve({ filter: /^undici$/ }, () => ({ path: "undici", namespace: "keyturn-bench" }));
-    build.onLoad({ filter: /.*/, namespace: "keyturn-bench" }, () => ({
-      contents:
-        'export const getGlobalDispatcher = () => globalThis[Symbol.for("undici.globalDispatcher.1")];',
+    build.onResolve({ filter: /^undici(\/.*)?$/ }, (args) => {
+      if (WITHOUT_UNDICI[args.path] === undefined) {
+        throw new Error(`bench/bundles.ts has no stand-in for "${args.path}": add one to WITHOUT_UNDICI`);
+      }
+      return { path: args.path, namespace: "keyturn-bench" };
+    });
+    build.onLoad({ filter: /.*/, namespace: "keyturn-bench" }, (args) => ({
+      contents: WITHOUT_UNDICI[args.path],
       loader: "js",
     }));
   },
@@ -279,6 +293,7 @@ export async function measureHandlers(
     return {
       name: entry.name,
       bundleBytes: entry.bundle.bytes,
+      transportBytes: entry.bundle.transport.bytes,
       floorBytes: entry.floor.bytes,
       importMs,
       importQuartiles: [quantile(handlerSamples, 0.25), quantile(handlerSamples, 0.75)],

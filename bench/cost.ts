@@ -18,8 +18,12 @@
 //   and the alert topics' (infra/keyturn-alerts.ts), at the price of a key's first year (automatic
 //   key rotation adds $1 a month per key in each of the next two years). Requests: Secrets Manager
 //   decrypts once per GetSecretValue and asks for a data key once per PutSecretValue; Parameter
-//   Store encrypts or decrypts once per SecureString PutParameter or GetParameter (aws/ssm); every
-//   event reaches one SNS alert topic encrypted with keyturn's key: one request each.
+//   Store encrypts once per SecureString PutParameter and decrypts once per GetParameter that asks
+//   for it (WithDecryption: the refresh's version checks do not); every event reaches one SNS
+//   alert topic encrypted with keyturn's key: one request each.
+// - The refresh function stays warm and keeps what it read (functions/engine/refresh-memory.ts,
+//   default bound 15 minutes): the refresh cycle's hour of runs, played on one warm handler,
+//   counts the key reads and parameter decryptions that memory leaves.
 // - DynamoDB: one write request unit per lease PutItem or DeleteItem (items under 1 KB).
 // - CloudWatch metrics (functions/handlers/metrics.ts), billed per metric and hour published:
 //   the fleet's, published whatever happens (every sweep's 11, every refresh run's 3), and the
@@ -146,6 +150,14 @@ const count = (usage: CycleUsage, service: string, operations?: string[]) =>
   usage.calls.filter((c) => c.service === service && (!operations || operations.includes(c.operation)))
     .length;
 
+/** Parameter Store calls that ask KMS: every SecureString write, and the reads that decrypt. */
+const ssmKmsCalls = (usage: CycleUsage) =>
+  usage.calls.filter(
+    (c) =>
+      c.service === "SSM" &&
+      (c.operation === "PutParameter" || (c.operation === "GetParameter" && c.withDecryption !== false)),
+  ).length;
+
 function fleetShare(inputs: CostInputs): Record<CostItem, number> {
   const items = zeroItems();
   const n = inputs.fleet;
@@ -181,9 +193,7 @@ function modeCost(usage: CycleUsage, inputs: CostInputs, share: Record<CostItem,
   const secretsManagerCalls = count(usage, "SecretsManager") * factor;
   const events = usage.calls.reduce((sum, c) => sum + c.events, 0) * factor;
   const kmsRequests =
-    (count(usage, "SecretsManager", ["GetSecretValue", "PutSecretValue"]) +
-      count(usage, "SSM", ["GetParameter", "PutParameter"])) *
-      factor +
+    (count(usage, "SecretsManager", ["GetSecretValue", "PutSecretValue"]) + ssmKmsCalls(usage)) * factor +
     events;
   const dynamoDbWrites = count(usage, "DynamoDB", ["PutItem", "DeleteItem", "UpdateItem"]) * factor;
   const ssmCalls = count(usage, "SSM") * factor;

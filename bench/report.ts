@@ -2,10 +2,11 @@
 // with every target marked met or missed.
 
 import type { HandlerTiming } from "./bundles.ts";
+import { type ContinuityFigures, continuityTable } from "./continuity.ts";
 import { COST_ITEMS, type CostModel } from "./cost.ts";
 import { PRICE_REGION, PRICES_AS_OF } from "./prices.ts";
 import type { RefreshRun, RotationFigures } from "./scenarios.ts";
-import type { SweepFigures } from "./sweep.ts";
+import type { DueSweepFigures, SweepFigures } from "./sweep.ts";
 
 export const TARGETS = {
   importRatio: 1.3,
@@ -21,6 +22,8 @@ export interface BenchResults {
   firstFetchMs: number;
   rotations: RotationFigures[];
   sweep: SweepFigures;
+  /** The due sweep over keyturn's records (issue 16). */
+  dueSweep?: DueSweepFigures | undefined;
   refresh: {
     mint: RefreshRun;
     refreshed: RefreshRun;
@@ -29,6 +32,8 @@ export interface BenchResults {
     outcomes: Record<string, number>;
   };
   cost: CostModel;
+  /** The continuity benchmark (issue 19, bench/continuity.ts). */
+  continuity?: ContinuityFigures | undefined;
 }
 
 const round = (value: number, digits = 1) => Math.round(value * 10 ** digits) / 10 ** digits;
@@ -56,13 +61,75 @@ export function benchJson(results: BenchResults) {
       ms: Math.round(sweep.ms),
       naiveMs: Math.round(sweep.naiveMs),
       speedup: round(sweep.speedup, 2),
+      ...(results.dueSweep ? { due: dueSweepJson(results.dueSweep, sweep) } : {}),
     },
     refresh: {
       calls: refresh.refreshed.awsCalls + refresh.refreshed.vendorCalls,
       ms: round(refresh.refreshed.ms),
     },
     costPerCredentialMonthUsd: round(results.cost.maxPerCredentialMonthUsd, 4),
+    ...(results.continuity ? { continuity: results.continuity } : {}),
   };
+}
+
+/**
+ * `sweep.due` of issue 16: the due sweep over `credentials` records, nothing due and 1% due, the
+ * capacity model, and the audit's time over the fleet of the sweep above (when it ran).
+ */
+export function dueSweepJson(due: DueSweepFigures, audit?: Pick<SweepFigures, "credentials" | "ms">) {
+  return {
+    credentials: due.credentials,
+    nothingDue: {
+      awsCalls: due.nothingDue.awsCalls,
+      ms: Math.round(due.nothingDue.ms),
+      awsMs: Math.round(due.nothingDue.awsMs),
+    },
+    onePercentDue: {
+      dueCredentials: due.onePercentDue.dueCredentials,
+      awsCalls: due.onePercentDue.awsCalls,
+      ms: Math.round(due.onePercentDue.ms),
+      awsMs: Math.round(due.onePercentDue.awsMs),
+    },
+    capacity: {
+      dueCredentialsPerMinute: due.capacity.dueCredentialsPerMinute,
+      awsCallsPerDueCredential: round(due.capacity.awsCallsPerDueCredential, 2),
+    },
+    ...(audit ? { audit: { credentials: audit.credentials, ms: Math.round(audit.ms) } } : {}),
+  };
+}
+
+/** The due sweep's table, its targets and the capacity model, for people. */
+export function dueSweepTable(due: DueSweepFigures): string {
+  const perDue = due.onePercentDue.awsCalls / Math.max(1, due.onePercentDue.dueCredentials);
+  return [
+    `Due sweep over ${due.credentials} credentials in keyturn's records (moto; records written with BatchWriteItem, ` +
+      `secrets only for the ${due.onePercentDue.dueCredentials} due: ${(due.createMs / 1000).toFixed(0)} s)`,
+    table(
+      ["due sweep", "due", "AWS calls", "wall ms", "of which AWS (moto)"],
+      [
+        [
+          "nothing due",
+          "0",
+          operations(due.nothingDue.byOperation),
+          ms(due.nothingDue.ms),
+          ms(due.nothingDue.awsMs),
+        ],
+        [
+          "1% due",
+          String(due.onePercentDue.dueCredentials),
+          operations(due.onePercentDue.byOperation),
+          ms(due.onePercentDue.ms),
+          ms(due.onePercentDue.awsMs),
+        ],
+      ],
+    ),
+    `nothing due: ${due.nothingDue.awsCalls} calls (<= 5: ${verdict(due.nothingDue.awsCalls <= 5)}), ` +
+      `${ms(due.nothingDue.ms)} ms (< 2000: ${verdict(due.nothingDue.ms < 2000)}); 1% due: ` +
+      `${perDue.toFixed(2)} calls per due credential (<= 10: ${verdict(perDue <= 10)})`,
+    `capacity: ${due.capacity.dueCredentialsPerMinute} due credentials per minute of one invocation on moto, ` +
+      `${due.capacity.awsCallsPerDueCredential.toFixed(2)} AWS calls each; nothing due costs ` +
+      `${due.nothingDue.awsCalls} calls whatever the fleet's size`,
+  ].join("\n");
 }
 
 function table(headers: string[], rows: string[][]): string {
@@ -245,6 +312,7 @@ export function benchTables(results: BenchResults): string {
       `(>= ${TARGETS.speedup}: ${verdict(sweep.speedup >= TARGETS.speedup)})`,
     "",
   );
+  if (results.dueSweep) out.push(dueSweepTable(results.dueSweep), "");
 
   out.push(
     `Incorta v1 token refresh, one credential (runs every 2 minutes; over an hour: ${JSON.stringify(refresh.outcomes)})`,
@@ -286,5 +354,6 @@ export function benchTables(results: BenchResults): string {
   );
 
   out.push("Targets", ...targetLines(results).map((line) => `  ${line}`));
+  if (results.continuity) out.push(continuityTable(results.continuity), "");
   return out.join("\n");
 }

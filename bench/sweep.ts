@@ -9,12 +9,13 @@
 // Import this module only after the handlers' environment is set (bench/run.ts does it).
 
 import { randomBytes, randomUUID } from "node:crypto";
+import { BatchWriteItemCommand, CreateTableCommand } from "@aws-sdk/client-dynamodb";
 import { CreateEventBusCommand } from "@aws-sdk/client-eventbridge";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { LeaseTable } from "#aws/lease.ts";
-import { KeyRecords } from "#aws/record-store.ts";
+import { DUE_INDEX_DEFINITION, dueShardOf, KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, SecretStore } from "#aws/secret-store.ts";
 import { TokenStore } from "#aws/token-store.ts";
 import { PinnedCredentials } from "#engine/pinned.ts";
@@ -203,6 +204,170 @@ export async function measureSweep(
       byOperation: countByOperation(refreshCalls),
       ms: refreshRun.wallMs,
       cpuMs: refreshRun.cpuMs,
+    },
+    createMs: created.wallMs,
+  };
+}
+
+/** The due sweep's figures (issue 16): `sweep.due` in the JSON. */
+export interface DueSweepFigures {
+  credentials: number;
+  /** `awsMs`: of `ms`, the time spent waiting for AWS (moto) answers. */
+  nothingDue: { awsCalls: number; ms: number; awsMs: number; byOperation: Record<string, number> };
+  onePercentDue: {
+    dueCredentials: number;
+    awsCalls: number;
+    ms: number;
+    awsMs: number;
+    byOperation: Record<string, number>;
+  };
+  /** What one invocation can do: due credentials per minute, and calls per due credential. */
+  capacity: { dueCredentialsPerMinute: number; awsCallsPerDueCredential: number };
+  /** Writing the records (BatchWriteItem, 25 a call) and the due credentials' secrets. */
+  createMs: number;
+}
+
+const DUE_RECORDS_TABLE = "keyturn-due-records";
+const CLUSTER = "acme.cloud.incorta.com";
+
+/** An Incorta v2 PAT's value and tags, expiring 20 days after NOW: its 30-day notice is due. */
+function patOf(i: number) {
+  const name = `keyturn/due-${i}`;
+  const expiresAt = new Date(NOW.getTime() + 20 * 24 * HOUR).toISOString();
+  const value = JSON.stringify({
+    provider: "incorta-v2",
+    clusterUrl: `https://${CLUSTER}/incorta`,
+    tenantName: "analytics",
+    token: randomBytes(24).toString("base64url"),
+    keyId: `pat-${i}`,
+    expiresAt,
+  });
+  const tags = {
+    [Tag.provider]: "incorta-v2",
+    [Tag.credential]: name,
+    [Tag.keyId]: `pat-${i}`,
+    [Tag.expiresAt]: expiresAt,
+  };
+  return { name, value, tags };
+}
+
+/**
+ * The due sweep at fleet scale: `credentials` records in keyturn's records table (with the due
+ * index), all pinned, written with BatchWriteItem (25 a call); secrets exist only for the 1% made
+ * due (an Incorta v2 PAT whose 30-day expiry notice is due: Credential Expiring and Manual
+ * Rotation Required, no vendor call). First a due sweep with nothing due, then one with 1% due.
+ */
+export async function measureDueSweep(
+  endpoint: string,
+  credentials: number,
+  progress: (line: string) => void,
+): Promise<DueSweepFigures> {
+  const aws = benchAws(endpoint);
+  await aws.eventBridge.send(new CreateEventBusCommand({ Name: BUS_NAME }));
+  await aws.dynamodb.send(
+    new CreateTableCommand({
+      TableName: DUE_RECORDS_TABLE,
+      AttributeDefinitions: [
+        { AttributeName: "credential", AttributeType: "S" },
+        ...DUE_INDEX_DEFINITION.attributes,
+      ],
+      KeySchema: [{ AttributeName: "credential", KeyType: "HASH" }],
+      GlobalSecondaryIndexes: [
+        { ...DUE_INDEX_DEFINITION.index, KeySchema: [...DUE_INDEX_DEFINITION.index.KeySchema] },
+      ],
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
+  const pinned = new PinnedCredentials();
+  const dueEvery = 100;
+  const record = (i: number, dueAt: number) => ({
+    PutRequest: {
+      Item: {
+        credential: { S: `keyturn/due-${i}` },
+        keys: { SS: [`pat-${i}`] },
+        dueShard: { S: dueShardOf(`keyturn/due-${i}`) },
+        nextDueAt: { N: String(dueAt) },
+      },
+    },
+  });
+  const writeRecords = async (indexes: number[], dueAt: (i: number) => number) => {
+    for (let at = 0; at < indexes.length; at += 25) {
+      let items: Record<string, unknown>[] = indexes.slice(at, at + 25).map((i) => record(i, dueAt(i)));
+      while (items.length > 0) {
+        const answer = await aws.dynamodb.send(
+          new BatchWriteItemCommand({ RequestItems: { [DUE_RECORDS_TABLE]: items as never } }),
+        );
+        items = (answer.UnprocessedItems?.[DUE_RECORDS_TABLE] ?? []) as Record<string, unknown>[];
+      }
+    }
+  };
+  const all = Array.from({ length: credentials }, (_, i) => i);
+  const due = all.filter((i) => i % dueEvery === 0);
+  // Not due for a month or more: spread, as a real fleet's due times are.
+  const later = (i: number) => NOW.getTime() + 30 * 24 * HOUR + (i % 10_000) * MINUTE;
+  const created = await timed(async () => {
+    for (let at = 0; at < credentials; at += 10_000) {
+      await writeRecords(all.slice(at, at + 10_000), later);
+      progress(`due sweep: wrote ${Math.min(at + 10_000, credentials)} of ${credentials} records`);
+    }
+    for (const i of all) {
+      const { name, value, tags } = patOf(i);
+      const credential = pinnedFromTags(name, value, tags);
+      if (credential) pinned.pin(credential);
+    }
+    for (const [n, i] of due.entries()) {
+      const { name, value, tags } = patOf(i);
+      await aws.secretsManager.send(
+        new CreateSecretCommand({
+          Name: name,
+          SecretString: value,
+          Tags: Object.entries(tags).map(([Key, Value]) => ({ Key, Value })),
+        }),
+      );
+      if ((n + 1) % 250 === 0) progress(`due sweep: created ${n + 1} of ${due.length} due secrets`);
+    }
+  });
+  const monitor = createMonitorHandler({
+    records: new KeyRecords(aws.dynamodb, DUE_RECORDS_TABLE),
+    failureStreaks: new FailureStreaks(aws.dynamodb, DUE_RECORDS_TABLE),
+    store: new SecretStore(aws.secretsManager),
+    pinned,
+    publisher: new EventPublisher(aws.eventBridge, BUS_NAME),
+    now: () => NOW,
+    rotate: async () => {
+      throw new Error("no rotation is due in the benchmark's due sweep");
+    },
+    orphanSafetyMarginMs: HOUR,
+    reconcileIntervalMs: 6 * HOUR,
+    stuckAfterMs: 6 * HOUR,
+    http: { endpointOverride: NO_VENDOR },
+  });
+  const dueSweep = async (expected: number) => {
+    const mark = aws.log.calls.length;
+    const run = await timed(() => monitor({ mode: "due" }, CONTEXT));
+    const report = run.value;
+    if (report.due !== expected || report.failures.length > 0 || report.expiring.length !== expected) {
+      throw new Error(
+        `The benchmark's due sweep found ${report.due} due (expected ${expected}), ${report.expiring.length} ` +
+          `notices, failures: ${JSON.stringify(report.failures.slice(0, 3))}`,
+      );
+    }
+    const calls = aws.log.since(mark);
+    const awsMs = calls.reduce((total, call) => total + call.ms, 0);
+    return { awsCalls: calls.length, ms: run.wallMs, awsMs, byOperation: countByOperation(calls) };
+  };
+  progress(`due sweep: ${credentials} records, nothing due`);
+  const nothingDue = await dueSweep(0);
+  await writeRecords(due, () => NOW.getTime() - HOUR);
+  progress(`due sweep: ${credentials} records, ${due.length} due`);
+  const onePercent = await dueSweep(due.length);
+  return {
+    credentials,
+    nothingDue,
+    onePercentDue: { dueCredentials: due.length, ...onePercent },
+    capacity: {
+      dueCredentialsPerMinute: Math.round((due.length * MINUTE) / onePercent.ms),
+      awsCallsPerDueCredential: onePercent.awsCalls / due.length,
     },
     createMs: created.wallMs,
   };

@@ -71,7 +71,7 @@ function describeAwsError(error: Error, context: FailureContext): string {
   if (ACCESS_DENIED.test(name)) {
     return (
       `AWS denied ${action}${subject(context)} in ${context.where}: the identity you run keyturn as lacks that ` +
-      'permission on this resource. Check its IAM policy (README, "Operator permissions") and the profile ' +
+      'permission on this resource. Check its IAM policy (docs/cli.md, "Operator permissions") and the profile ' +
       `(--profile, AWS_PROFILE)${awsSays(error)}.`
     );
   }
@@ -91,7 +91,7 @@ function describeAwsError(error: Error, context: FailureContext): string {
   if (name === "InvalidRequestException" && action === "secretsmanager:RotateSecret") {
     return (
       `Secrets Manager refused to rotate credential "${context.credential ?? "?"}"${awsSays(error)}. If no ` +
-      "rotation function is set, point the secret at keyturn's rotate function (README, Deploy); if a previous " +
+      "rotation function is set, point the secret at keyturn's rotate function (docs/deploy.md); if a previous " +
       "rotation is not complete, Secrets Manager retries it itself: wait, then check keyturn status."
     );
   }

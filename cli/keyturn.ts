@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// keyturn: the operator CLI (README "Operations"). See where every credential stands, rotate
+// keyturn: the operator CLI (docs/cli.md). See where every credential stands, rotate
 // one now, kill a leaked key, hand over a key minted by hand, check a credential without
 // changing anything, start a config. Exit codes: 0 ok, 1 failure, 2 usage. Errors are one line
 // on stderr; KEYTURN_DEBUG=1 adds the stack. No secret value is ever printed.

@@ -10,12 +10,20 @@
 // provider would add a package and its transforms for nothing used here. No HTTP client: the
 // application calls its vendor with its own (a fetch-compatible Response, or anything that
 // throws an error with a status).
+//
+// Usage reports (opt-in): with `report` (or KEYTURN_USAGE_TABLE in the environment), each time the
+// cache reads a credential again it records which key id it now holds, in keyturn's usage table
+// (functions/aws/usage-store.ts); the monitor then keeps a previous key that a consumer reported
+// holding within the in-use window, up to the in-use limit. A report that fails never fails the
+// application's call. The DynamoDB client is loaded only by an application that reports.
 
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import {
   GetSecretValueCommand,
   ResourceNotFoundException,
   SecretsManagerClient,
 } from "@aws-sdk/client-secrets-manager";
+import type { UsageReports } from "../functions/aws/usage-store.ts";
 
 /** What every keyturn credential's value holds; each provider adds its key field (token, apiKey). */
 export interface CredentialValue {
@@ -41,6 +49,21 @@ export interface ConsumerOptions {
    * `$metadata.httpStatusCode`) is 401 or 403.
    */
   isAuthFailure?: (outcome: { error?: unknown; result?: unknown }) => boolean;
+  /**
+   * Usage reports: which key id this application holds, written at most once per cache read into
+   * keyturn's usage table (`keyturn.grantConsumer` grants it). Default: on when KEYTURN_USAGE_TABLE
+   * is set, as consumer KEYTURN_CONSUMER or else the Lambda function's name; `false` turns it off.
+   */
+  report?: false | UsageReportOptions;
+}
+
+export interface UsageReportOptions {
+  /** The usage table's name (the stack's `usageTable.tableName`). Default KEYTURN_USAGE_TABLE. */
+  table?: string;
+  /** Who this application is, as events name it. Default KEYTURN_CONSUMER, else AWS_LAMBDA_FUNCTION_NAME. */
+  consumer?: string;
+  /** The DynamoDB client (default: a new one, from the environment's region and credentials). */
+  client?: DynamoDBClient;
 }
 
 export class CredentialNotFoundError extends Error {
@@ -65,6 +88,9 @@ export class CredentialRefusedError extends Error {
 
 const DEFAULT_MAX_AGE_MS = 30_000;
 
+/** The secret's name as Secrets Manager answered it, kept beside a value read (not one of its fields). */
+const SECRET_NAME = Symbol("keyturn.secretName");
+
 function statusOf(value: unknown): number | undefined {
   if (typeof value !== "object" || value === null) return undefined;
   const candidate = value as {
@@ -88,6 +114,47 @@ function statusOf(value: unknown): number | undefined {
 export function isAuthFailure(outcome: { error?: unknown; result?: unknown }): boolean {
   const status = statusOf("error" in outcome ? outcome.error : outcome.result);
   return status === 401 || status === 403;
+}
+
+/** Writes this application's usage reports, or undefined when it does not report. */
+type Reporter = (credential: string, keyId: string, at: number) => Promise<void>;
+
+/** The longest a read waits for its usage report (the report itself goes on). */
+const REPORT_WAIT_MS = 1_000;
+
+function usageReporter(option: ConsumerOptions["report"]): Reporter | undefined {
+  if (option === false) return undefined;
+  const table = option?.table ?? process.env.KEYTURN_USAGE_TABLE;
+  const consumer = option?.consumer ?? process.env.KEYTURN_CONSUMER ?? process.env.AWS_LAMBDA_FUNCTION_NAME;
+  if (!table || !consumer) return undefined;
+  let reports: Promise<UsageReports> | undefined;
+  let warned = false;
+  return async (credential, keyId, at) => {
+    try {
+      reports ??= (async () => {
+        const { UsageReports } = await import("../functions/aws/usage-store.ts");
+        // Short timeouts and one retry: a report must never hold the application's call for long
+        // (a VPC without a route to DynamoDB would otherwise hang each attempt for minutes).
+        const client =
+          option?.client ??
+          new (await import("@aws-sdk/client-dynamodb")).DynamoDBClient({
+            maxAttempts: 2,
+            requestHandler: { connectionTimeout: 1_000, requestTimeout: 2_000 },
+          });
+        return new UsageReports(client, table);
+      })();
+      await (await reports).report({ credential, consumer, keyId, at: new Date(at) });
+    } catch (error) {
+      // Once, with no value in it: the report is a courtesy to keyturn, never the application's failure.
+      if (!warned) {
+        warned = true;
+        console.warn(
+          `keyturn/consumer: could not report usage of credential "${credential}" to ${table} ` +
+            `(${error instanceof Error ? error.name : "error"}); the application is unaffected.`,
+        );
+      }
+    }
+  };
 }
 
 type Outcome<T> = { ok: true; result: T } | { ok: false; error?: unknown; result?: T };
@@ -115,13 +182,19 @@ export function createConsumer(options: ConsumerOptions = {}): Consumer {
   const maxAgeMs = options.maxAgeMs ?? DEFAULT_MAX_AGE_MS;
   const now = options.now ?? Date.now;
   const refused = options.isAuthFailure ?? isAuthFailure;
+  const reporter = usageReporter(options.report);
   const cache = new Map<string, { value: CredentialValue; readAt: number }>();
 
-  const read = async (name: string, stage: "AWSCURRENT" | "AWSPREVIOUS"): Promise<CredentialValue> => {
+  const read = async (
+    name: string,
+    stage: "AWSCURRENT" | "AWSPREVIOUS",
+  ): Promise<CredentialValue & { [SECRET_NAME]?: string }> => {
     let text: string | undefined;
+    let secretName: string | undefined;
     try {
       const answer = await client.send(new GetSecretValueCommand({ SecretId: name, VersionStage: stage }));
       text = answer.SecretString;
+      secretName = answer.Name;
     } catch (error) {
       if (error instanceof ResourceNotFoundException) {
         throw new CredentialNotFoundError(`Credential "${name}" has no ${stage} value.`, { cause: error });
@@ -142,14 +215,29 @@ export function createConsumer(options: ConsumerOptions = {}): Consumer {
           "with keyturn put.",
       );
     }
-    return value;
+    return Object.defineProperty(value, SECRET_NAME, { value: secretName ?? name, enumerable: false });
   };
 
   const current = async (name: string, fresh: boolean): Promise<CredentialValue> => {
     const cached = cache.get(name);
     if (!fresh && cached && now() - cached.readAt < maxAgeMs) return cached.value;
     const value = await read(name, "AWSCURRENT");
-    cache.set(name, { value, readAt: now() });
+    const readAt = now();
+    cache.set(name, { value, readAt });
+    // Under the secret's name (the caller may have named it by ARN): the monitor queries by name.
+    // Waited for at most REPORT_WAIT_MS: a slow report goes on in the background rather than
+    // delaying the application's call (in Lambda it may then finish at the next invocation).
+    if (reporter) {
+      let timer: ReturnType<typeof setTimeout> | undefined;
+      await Promise.race([
+        reporter(value[SECRET_NAME] ?? name, value.keyId, readAt),
+        new Promise<void>((resolve) => {
+          timer = setTimeout(resolve, REPORT_WAIT_MS);
+          timer.unref?.();
+        }),
+      ]);
+      clearTimeout(timer);
+    }
     return value;
   };
 

@@ -75,8 +75,14 @@ export function createTokenConsumer(options: TokenConsumerOptions = {}): TokenCo
       }
       throw error;
     }
-    const tokens = JSON.parse(text ?? "{}") as StoredTokens;
-    if (typeof tokens.accessToken !== "string") {
+    // Never the parser's message in an error: it quotes the text, which holds the tokens.
+    let tokens: StoredTokens;
+    try {
+      tokens = JSON.parse(text ?? "{}") as StoredTokens;
+    } catch {
+      throw new TokensNotFoundError(`The parameter ${parameter} holds no token pair (not JSON).`);
+    }
+    if (typeof tokens?.accessToken !== "string") {
       throw new TokensNotFoundError(`The parameter ${parameter} holds no token pair.`);
     }
     cache.set(name, { tokens, readAt: now() });

@@ -412,7 +412,18 @@ export const KeyturnConfigSchema = v.pipe(
         v.string(),
         v.regex(/^(rate|cron)\(.+\)$/, "an EventBridge Scheduler rate() or cron() expression"),
         v.description(
-          "When the monitor sweeps every credential. Default rate(1 hour); at most every 6 days.",
+          "When the monitor sweeps the credentials that are due (keyturn's due index). Default rate(1 hour); at " +
+            "most every 6 days.",
+        ),
+      ),
+    ),
+    auditSchedule: v.optional(
+      v.pipe(
+        v.string(),
+        v.regex(/^(rate|cron)\(.+\)$/, "an EventBridge Scheduler rate() or cron() expression"),
+        v.description(
+          "When the monitor audits every credential (ListSecrets: new, deleted and hidden secrets, stuck " +
+            "rotations, tampering, departures), and writes each one's next due time. Default rate(1 day).",
         ),
       ),
     ),
@@ -585,6 +596,7 @@ export interface KeyturnConfig {
   secretNamePrefix: string;
   busName: string;
   monitorSchedule: string | undefined;
+  auditSchedule: string | undefined;
   orphanSafetyMargin: string | undefined;
   reconcileInterval: string | undefined;
   stuckRotationAfter: string | undefined;
@@ -661,6 +673,7 @@ export function parseConfig(json: unknown, source = "the keyturn config"): Keytu
     secretNamePrefix: config.secretNamePrefix,
     busName: config.busName,
     monitorSchedule: config.monitorSchedule,
+    auditSchedule: config.auditSchedule,
     orphanSafetyMargin: config.orphanSafetyMargin,
     reconcileInterval: config.reconcileInterval,
     stuckRotationAfter: config.stuckRotationAfter,

@@ -1,5 +1,5 @@
 // keyturn's CloudWatch dashboard: the fleet an operator can see at a glance, each widget one
-// question (README "Watching the fleet"). It reads keyturn's own metrics
+// question (docs/operations.md, "Watching the fleet"). It reads keyturn's own metrics
 // (functions/handlers/metrics.ts), the functions' and the dead-letter queues' AWS metrics, and
 // shows the alarms' state (infra/keyturn-alarms.ts).
 

@@ -1,8 +1,9 @@
 // The fences AWS keeps around keyturn's resources, whatever an IAM policy of the account allows
-// (DESIGN.md, "Trust model"): resource policies that deny writing a managed secret, its labels,
-// its keyturn:* tags and its policy to everyone but keyturn's function roles, the deployment and
-// the configured operators, and reading it to everyone but those and its consumers; key policies
-// that let only them use keyturn's KMS keys; and who they all are, by principal ARN.
+// (docs/architecture.md, "The fences in AWS"): resource policies that deny writing a managed
+// secret, its labels, its keyturn:* tags and its policy to everyone but keyturn's function roles,
+// the deployment and the configured operators, and reading it to everyone but those and its
+// consumers; key policies that let only them use keyturn's KMS keys; and who they all are, by
+// principal ARN.
 //
 // Every exception names a principal by aws:PrincipalArn, which for a session of a role is the
 // role's ARN (IAM User Guide, "AWS global condition context keys"), so one entry covers every
@@ -92,6 +93,16 @@ export function keyUse(
     },
   });
 }
+
+/** Changing or deleting a DynamoDB table of keyturn's, its recovery, its expiry or its policy. */
+export const TABLE_CHANGES = [
+  "dynamodb:DeleteTable",
+  "dynamodb:UpdateTable",
+  "dynamodb:UpdateContinuousBackups",
+  "dynamodb:UpdateTimeToLive",
+  "dynamodb:PutResourcePolicy",
+  "dynamodb:DeleteResourcePolicy",
+];
 
 /**
  * Denies `actions` to every principal but those named (and to every principal when none is): a

@@ -22,6 +22,43 @@ import type {
 
 const projectRoot = fileURLToPath(new URL("..", import.meta.url));
 
+// CommonJS dependencies bundled into an ES module still call require() for Node built-ins
+// (undici, parts of the AWS SDK); ESM has no require, so give it one.
+const REQUIRE_BANNER =
+  'import { createRequire as keyturnCreateRequire } from "node:module"; ' +
+  "const require = keyturnCreateRequire(import.meta.url);";
+
+/** The vendor HTTP client's undici part (functions/http/transport.ts), built beside index.mjs. */
+const TRANSPORT_FILE = "transport.mjs";
+
+/**
+ * The shell command that builds functions/http/transport.ts into `<outputDir>/transport.mjs` with
+ * the options of the function's own bundle: the vendor HTTP client imports it on its first vendor
+ * call (functions/http/client.ts), so a cold start neither evaluates nor parses undici.
+ * bench/lambda-build.ts builds the same file with the same options.
+ */
+function transportBuildCommand(inputDir: string, outputDir: string): string {
+  const quote = (arg: string) => `'${arg.replaceAll("'", "'\\''")}'`;
+  return [
+    `${inputDir}/node_modules/.bin/esbuild`,
+    "--bundle",
+    `${inputDir}/functions/http/transport.ts`,
+    "--target=node24",
+    "--platform=node",
+    "--format=esm",
+    `--outfile=${outputDir}/${TRANSPORT_FILE}`,
+    "--minify",
+    "--sourcemap",
+    "--sources-content=false",
+    "--define:esbuildDetection=1",
+    `--banner:js=${REQUIRE_BANNER}`,
+    "--main-fields=module,main",
+    "--log-level=warning",
+  ]
+    .map(quote)
+    .join(" ");
+}
+
 /** Each handler in functions/handlers, with the environment its schema reads. */
 export interface HandlerEnvironments {
   rotate: RotateEnvironment;
@@ -128,20 +165,25 @@ export class KeyturnFunction<H extends HandlerName> extends Construct {
         sourcesContent: false,
         // Ship the SDK version the tests ran against rather than whichever the runtime carries.
         bundleAwsSDK: true,
-        // CommonJS dependencies bundled into an ES module still call require() for Node
-        // built-ins (undici, parts of the AWS SDK); ESM has no require, so give it one.
-        banner:
-          'import { createRequire as keyturnCreateRequire } from "node:module"; ' +
-          "const require = keyturnCreateRequire(import.meta.url);",
-        // functions/handlers/pinned.ts reads it. Base64 keeps the value safe through the shell
-        // command that the local bundling runs.
-        ...(props.pinned
-          ? {
-              define: {
-                KEYTURN_PINNED: JSON.stringify(Buffer.from(JSON.stringify(props.pinned)).toString("base64")),
-              },
-            }
-          : {}),
+        banner: REQUIRE_BANNER,
+        commandHooks: {
+          beforeBundling: () => [],
+          beforeInstall: () => [],
+          afterBundling: (inputDir, outputDir) => [transportBuildCommand(inputDir, outputDir)],
+        },
+        define: {
+          // undici's own switch for the build Node.js carries (its package.json, build:node): the
+          // experimental Milo HTTP parser, off unless asked for, is left out of the bundle (151 kB);
+          // llhttp parses as it does by default (functions/http/transport.ts).
+          esbuildDetection: "1",
+          // Where the vendor HTTP client finds its transport (see transportBuildCommand).
+          KEYTURN_TRANSPORT_FILE: JSON.stringify(`./${TRANSPORT_FILE}`),
+          // functions/handlers/pinned.ts reads it. Base64 keeps the value safe through the shell
+          // command that the local bundling runs.
+          ...(props.pinned
+            ? { KEYTURN_PINNED: JSON.stringify(Buffer.from(JSON.stringify(props.pinned)).toString("base64")) }
+            : {}),
+        },
       },
     });
     Validations.of(this.function).acknowledge({

@@ -9,7 +9,7 @@
 // are acknowledged here, each with its reason.
 
 import { ArnFormat, Duration, RemovalPolicy, Stack, Token, Validations } from "aws-cdk-lib";
-import { AttributeType, BillingMode, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
+import { AttributeType, BillingMode, ProjectionType, Table, TableEncryption } from "aws-cdk-lib/aws-dynamodb";
 import { EventBus, Rule } from "aws-cdk-lib/aws-events";
 import { LambdaFunction } from "aws-cdk-lib/aws-events-targets";
 import {
@@ -25,12 +25,13 @@ import {
 import { Key } from "aws-cdk-lib/aws-kms";
 import type { CfnFunction, IFunction } from "aws-cdk-lib/aws-lambda";
 import type { NodejsFunction } from "aws-cdk-lib/aws-lambda-nodejs";
-import { Schedule, ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
+import { Schedule, ScheduleExpression, ScheduleTargetInput } from "aws-cdk-lib/aws-scheduler";
 import { LambdaInvoke, type ScheduleTargetBaseProps } from "aws-cdk-lib/aws-scheduler-targets";
 import type { Topic } from "aws-cdk-lib/aws-sns";
 import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
 import { EVENT_SOURCE } from "#aws/event-publisher.ts";
+import { DUE_INDEX } from "#aws/record-store.ts";
 import { DEFAULT_TOKEN_PARAMETER_PREFIX, tokenParameterName } from "#aws/token-store.ts";
 import { parseDuration } from "#engine/duration.ts";
 import { DetailType, type Severity } from "#engine/events.ts";
@@ -58,12 +59,15 @@ import {
   keyAdministration,
   keyUse,
   principalArnOf,
+  TABLE_CHANGES,
   validatePolicySize,
 } from "./keyturn-fences.ts";
 import { type HandlerName, KeyturnFunction } from "./keyturn-function.ts";
+import { KeyturnUsage } from "./keyturn-usage.ts";
 
 export { DEFAULT_BUS_NAME, DEFAULT_SECRET_NAME_PREFIX };
 export const DEFAULT_MONITOR_SCHEDULE = ScheduleExpression.rate(Duration.hours(1));
+export const DEFAULT_AUDIT_SCHEDULE = ScheduleExpression.rate(Duration.days(1));
 export const DEFAULT_REFRESH_INTERVAL = "2m";
 export const DEFAULT_MIN_TOKEN_REMAINING = "2m";
 /**
@@ -103,14 +107,7 @@ const RECORD_WRITE_ACTIONS = [
  * protection, stream, replicas, key); turn off its point-in-time recovery; set an expiry attribute
  * that would make DynamoDB delete records; change or remove its resource policy.
  */
-const RECORDS_TABLE_CHANGES = [
-  "dynamodb:DeleteTable",
-  "dynamodb:UpdateTable",
-  "dynamodb:UpdateContinuousBackups",
-  "dynamodb:UpdateTimeToLive",
-  "dynamodb:PutResourcePolicy",
-  "dynamodb:DeleteResourcePolicy",
-];
+const RECORDS_TABLE_CHANGES = TABLE_CHANGES;
 /** DynamoDB's limit on a resource policy, whitespace included ("Resource-based policy considerations"). */
 const DYNAMODB_POLICY_LIMIT = 20 * 1024;
 /** EventBridge's limit on an event bus's policy (AWS::Events::EventBusPolicy). */
@@ -143,8 +140,10 @@ export interface KeyturnProps {
   readonly busName?: string;
   /** Every managed secret is named `<prefix><credential>`. Must end with "/". Default "keyturn/". */
   readonly secretNamePrefix?: string;
-  /** When the monitor sweeps every managed credential. Default every hour. */
+  /** When the monitor sweeps the credentials that are due (keyturn's due index). Default every hour. */
   readonly monitorSchedule?: ScheduleExpression;
+  /** When the monitor audits every managed credential (the full sweep over ListSecrets). Default every day. */
+  readonly auditSchedule?: ScheduleExpression;
   /**
    * A vendor key carrying keyturn's marker and younger than this is never revoked as an orphan:
    * its rotation may still be storing it. A duration such as "30m" or "1h". Default "1h" (the
@@ -216,6 +215,8 @@ export function keyturnPropsFromConfig(config: KeyturnConfig): KeyturnProps {
       config.monitorSchedule === undefined
         ? undefined
         : ScheduleExpression.expression(config.monitorSchedule),
+    auditSchedule:
+      config.auditSchedule === undefined ? undefined : ScheduleExpression.expression(config.auditSchedule),
     orphanSafetyMargin: config.orphanSafetyMargin,
     reconcileInterval: config.reconcileInterval,
     stuckRotationAfter: config.stuckRotationAfter,
@@ -244,6 +245,8 @@ export class Keyturn extends Construct {
   readonly leaseTable: Table;
   /** keyturn's own records: the keys it stored for each credential (functions/aws/record-store.ts). */
   readonly recordsTable: Table;
+  /** The consumers' usage reports and grantConsumer (infra/keyturn-usage.ts). */
+  readonly usage: KeyturnUsage;
   /** Token pairs live under this Parameter Store path, one parameter per credential. */
   readonly tokenParameterPrefix: string;
   /** Encrypts the token parameters; its policy names who may use it, for which parameter. */
@@ -377,6 +380,13 @@ export class Keyturn extends Construct {
       // and deployed again, or keyturn would take the keys it finds for its own once more.
       removalPolicy: RemovalPolicy.RETAIN,
     });
+    // The due index (functions/aws/record-store.ts DUE_INDEX): the hourly due sweep's one Query per shard.
+    this.recordsTable.addGlobalSecondaryIndex({
+      indexName: DUE_INDEX,
+      partitionKey: { name: "dueShard", type: AttributeType.STRING },
+      sortKey: { name: "nextDueAt", type: AttributeType.NUMBER },
+      projectionType: ProjectionType.KEYS_ONLY,
+    });
     const records = { KEYTURN_RECORDS_TABLE: this.recordsTable.tableName };
 
     const rotate = new KeyturnFunction(this, "Rotate", {
@@ -391,7 +401,7 @@ export class Keyturn extends Construct {
       environment: { KEYTURN_EVENT_BUS_NAME: busName, ...records },
     });
     this.rotateFunction = rotate.function;
-    this.recordsTable.grant(this.rotateFunction, "dynamodb:GetItem", "dynamodb:UpdateItem");
+    this.#grantRecords(this.rotateFunction, "dynamodb:GetItem", "dynamodb:UpdateItem");
     // AWS recommends aws:SourceAccount for rotation functions and warns that an exact
     // aws:SourceArn would tie the function to one secret. Lambda matches SourceArn with ArnLike,
     // so the secrets folder keeps the function to keyturn's secrets while it rotates all of them.
@@ -442,16 +452,29 @@ export class Keyturn extends Construct {
       },
     });
     this.monitorFunction = monitor.function;
+    this.usage = new KeyturnUsage(this, "Usage", {
+      busName: props.busName ?? DEFAULT_BUS_NAME,
+      credentials: props.credentials ?? [],
+      monitor: this.monitorFunction,
+    });
     // Scan lists every credential's record (the lifecycle edges of the sweep: records of
     // credentials no longer pinned, due dates); UpdateItem records what the sweep did, with
     // conditional writes as the other functions do; PutItem keeps each failing action's streak
     // in an item of its own (functions/aws/failure-streaks.ts).
-    this.recordsTable.grant(
+    this.#grantRecords(
       this.monitorFunction,
       "dynamodb:GetItem",
       "dynamodb:Scan",
       "dynamodb:UpdateItem",
       "dynamodb:PutItem",
+    );
+    // The due sweep's Query, on the due index alone (functions/aws/record-store.ts DUE_INDEX).
+    this.monitorFunction.addToRolePolicy(
+      new PolicyStatement({
+        sid: "QueryTheDueIndex",
+        actions: ["dynamodb:Query"],
+        resources: [`${this.recordsTable.tableArn}/index/${DUE_INDEX}`],
+      }),
     );
     allow(
       this.monitorFunction,
@@ -480,13 +503,26 @@ export class Keyturn extends Construct {
     // successor for schedules, takes cron with a time zone, needs no rule on the account's
     // default bus, and has a retry policy and a dead-letter queue for invocations it could
     // not deliver. Those retries are safe: an undelivered sweep has not started.
+    // Two schedules, one function: the event's input says which sweep (functions/handlers/monitor.ts).
+    const schedulerRole = this.#schedulerRole("MonitorScheduleRole", "monitor");
     new Schedule(this, "MonitorSchedule", {
       schedule: props.monitorSchedule ?? DEFAULT_MONITOR_SCHEDULE,
-      description: "keyturn: runs the monitor sweep",
+      description: "keyturn: runs the monitor's due sweep",
       target: new InvokeFunction(this.monitorFunction, {
         deadLetterQueue: this.monitorDeadLetters,
         maxEventAge: Duration.hours(1),
-        role: this.#schedulerRole("MonitorScheduleRole", "monitor"),
+        role: schedulerRole,
+        input: ScheduleTargetInput.fromObject({ mode: "due" }),
+      }),
+    });
+    new Schedule(this, "AuditSchedule", {
+      schedule: props.auditSchedule ?? DEFAULT_AUDIT_SCHEDULE,
+      description: "keyturn: runs the monitor's audit (the full sweep)",
+      target: new InvokeFunction(this.monitorFunction, {
+        deadLetterQueue: this.monitorDeadLetters,
+        maxEventAge: Duration.hours(1),
+        role: schedulerRole,
+        input: ScheduleTargetInput.fromObject({ mode: "audit" }),
       }),
     });
 
@@ -647,7 +683,7 @@ export class Keyturn extends Construct {
         action: "lambda:InvokeFunction",
       });
     }
-    this.recordsTable.grant(this.revokeFunction, "dynamodb:GetItem", "dynamodb:UpdateItem");
+    this.#grantRecords(this.revokeFunction, "dynamodb:GetItem", "dynamodb:UpdateItem");
     allow(
       this.revokeFunction,
       onManagedSecrets("RotateKeyturnSecretsNow", [
@@ -769,7 +805,7 @@ export class Keyturn extends Construct {
         this.rotateFunction.permissionsNode.findChild("InvokedBySecretsManager"),
       ],
       secretArnPattern: this.secretArnPattern,
-      // Each only as its handler or its command needs (the README's "Operator permissions").
+      // Each only as its handler or its command needs (docs/cli.md, "Operator permissions").
       fence: {
         deploymentRoleArn: deployment,
         // The rotate function stores each successor; `keyturn put` a handed-over key.
@@ -795,6 +831,7 @@ export class Keyturn extends Construct {
     });
     this.#fenceBus(Object.values(roleOf), operators, props.revokeRequesters?.principals ?? [], deployment);
     this.#fenceRecords([roleOf.rotate, roleOf.monitor, roleOf.revoke], operators, deployment);
+    this.usage.fence(deployment);
     // The secrets' KMS keys, used through Secrets Manager for keyturn's secrets only. Reading a
     // value decrypts it; only the rotate function stores values, which needs a data key.
     if (this.credentials.keyArns.length > 0) {
@@ -894,6 +931,23 @@ export class Keyturn extends Construct {
       });
     }
     return grant;
+  }
+
+  /**
+   * Lets an application's role consume `credential` through keyturn/consumer: read it (grantRead,
+   * or grantReadTokens for a token credential) and report the key id it holds into the usage
+   * table, in that credential's partition only (infra/keyturn-usage.ts).
+   */
+  grantConsumer(grantee: IGrantable, credential: string): Grant {
+    return this.usage.grantConsumer(this, grantee, credential);
+  }
+
+  /**
+   * `actions` on the records table itself, not its indexes: Table.grant would add `<table>/index/*`
+   * once the table has one (the due index), a wildcard none of these functions needs.
+   */
+  #grantRecords(fn: IFunction, ...actions: string[]): void {
+    fn.addToRolePolicy(new PolicyStatement({ actions, resources: [this.recordsTable.tableArn] }));
   }
 
   /** @deprecated Use grantRead, which does the same. */

@@ -27,6 +27,7 @@ import {
   type BillingMode,
   CreateTableCommand,
   type DynamoDBClient,
+  type GlobalSecondaryIndex,
   type KeySchemaElement,
   UpdateTimeToLiveCommand,
 } from "@aws-sdk/client-dynamodb";
@@ -89,7 +90,14 @@ export function sandboxConfig(path = EXAMPLE_CONFIG): KeyturnConfig {
 export interface StackBlueprint {
   busName: string;
   /** keyturn's records table, as the template names and keys it. */
-  recordsTable: { name: string; attributeDefinitions: AttributeDefinition[]; keySchema: KeySchemaElement[] };
+  recordsTable: {
+    name: string;
+    attributeDefinitions: AttributeDefinition[];
+    keySchema: KeySchemaElement[];
+    globalSecondaryIndexes: GlobalSecondaryIndex[] | undefined;
+  };
+  /** The consumers' usage reports (infra/keyturn-usage.ts), as the template names and keys it. */
+  usageTable: { name: string; attributeDefinitions: AttributeDefinition[]; keySchema: KeySchemaElement[] };
   /** Each severity's alert rule pattern, as the template has it. */
   alertPatterns: Record<Severity, string>;
   leaseTable: {
@@ -143,10 +151,19 @@ export async function synthesizeBlueprint(config: KeyturnConfig): Promise<StackB
       keyturn.recordsTable.node.defaultChild as Parameters<typeof stack.getLogicalId>[0],
     );
     const recordsName = (resourceOf(keyturn.recordsTable).Properties as { TableName: string }).TableName;
+    const usageId = stack.getLogicalId(
+      keyturn.usage.table.node.defaultChild as Parameters<typeof stack.getLogicalId>[0],
+    );
+    const usage = resourceOf(keyturn.usage.table).Properties as {
+      TableName: string;
+      AttributeDefinitions: AttributeDefinition[];
+      KeySchema: KeySchemaElement[];
+    };
     const names: Record<string, string> = {
       [busId]: busName,
       [tableId]: LEASE_TABLE,
       [recordsId]: recordsName,
+      [usageId]: usage.TableName,
     };
     const environmentOf = (fn: { node: { defaultChild?: unknown } }) =>
       literal(
@@ -160,6 +177,7 @@ export async function synthesizeBlueprint(config: KeyturnConfig): Promise<StackB
       TableName: string;
       AttributeDefinitions: AttributeDefinition[];
       KeySchema: KeySchemaElement[];
+      GlobalSecondaryIndexes?: GlobalSecondaryIndex[];
     };
     const table = resourceOf(keyturn.leaseTable).Properties as {
       AttributeDefinitions: AttributeDefinition[];
@@ -180,10 +198,16 @@ export async function synthesizeBlueprint(config: KeyturnConfig): Promise<StackB
           return [severity, pattern];
         }),
       ) as Record<Severity, string>,
+      usageTable: {
+        name: usage.TableName,
+        attributeDefinitions: usage.AttributeDefinitions,
+        keySchema: usage.KeySchema,
+      },
       recordsTable: {
         name: records.TableName,
         attributeDefinitions: records.AttributeDefinitions,
         keySchema: records.KeySchema,
+        globalSecondaryIndexes: records.GlobalSecondaryIndexes,
       },
       leaseTable: {
         attributeDefinitions: table.AttributeDefinitions,
@@ -326,12 +350,24 @@ export async function provisionAws(
       BillingMode: leaseTable.billingMode,
     }),
   );
-  const { recordsTable } = blueprint;
+  const { recordsTable, usageTable } = blueprint;
+  await clients.dynamodb.send(
+    new CreateTableCommand({
+      TableName: usageTable.name,
+      AttributeDefinitions: usageTable.attributeDefinitions,
+      KeySchema: usageTable.keySchema,
+      BillingMode: "PAY_PER_REQUEST",
+    }),
+  );
   await clients.dynamodb.send(
     new CreateTableCommand({
       TableName: recordsTable.name,
       AttributeDefinitions: recordsTable.attributeDefinitions,
       KeySchema: recordsTable.keySchema,
+      // The due index (functions/aws/record-store.ts), as the template declares it.
+      ...(recordsTable.globalSecondaryIndexes
+        ? { GlobalSecondaryIndexes: recordsTable.globalSecondaryIndexes }
+        : {}),
       BillingMode: "PAY_PER_REQUEST",
     }),
   );

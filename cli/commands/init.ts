@@ -51,7 +51,7 @@ export async function run({ positionals, options, out }: CommandRun): Promise<Ex
   out.line(`Wrote an example config with ${credentials.length} credentials to ${path}.`);
   out.line(
     "Replace the example credentials and alert addresses with yours, then deploy it: point the cdk.json " +
-      'context "keyturn:config" at the file and run npx cdk deploy (README, Configuration).',
+      'context "keyturn:config" at the file and run npx cdk deploy (docs/configuration.md).',
   );
   return 0;
 }

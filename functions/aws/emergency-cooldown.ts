@@ -1,9 +1,10 @@
-// The emergency-revoke cooldown (README "Security model"), kept on each credential's item in
-// keyturn's records table, which only keyturn's functions may write: when the revoke function last
-// acted on a request from the bus, and for which key. Anyone allowed to put a "Revoke Requested"
-// event could otherwise rotate a credential and hard-delete its fresh key again and again; inside
-// the cooldown only the key already being revoked may be asked for again (a redelivery, or a retry
-// of a run that crashed), which the engine answers without rotating twice.
+// The emergency-revoke cooldown (docs/architecture.md, "Trusted and untrusted input"), kept on
+// each credential's item in keyturn's records table, which only keyturn's functions may write:
+// when the revoke function last acted on a request from the bus, and for which key. Anyone
+// allowed to put a "Revoke Requested" event could otherwise rotate a credential and hard-delete
+// its fresh key again and again; inside the cooldown only the key already being revoked may be
+// asked for again (a redelivery, or a retry of a run that crashed), which the engine answers
+// without rotating twice.
 
 import {
   ConditionalCheckFailedException,

@@ -1,4 +1,4 @@
-// keyturn's own records (README "Security model"), in the stack's records table, which only
+// keyturn's own records (docs/architecture.md, "keyturn's own records"), in the stack's records table, which only
 // keyturn's functions may write: for each credential, every key id keyturn itself stored as its
 // key (a successor it minted, a key handed over and verified, or the key it first found current
 // when it began to manage the credential). A key keyturn revokes must be in its credential's
@@ -11,12 +11,21 @@
 // (`departedAt`), and when and why it retired its keys (`retiredAt`, `retirement`,
 // `retiredBecause`): each written once,
 // with a conditional write, so that two sweeps never both announce or retire a credential.
+//
+// And when the monitor must next look at the credential (`nextDueAt`, epoch ms, issue 16): the
+// earliest of its previous key's revocation or deletion, its next expiry notice, reminder,
+// reconciliation and stuck-rotation check (functions/engine/due.ts). A sparse index (DUE_INDEX:
+// partition `dueShard`, one of DUE_SHARDS fixed values, sort `nextDueAt`) lets the hourly due
+// sweep read the credentials due by now with one Query per shard, whatever the fleet's size.
+// Only keyturn's functions write it: storing a key makes the credential due at once (0: the next
+// due sweep looks and writes the real time), the monitor writes it after looking.
 
 import {
   type AttributeValue,
   ConditionalCheckFailedException,
   type DynamoDBClient,
   GetItemCommand,
+  QueryCommand,
   ScanCommand,
   UpdateItemCommand,
 } from "@aws-sdk/client-dynamodb";
@@ -35,6 +44,42 @@ export interface KeyRecord {
   retirement: Retirement | undefined;
   /** Why keyturn retired its keys (recorded since the restored-secret check; undefined before). */
   retiredBecause: "secret-deleted" | "left-config" | undefined;
+  /** When the monitor must next look at it (epoch ms); undefined when never written. */
+  nextDueAt?: number | undefined;
+}
+
+/** The records table's index of next-due times (sparse: only credentials' records carry its keys). */
+export const DUE_INDEX = "due";
+/** How many partitions the due index spreads over: one Query each per due sweep. */
+export const DUE_SHARDS = 4;
+
+/** The due index as CreateTable / UpdateTable take it (the stack, the sandbox and the tests). */
+export const DUE_INDEX_DEFINITION = {
+  attributes: [
+    { AttributeName: "dueShard", AttributeType: "S" },
+    { AttributeName: "nextDueAt", AttributeType: "N" },
+  ],
+  index: {
+    IndexName: DUE_INDEX,
+    KeySchema: [
+      { AttributeName: "dueShard", KeyType: "HASH" },
+      { AttributeName: "nextDueAt", KeyType: "RANGE" },
+    ],
+    Projection: { ProjectionType: "KEYS_ONLY" },
+  },
+} as const;
+
+/** The due index's partition of a credential: a fixed hash of its name. */
+export function dueShardOf(credential: string): string {
+  let hash = 0;
+  for (let i = 0; i < credential.length; i++) hash = (hash * 31 + credential.charCodeAt(i)) >>> 0;
+  return `due#${hash % DUE_SHARDS}`;
+}
+
+/** A credential the due index says is due, with the time it was due from. */
+export interface DueEntry {
+  credential: string;
+  nextDueAt: number;
 }
 
 /**
@@ -62,6 +107,7 @@ function recordOf(item: Record<string, AttributeValue>): KeyRecord | undefined {
     retiredAt: item.retiredAt?.S,
     retirement: retirement === "revoked" || retirement === "announced" ? retirement : undefined,
     retiredBecause: because === "secret-deleted" || because === "left-config" ? because : undefined,
+    nextDueAt: item.nextDueAt?.N === undefined ? undefined : Number(item.nextDueAt.N),
   };
 }
 
@@ -94,7 +140,9 @@ export class KeyRecords {
   /**
    * Adds key ids to the credential's record, creating it when it has none (idempotent). With
    * `pinned` (the pinned entry the key was stored under, no secret in it), the record also keeps
-   * it, and a credential keyturn stores a key for is no longer departed or retired.
+   * it, and a credential keyturn stores a key for is no longer departed or retired. A new key
+   * changes what is due (a previous key to revoke, a new expiry): the credential is due at once,
+   * and the next due sweep writes its real next-due time.
    */
   async addKeys(credential: string, keyIds: readonly string[], pinned?: object): Promise<void> {
     if (keyIds.length === 0) return;
@@ -104,10 +152,12 @@ export class KeyRecords {
         Key: { credential: { S: credential } },
         UpdateExpression:
           pinned === undefined
-            ? "ADD #keys :keys"
-            : "ADD #keys :keys SET #pinned = :pinned REMOVE #departed, #retired, #retirement, #because",
+            ? "ADD #keys :keys SET #shard = :shard, #due = :due"
+            : "ADD #keys :keys SET #pinned = :pinned, #shard = :shard, #due = :due REMOVE #departed, #retired, #retirement, #because",
         ExpressionAttributeNames: {
           "#keys": "keys",
+          "#shard": "dueShard",
+          "#due": "nextDueAt",
           ...(pinned === undefined
             ? {}
             : {
@@ -120,6 +170,8 @@ export class KeyRecords {
         },
         ExpressionAttributeValues: {
           ":keys": { SS: [...new Set(keyIds)] },
+          ":shard": { S: dueShardOf(credential) },
+          ":due": { N: "0" },
           ...(pinned === undefined ? {} : { ":pinned": { S: JSON.stringify(pinned) } }),
         },
       }),
@@ -226,20 +278,49 @@ export class KeyRecords {
   /**
    * Takes the departures scan for a sweep at `now`, unless another sweep took it less than
    * `intervalMs` ago (one conditional write): the table is scanned once per interval, not per
-   * sweep.
+   * sweep. The same write answers where the last audit cut short asked the next one to start
+   * (`cursor`, see setSweepCursor), at no extra call.
    */
-  async claimScan(now: Date, intervalMs: number): Promise<boolean> {
-    return this.#conditional({
-      TableName: this.#table,
-      Key: { credential: { S: SWEEP_ITEM } },
-      UpdateExpression: "SET #at = :now",
-      ConditionExpression: "attribute_not_exists(#at) OR #at <= :cutoff",
-      ExpressionAttributeNames: { "#at": "scannedAt" },
-      ExpressionAttributeValues: {
-        ":now": { N: String(now.getTime()) },
-        ":cutoff": { N: String(now.getTime() - intervalMs) },
-      },
-    });
+  async claimScan(now: Date, intervalMs: number): Promise<{ claimed: boolean; cursor: string | undefined }> {
+    try {
+      const answer = await this.#client.send(
+        new UpdateItemCommand({
+          TableName: this.#table,
+          Key: { credential: { S: SWEEP_ITEM } },
+          UpdateExpression: "SET #at = :now",
+          ConditionExpression: "attribute_not_exists(#at) OR #at <= :cutoff",
+          ExpressionAttributeNames: { "#at": "scannedAt" },
+          ExpressionAttributeValues: {
+            ":now": { N: String(now.getTime()) },
+            ":cutoff": { N: String(now.getTime() - intervalMs) },
+          },
+          ReturnValues: "ALL_OLD",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return { claimed: true, cursor: answer.Attributes?.cursor?.S };
+    } catch (error) {
+      if (error instanceof ConditionalCheckFailedException)
+        return { claimed: false, cursor: error.Item?.cursor?.S };
+      throw error;
+    }
+  }
+
+  /**
+   * Where the next audit starts (a credential's name), written only by an audit cut short by its
+   * invocation's time: the order rotates so that every credential gets its turn. Cleared (undefined)
+   * by an audit that reached every credential.
+   */
+  async setSweepCursor(credential: string | undefined): Promise<void> {
+    await this.#client.send(
+      new UpdateItemCommand({
+        TableName: this.#table,
+        Key: { credential: { S: SWEEP_ITEM } },
+        UpdateExpression: credential === undefined ? "REMOVE #cursor" : "SET #cursor = :cursor",
+        ExpressionAttributeNames: { "#cursor": "cursor" },
+        ...(credential === undefined ? {} : { ExpressionAttributeValues: { ":cursor": { S: credential } } }),
+      }),
+    );
   }
 
   /** Every record, a page of the table at a time (a Scan of the few attributes the monitor needs). */
@@ -249,8 +330,10 @@ export class KeyRecords {
       const page = await this.#client.send(
         new ScanCommand({
           TableName: this.#table,
-          ProjectionExpression: "#credential, #keys, #pinned, #departed, #retired, #retirement, #because",
+          ProjectionExpression:
+            "#credential, #keys, #pinned, #departed, #retired, #retirement, #because, #due",
           ExpressionAttributeNames: {
+            "#due": "nextDueAt",
             "#credential": "credential",
             "#keys": "keys",
             "#pinned": "pinned",
@@ -265,6 +348,70 @@ export class KeyRecords {
       yield (page.Items ?? []).map(recordOf).filter((record): record is KeyRecord => record !== undefined);
       start = page.LastEvaluatedKey;
     } while (start);
+  }
+
+  /**
+   * Writes when the monitor must next look at the credential (`at`), on its existing record only:
+   * a record means keyturn stored a key for it, and no other write may create one. False when it
+   * has no record.
+   */
+  async setDue(credential: string, at: Date | number): Promise<boolean> {
+    return this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: "SET #shard = :shard, #due = :due",
+      ConditionExpression: "attribute_exists(#credential)",
+      ExpressionAttributeNames: { "#credential": "credential", "#shard": "dueShard", "#due": "nextDueAt" },
+      ExpressionAttributeValues: {
+        ":shard": { S: dueShardOf(credential) },
+        ":due": { N: String(typeof at === "number" ? at : at.getTime()) },
+      },
+    });
+  }
+
+  /** Takes a credential the config no longer pins out of the due index (the audit handles departures). */
+  async clearDue(credential: string): Promise<void> {
+    await this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: "REMOVE #shard, #due",
+      ConditionExpression: "attribute_exists(#credential)",
+      ExpressionAttributeNames: { "#credential": "credential", "#shard": "dueShard", "#due": "nextDueAt" },
+    });
+  }
+
+  /**
+   * Every credential due by `now`, earliest first: one Query of the due index per shard (more only
+   * when a shard's answer runs past 1 MB, some thousands of due credentials).
+   */
+  async due(now: Date): Promise<DueEntry[]> {
+    const entries: DueEntry[] = [];
+    for (let shard = 0; shard < DUE_SHARDS; shard++) {
+      let start: Record<string, AttributeValue> | undefined;
+      do {
+        const page = await this.#client.send(
+          new QueryCommand({
+            TableName: this.#table,
+            IndexName: DUE_INDEX,
+            KeyConditionExpression: "#shard = :shard AND #due <= :now",
+            ExpressionAttributeNames: { "#shard": "dueShard", "#due": "nextDueAt" },
+            ExpressionAttributeValues: {
+              ":shard": { S: `due#${shard}` },
+              ":now": { N: String(now.getTime()) },
+            },
+            ...(start ? { ExclusiveStartKey: start } : {}),
+          }),
+        );
+        for (const item of page.Items ?? []) {
+          const credential = item.credential?.S;
+          const nextDueAt = Number(item.nextDueAt?.N);
+          if (credential && !credential.startsWith("#") && Number.isFinite(nextDueAt))
+            entries.push({ credential, nextDueAt });
+        }
+        start = page.LastEvaluatedKey;
+      } while (start);
+    }
+    return entries.sort((a, b) => a.nextDueAt - b.nextDueAt || a.credential.localeCompare(b.credential));
   }
 
   async #conditional(input: ConstructorParameters<typeof UpdateItemCommand>[0]): Promise<boolean> {

@@ -58,8 +58,23 @@ export class TokenStore {
     }
   }
 
-  async write(name: string, tokens: StoredTokens, keyId = this.#keyId): Promise<void> {
-    await this.#client.send(
+  /**
+   * The parameter's version, read without decrypting it (no KMS request): it changes with every
+   * write. undefined when there is no parameter.
+   */
+  async version(name: string): Promise<number | undefined> {
+    try {
+      const answer = await this.#client.send(new GetParameterCommand({ Name: name, WithDecryption: false }));
+      return answer.Parameter?.Version;
+    } catch (error) {
+      if (error instanceof ParameterNotFound) return undefined;
+      throw error;
+    }
+  }
+
+  /** Writes the pair; the parameter's new version. */
+  async write(name: string, tokens: StoredTokens, keyId = this.#keyId): Promise<number | undefined> {
+    const answer = await this.#client.send(
       new PutParameterCommand({
         Name: name,
         Value: JSON.stringify(tokens),
@@ -69,5 +84,6 @@ export class TokenStore {
         Description: "keyturn: current access and refresh tokens (JSON); re-read on 401",
       }),
     );
+    return answer.Version;
   }
 }

@@ -1,4 +1,4 @@
-// keyturn's event catalog (shared/DESIGN.md "Events"), defined once: the engine validates
+// keyturn's event catalog (docs/events.md), defined once: the engine validates
 // every event against these schemas before it is sent, and `npm run schemas` writes them
 // out as the JSON Schemas in schemas/events/ that subscribers (and the tests) use.
 // No detail carries a secret value: only ids, names, times and reasons.
@@ -92,11 +92,13 @@ export const CredentialActionFailed = detail(
         "reconciliation",
         "retirement",
         "lookup",
+        "usage-reports",
       ]),
       v.description(
         "expiry: notices and early rotation; stuck-rotation: clearing an AWSPENDING left behind; revocation: the " +
           "previous key's; reminder: a manual rotation reminder; reconciliation: the vendor's key listing; " +
-          "retirement: a deleted or departed credential's keys; lookup: the pinned secret could not be read.",
+          "retirement: a deleted or departed credential's keys; lookup: the pinned secret could not be read; " +
+          "usage-reports: the consumers' usage reports could not be read, so the previous key was revoked without them.",
       ),
     ),
     failingSince: v.pipe(timestamp, v.description("When this action began failing for this credential.")),
@@ -187,16 +189,35 @@ export const CredentialRevoked = detail(
 
 export const PreviousCredentialStillInUse = detail(
   "Previous Credential Still In Use",
-  "The previous key's grace period ended but the vendor saw it used within the in-use window: revocation " +
-    "waits for the next sweep, up to the postponement limit. Find the consumer that has not picked up the new key.",
+  "The previous key's grace period ended but the vendor saw it used, or a consumer reported holding it, within " +
+    "the in-use window: revocation waits for the next sweep, up to the postponement limit. Find the consumer that " +
+    "has not picked up the new key (consumers names those that reported it).",
   {
     ...ref,
     severity: v.literal("warning"),
     keyId: text,
-    lastUsedAt: timestamp,
+    lastUsedAt: v.pipe(
+      timestamp,
+      v.description("The latest use: the vendor's last use of the key, or a consumer's latest report of it."),
+    ),
     postponements: v.pipe(count, v.minValue(1)),
     limit: count,
     revokeAfter: timestamp,
+    consumers: v.optional(
+      v.pipe(
+        v.array(
+          v.strictObject({
+            consumer: v.pipe(text, v.maxLength(200), v.description("The name the consumer reports under.")),
+            reportedAt: timestamp,
+          }),
+        ),
+        v.maxLength(20),
+        v.description(
+          "The consumers that reported holding the key within the in-use window (keyturn/consumer usage " +
+            "reports), latest first, at most 20; absent when only the vendor saw it used.",
+        ),
+      ),
+    ),
   },
 );
 
@@ -384,3 +405,54 @@ export const EVENT_CATALOG = {
 
 export type DetailTypeName = keyof typeof EVENT_CATALOG;
 export type DetailOf<T extends DetailTypeName> = v.InferOutput<(typeof EVENT_CATALOG)[T]>;
+
+/** The detail types keyturn publishes itself (all but the request others put on the bus). */
+export type PublishedDetailType = Exclude<DetailTypeName, "Revoke Requested">;
+/** The severities a detail type's schema allows. */
+export type SeverityOf<T extends PublishedDetailType> =
+  DetailOf<T> extends { severity: infer S extends string } ? S : never;
+
+/**
+ * How loud each event keyturn publishes can be, and when: one entry per severity its schema
+ * allows (the compiler holds the keys to the schema, a test holds them to it and every
+ * constructor in ./events.ts). docs/events.md is generated from this and the schemas above.
+ */
+export const SEVERITIES: { readonly [T in PublishedDetailType]: { readonly [S in SeverityOf<T>]: string } } =
+  {
+    "Credential Rotated": { info: "always" },
+    "Credential Rotation Failed": {
+      warning:
+        "a failed attempt that Secrets Manager's own retry of the rotation may get past (a retryable error)",
+      critical:
+        "a failure a person must act on: an error no retry gets past, a stuck rotation (step stuck), Secrets " +
+        "Manager's RotationFailed or RotationAbandoned (step secretsmanager), an emergency revoke that could not " +
+        "rotate (step emergency)",
+    },
+    "Credential Action Failed": {
+      warning: "the action began failing less than the escalation time (KEYTURN_FAILURE_ESCALATION, 24h) ago",
+      critical: "the action has kept failing for longer than the escalation time",
+    },
+    "Credential Expiring": {
+      info: "more than 7 days left",
+      warning: "7 days or less left",
+      critical: "1 day or less left",
+    },
+    "Credential Expired": { critical: "always" },
+    "Manual Rotation Required": {
+      info: "reason expiring, more than 7 days left",
+      warning: "reason max-age or old-key-not-revoked; reason expiring with 7 days or less left",
+      critical: "reason expiring, 1 day or less left",
+    },
+    "Credential Revoked": {
+      info: "reason grace-period-ended or revoked-by-operator; a superseded key that was already disabled",
+      warning:
+        "reason in-use-limit-reached, orphan, compromised, secret-deleted or left-config; a superseded key still enabled",
+    },
+    "Previous Credential Still In Use": { warning: "always" },
+    "Token Refresh Failed": { critical: "always" },
+    "Credential Tampered": { critical: "always" },
+    "Revocation Refused": { critical: "always" },
+    "Credential Departing": { warning: "always" },
+    "Keys Left Behind": { critical: "always" },
+    "Credential Owned Elsewhere": { critical: "always" },
+  };

@@ -178,7 +178,7 @@ export function credentialRevoked(
 
 export function previousStillInUse(
   ref: CredentialRef,
-  facts: { keyId: string; lastUsedAt: string; postponements: number; limit: number; revokeAfter: string },
+  facts: Omit<DetailOf<"Previous Credential Still In Use">, keyof CredentialRef | "severity">,
 ): OutgoingEvent {
   return keyturnEvent(
     "Previous Credential Still In Use",

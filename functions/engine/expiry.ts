@@ -1,4 +1,4 @@
-// Expiry watch and stuck rotations, two of the monitor's checks (shared/DESIGN.md "Events").
+// Expiry watch and stuck rotations, two of the monitor's checks (docs/architecture.md, "Expiry and stuck rotations"; the events: docs/events.md).
 //
 // Expiry is decided from tags: `keyturn:expires-at` and `keyturn:key-id` (mirrored by every
 // rotation; read once from the value for a credential stored by hand) and

@@ -1,4 +1,4 @@
-// The edges of a credential's life (issue 14; README "Security model"), three of the monitor's
+// The edges of a credential's life (issue 14; docs/architecture.md, "Lifecycle edges: deleted, departed and foreign secrets"), three of the monitor's
 // checks, decided from what keyturn trusts (the pinned config and its own records) and from what
 // AWS itself reports about a secret, never from a tag or a value:
 //
@@ -310,13 +310,15 @@ export class Lifecycle {
   /**
    * Records of credentials the config no longer pins (see the header). First, the records of the
    * `live` credentials (pinned, secret not deleted) are brought up to date with their pinned entry,
-   * and a departure of one that is back in the config is cleared.
+   * and a departure of one that is back in the config is cleared. `within` runs each departed
+   * credential's work within its time budget (the monitor's, ./budget.ts).
    */
   async departures(
     records: Map<string, KeyRecord>,
     live: readonly ManagedCredential[],
     report: LifecycleReport,
     references: KeyReferences,
+    within: (credential: string, work: () => Promise<void>) => Promise<void> = (_, work) => work(),
   ): Promise<void> {
     for (const credential of live) {
       const record = records.get(credential.settings.credential);
@@ -343,7 +345,7 @@ export class Lifecycle {
     }
     for (const record of departing) {
       try {
-        await this.#departed(record, report, references);
+        await within(record.credential, () => this.#departed(record, report, references));
       } catch (error) {
         this.#failed(report, record.credential, error);
       }

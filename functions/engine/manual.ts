@@ -1,4 +1,4 @@
-// Keys only a person can replace (shared/DESIGN.md "Manual providers"): Everflow, Incorta v2
+// Keys only a person can replace (docs/architecture.md, "Manual rotation"): Everflow, Incorta v2
 // PATs, Incorta v1 API keys. keyturn cannot mint them, so it does the rest:
 //
 // - `acceptKey`: an operator hands over the new key (`keyturn put`). It is stored as

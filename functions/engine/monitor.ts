@@ -1,4 +1,7 @@
-// The monitor's sweep: one pass over every credential the deployment pins. The ListSecrets
+// The monitor's sweeps (issue 16): the audit, `run`, on its own slower schedule (daily by
+// default), and the due sweep, `runDue`, hourly.
+//
+// The audit is one pass over every credential the deployment pins. The ListSecrets
 // pages (up to 100 credentials, tags and staging labels included) are read first, then, for
 // each credential, in order: expiry notices and early rotations, stuck rotations, the previous
 // key's revocation, manual rotation reminders; then the reconciliation of vendor keys against
@@ -18,6 +21,21 @@
 // is published at the end of the sweep as "Credential Action Failed", a warning until the
 // action has kept failing longer than the escalation time (`failureEscalationMs`), then
 // critical (functions/aws/failure-streaks.ts).
+//
+// The audit also writes each credential's next due time (./due.ts) to keyturn's records where it
+// changed (in the audits that read the records: once per reconcile interval), and takes the
+// records of credentials that left the config out of the due index. The due sweep reads only the
+// credentials that index names as due by now (one Query per shard: nothing due costs a few
+// calls, whatever the fleet's size), describes each, runs the same checks, writes its next due
+// time, and reconciles those due for it; the revocation guard's listing is read only if one of
+// them revokes a key. New, hidden, deleted-for-good and departed secrets are the audit's alone.
+//
+// Bounded (./budget.ts): each credential's checks, and each issuer's reconciliation, have a time
+// budget (`credentialBudgetMs`); a vendor that hangs costs at most that, and is reported as the
+// action's failure (BudgetExceededError). The reconciliation has its own time, kept back from the
+// checks (`reconcileBudgetMs`). When the invocation's time runs short the sweep stops starting
+// credentials (report.deferred); the audit's order rotates (a cursor in the records) so that the
+// next one starts where it stopped, and the due sweep takes the longest-due first.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { FailureStreaks } from "#aws/failure-streaks.ts";
@@ -25,7 +43,9 @@ import type { KeyRecord, KeyRecords } from "#aws/record-store.ts";
 import type { SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
+import { Budget, BudgetExceededError, withinBudget } from "./budget.ts";
 import { type ManagedCredential, managedCredential, reportTampering } from "./credentials.ts";
+import { nextDueAt } from "./due.ts";
 import { asKeyturnError } from "./errors.ts";
 import { type CredentialRef, credentialActionFailed, type SweepAction } from "./events.ts";
 import { type ExpiryReport, ExpiryWatch } from "./expiry.ts";
@@ -44,7 +64,11 @@ export interface MonitorDeps {
   /** What the deployment pinned: the only source of a credential's identity, settings and policy. */
   pinned: PinnedCredentials;
   publisher: EventPublisher;
-  http: (vendor: string) => HttpClient;
+  /**
+   * The vendor HTTP client; `remainingMs`, when given, is the time left of the budget of the work
+   * that asks for it: no call of the client may outlive it (./budget.ts).
+   */
+  http: (vendor: string, remainingMs?: () => number) => HttpClient;
   now: () => Date;
   /** Starts a rotation now (RotateSecret in AWS). */
   rotate: (secretId: string) => Promise<void>;
@@ -57,15 +81,113 @@ export interface MonitorDeps {
   failureStreaks: FailureStreaks;
   /** A failure that has lasted this long is critical, not a warning. */
   failureEscalationMs: number;
+  /** Each credential's work in a sweep, and each reconciliation group's, ends after this long. Default 10 s. */
+  credentialBudgetMs?: number | undefined;
+  /** The reconciliation's own time: kept back from the credentials' checks, and its limit. Default 60 s. */
+  reconcileBudgetMs?: number | undefined;
+  /** Time left in the invocation (Lambda's getRemainingTimeInMillis); none: unbounded. */
+  remainingTimeMs?: (() => number) | undefined;
 }
 
+export const DEFAULT_CREDENTIAL_BUDGET_MS = 10_000;
+export const DEFAULT_RECONCILE_BUDGET_MS = 60_000;
+/** Kept back at the end of an invocation to announce failures and write the cursor. */
+const CLOSING_RESERVE_MS = 10_000;
+/** nextDueAt of a credential with nothing that can come due (until a keyturn write makes it due). */
+const NEVER = 8_640_000_000_000_000;
+
+/** The full sweep over the listing ("audit"), or the sweep of the credentials the due index names ("due"). */
+export type SweepMode = "audit" | "due";
+
 export interface MonitorReport extends RevocationReport, ExpiryReport, ManualReport, LifecycleReport {
+  mode: SweepMode;
   credentials: number;
   listCalls: number;
+  /** Due sweep: how many credentials the due index named. */
+  due: number;
+  /** Credentials not reached: the invocation's time ran out; they come first in the next sweep. */
+  deferred: string[];
   /** Secrets tagged as keyturn's that the deployment does not pin: not acted on. */
   notPinned: string[];
   /** Pinned credentials whose tags or value disagree with the pinned config: not acted on. */
   tampered: string[];
+}
+
+function emptyReport(mode: SweepMode): MonitorReport {
+  return {
+    mode,
+    credentials: 0,
+    listCalls: 0,
+    due: 0,
+    deferred: [],
+    revoked: [],
+    postponed: [],
+    failures: [],
+    expiring: [],
+    expired: [],
+    rotatedEarly: [],
+    stuck: [],
+    manualReminders: [],
+    confirmedRevoked: [],
+    notPinned: [],
+    tampered: [],
+    deleted: [],
+    departed: [],
+    retired: [],
+    ownedElsewhere: [],
+  };
+}
+
+/** `items` (sorted by name) starting at the first whose name is at or after `cursor`. */
+function rotated<T extends { name: string }>(items: T[], cursor: string | undefined): T[] {
+  const sorted = [...items].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  if (cursor === undefined) return sorted;
+  const start = sorted.findIndex((item) => item.name >= cursor);
+  return start <= 0 ? sorted : [...sorted.slice(start), ...sorted.slice(0, start)];
+}
+
+/**
+ * The revocation guard's references, listed only when a revocation needs them (the due sweep):
+ * one listing of keyturn's secrets per sweep, shared by every revocation in it. The time it takes
+ * is the sweep's, not the credential's that asked first (`shared` holds its budget meanwhile).
+ */
+class ReferencesOnDemand extends KeyReferences {
+  readonly #store: SecretStore;
+  readonly #pinned: PinnedCredentials;
+  readonly #shared: <T>(work: () => Promise<T>) => Promise<T>;
+  #listed: KeyReferences | undefined;
+
+  constructor(
+    store: SecretStore,
+    pinned: PinnedCredentials,
+    shared: <T>(work: () => Promise<T>) => Promise<T>,
+  ) {
+    super(store, [], pinned);
+    this.#store = store;
+    this.#pinned = pinned;
+    this.#shared = shared;
+  }
+
+  override async othersUsing(
+    credential: string,
+    keyId: string,
+    issuerKeyId: string | undefined,
+  ): Promise<string[]> {
+    this.#listed ??= await this.#shared(() => KeyReferences.list(this.#store, this.#pinned));
+    return this.#listed.othersUsing(credential, keyId, issuerKeyId);
+  }
+}
+
+/** What one sweep shares between its credentials' checks. */
+interface SweepState {
+  report: MonitorReport;
+  references: KeyReferences;
+  /** keyturn's records by credential, when this sweep read them all (else undefined: read one at a time). */
+  records: Map<string, KeyRecord> | undefined;
+  /** Credentials whose checks ran (reconciled at the end). */
+  swept: ManagedCredential[];
+  /** Pinned credentials whose secret is live. */
+  live: ManagedCredential[];
 }
 
 export class Monitor {
@@ -74,35 +196,36 @@ export class Monitor {
   readonly #expiry: ExpiryWatch;
   readonly #manual: ManualWatch;
   readonly #lifecycle: Lifecycle;
+  readonly #credentialBudgetMs: number;
+  readonly #reconcileBudgetMs: number;
+  /** The budget of the work running now: the vendor clients it asks for end with it. */
+  #budget: Budget | undefined;
 
   constructor(deps: MonitorDeps) {
     this.#deps = deps;
-    this.#revocation = new Revocation(deps);
-    this.#expiry = new ExpiryWatch(deps);
-    this.#manual = new ManualWatch(deps);
-    this.#lifecycle = new Lifecycle(deps);
+    this.#credentialBudgetMs = deps.credentialBudgetMs ?? DEFAULT_CREDENTIAL_BUDGET_MS;
+    this.#reconcileBudgetMs = deps.reconcileBudgetMs ?? DEFAULT_RECONCILE_BUDGET_MS;
+    const budgeted = {
+      ...deps,
+      http: (vendor: string) => {
+        const budget = this.#budget;
+        return budget ? deps.http(vendor, () => budget.remainingMs()) : deps.http(vendor);
+      },
+    };
+    this.#revocation = new Revocation(budgeted);
+    this.#expiry = new ExpiryWatch(budgeted);
+    this.#manual = new ManualWatch(budgeted);
+    this.#lifecycle = new Lifecycle(budgeted);
   }
 
+  /** The sweep of `mode`: the audit (run) or the due sweep (runDue). */
+  sweep(mode: SweepMode): Promise<MonitorReport> {
+    return mode === "due" ? this.runDue() : this.run();
+  }
+
+  /** The audit: the full sweep over ListSecrets (see the header). */
   async run(): Promise<MonitorReport> {
-    const report: MonitorReport = {
-      credentials: 0,
-      listCalls: 0,
-      revoked: [],
-      postponed: [],
-      failures: [],
-      expiring: [],
-      expired: [],
-      rotatedEarly: [],
-      stuck: [],
-      manualReminders: [],
-      confirmedRevoked: [],
-      notPinned: [],
-      tampered: [],
-      deleted: [],
-      departed: [],
-      retired: [],
-      ownedElsewhere: [],
-    };
+    const report = emptyReport("audit");
     // The whole listing first: the revocation guard needs every credential's keys before the
     // first revocation (./revocation-guard.ts).
     const listed: SecretDescription[] = [];
@@ -129,9 +252,13 @@ export class Monitor {
         references.unknown(failure.credential);
     // The departures scan, once per reconcile interval; a sweep without it reads the record of a
     // deleted credential alone, and finds no departure.
-    const scanned = await this.#deps.records
+    const claim = await this.#deps.records
       .claimScan(this.#deps.now(), this.#deps.reconcileIntervalMs)
-      .catch((error: unknown) => error instanceof Error && error.name === "ResourceNotFoundException");
+      .catch((error: unknown) => ({
+        claimed: error instanceof Error && error.name === "ResourceNotFoundException",
+        cursor: undefined,
+      }));
+    const scanned = claim.claimed;
     const scan = scanned ? this.#lifecycle.records() : Promise.resolve(new Map<string, KeyRecord>());
     const records = await scan.catch((error: unknown) => {
       const failure = asKeyturnError(error, "(records)", "Monitor sweep (keyturn's records table)");
@@ -139,47 +266,34 @@ export class Monitor {
       report.failures.push({ credential: "(records)", error: failure.message });
       return new Map<string, KeyRecord>();
     });
-    const swept: ManagedCredential[] = [];
-    const live: ManagedCredential[] = [];
+    const state: SweepState = {
+      report,
+      references,
+      records: scanned ? records : undefined,
+      swept: [],
+      live: [],
+    };
     const arns = new Map([...listed, ...hidden].map((description) => [description.name, description.arn]));
-    for (const description of listed) {
-      const name = description.name;
-      report.credentials++;
-      let action: SweepAction | undefined;
-      try {
-        const credential = managedCredential(description, this.#deps.pinned);
-        // Owned elsewhere first: keyturn revokes nothing for such a secret, deleted or not.
-        if (await this.#lifecycle.ownedElsewhere(credential, report)) {
-          if (!description.deletedDate) live.push(credential);
-          continue;
-        }
-        if (description.deletedDate) {
-          action = "retirement";
-          const record = scanned ? records.get(name) : await this.#deps.records.get(name);
-          await this.#lifecycle.deleted(credential, record, report, references);
-          continue;
-        }
-        live.push(credential);
-        swept.push(credential);
-        action = "expiry";
-        await this.#expiry.check(credential, report);
-        action = "stuck-rotation";
-        await this.#expiry.checkStuck(credential, report);
-        action = "revocation";
-        await this.#revocation.previousKey(credential, report, references);
-        action = "reminder";
-        await this.#manual.check(credential, report);
-      } catch (error) {
-        const failure = asKeyturnError(error, name, "Monitor sweep");
-        logger.error("monitor: credential skipped", { credential: name, error: failure, action });
-        if (failure instanceof CredentialTamperedError) {
-          report.failures.push({ credential: name, error: failure.message });
-          report.tampered.push(name);
-          await reportTampering(this.#deps.publisher, failure, description.arn, "sweep");
-        } else {
-          report.failures.push({ credential: name, error: failure.message, action, cause: failure });
-        }
-      }
+    // The order rotates (a cursor in keyturn's records, read with the claim above): an audit cut
+    // short by the invocation's time has the next one start where it stopped.
+    const { cursor } = claim;
+    const order = rotated(listed, cursor);
+    let reached = 0;
+    for (const description of order) {
+      if (this.#outOfTime()) break;
+      reached++;
+      const credential = await this.#check(description, state);
+      // The due index, from what this audit saw (see ./due.ts), written where it changed.
+      if (credential && state.records) await this.#writeDue(credential, state.records.get(credential.name));
+    }
+    report.deferred.push(...order.slice(reached).map((description) => description.name));
+    const next = order[reached]?.name;
+    if (next !== cursor) await this.#deps.records.setSweepCursor(next).catch(() => {});
+    if (state.records) {
+      // Records of credentials the config no longer pins leave the due index: departures are the audit's.
+      for (const record of state.records.values())
+        if (record.nextDueAt !== undefined && !this.#deps.pinned.bySecretName(record.credential))
+          await this.#deps.records.clearDue(record.credential).catch(() => {});
     }
     // A pinned credential whose secret is gone for good (deleted without a recovery window, or
     // after it) is a deleted one whose value nobody can read.
@@ -196,11 +310,13 @@ export class Monitor {
         deletedDate: this.#deps.now(),
       };
       try {
-        await this.#lifecycle.deleted(
-          managedCredential(description, this.#deps.pinned),
-          record,
-          report,
-          references,
+        await this.#within(pinned.secretName, "Retirement of a deleted secret's keys", () =>
+          this.#lifecycle.deleted(
+            managedCredential(description, this.#deps.pinned),
+            record,
+            report,
+            references,
+          ),
         );
       } catch (error) {
         const failure = asKeyturnError(error, pinned.secretName, "Monitor sweep (a deleted secret's keys)");
@@ -213,13 +329,252 @@ export class Monitor {
         });
       }
     }
-    await this.#revocation.reconcile(swept, report, references);
-    await this.#lifecycle.departures(records, live, report, references);
+    await this.#reconcile(state);
+    await this.#lifecycle.departures(records, state.live, report, references, (name, work) =>
+      this.#within(name, "Retirement of a departed credential's keys", work),
+    );
+    return this.#finish(report, arns);
+  }
+
+  /**
+   * The due sweep: the credentials keyturn's due index names as due by now (one Query per shard),
+   * each described and checked as the audit checks it, then its next due time written. Nothing
+   * else: new, hidden, departed and deleted-for-good secrets are the audit's.
+   */
+  async runDue(): Promise<MonitorReport> {
+    const report = emptyReport("due");
+    const now = this.#deps.now();
+    const entries = await this.#deps.records.due(now);
+    report.due = entries.length;
+    const state: SweepState = {
+      report,
+      references: new ReferencesOnDemand(this.#deps.store, this.#deps.pinned, (work) =>
+        this.#budget ? this.#budget.excluding(work) : work(),
+      ),
+      records: undefined,
+      swept: [],
+      live: [],
+    };
+    const arns = new Map<string, string>();
+    let reached = 0;
+    for (const entry of entries) {
+      if (this.#outOfTime()) break;
+      reached++;
+      const name = entry.credential;
+      if (!this.#deps.pinned.bySecretName(name)) {
+        // Left the config: its departure is the audit's, not the due index's.
+        await this.#deps.records.clearDue(name).catch(() => {});
+        continue;
+      }
+      let description: SecretDescription;
+      try {
+        description = await this.#within(name, "Monitor due sweep (DescribeSecret)", () =>
+          this.#deps.store.describe(name),
+        );
+      } catch (error) {
+        const failure = asKeyturnError(error, name, "Monitor due sweep (DescribeSecret)");
+        logger.error("monitor: due credential not found", { credential: name, error: failure });
+        report.failures.push({ credential: name, error: failure.message, action: "lookup", cause: failure });
+        // Looked at again next sweep, as the audit looks again at a pinned secret it cannot find (a
+        // secret gone for good: the audit retires its keys).
+        await this.#deps.records.setDue(name, now).catch(() => {});
+        continue;
+      }
+      arns.set(name, description.arn);
+      const failuresBefore = report.failures.length;
+      const credential = await this.#check(description, state);
+      if (!credential) {
+        // Tampered, owned elsewhere, or failed: looked at again by the next due sweep, after the
+        // credentials due before it.
+        const failed = report.failures.length > failuresBefore;
+        await this.#deps.records.setDue(name, failed ? now : NEVER).catch(() => {});
+        continue;
+      }
+      await this.#writeDue(credential, { nextDueAt: entry.nextDueAt }, true);
+    }
+    report.deferred.push(...entries.slice(reached).map((entry) => entry.credential));
+    await this.#reconcile(state);
+    return this.#finish(report, arns);
+  }
+
+  /** `work` for `credential` within a credential's budget (see the header). */
+  async #within<T>(credential: string, doing: string, work: () => Promise<T>): Promise<T> {
+    const budget = new Budget(this.#credentialBudgetMs);
+    this.#budget = budget;
+    try {
+      return await withinBudget(budget, credential, doing, work);
+    } finally {
+      this.#budget = undefined;
+    }
+  }
+
+  /** True when the invocation has no time left for another credential's budget (and what must follow). */
+  #outOfTime(): boolean {
+    const remaining = this.#deps.remainingTimeMs?.();
+    if (remaining === undefined) return false;
+    return remaining < this.#credentialBudgetMs + this.#reconcileBudgetMs + CLOSING_RESERVE_MS;
+  }
+
+  /**
+   * One credential's checks within its budget (see the header): the credential when they all
+   * ran, undefined when it was skipped (owned elsewhere, deleted) or failed (reported).
+   */
+  async #check(description: SecretDescription, state: SweepState): Promise<ManagedCredential | undefined> {
+    const { report } = state;
+    const name = description.name;
+    report.credentials++;
+    const step: { action: SweepAction | undefined } = { action: undefined };
+    try {
+      return await this.#within(name, "Monitor sweep", () => this.#checks(description, state, step));
+    } catch (error) {
+      const failure = asKeyturnError(error, name, "Monitor sweep");
+      logger.error("monitor: credential skipped", { credential: name, error: failure, action: step.action });
+      if (failure instanceof CredentialTamperedError) {
+        report.failures.push({ credential: name, error: failure.message });
+        report.tampered.push(name);
+        await reportTampering(this.#deps.publisher, failure, description.arn, "sweep");
+      } else {
+        // A budget spent before any check began is announced as the first check's.
+        const action = step.action ?? (failure instanceof BudgetExceededError ? "expiry" : undefined);
+        report.failures.push({ credential: name, error: failure.message, action, cause: failure });
+      }
+      return undefined;
+    }
+  }
+
+  async #checks(
+    description: SecretDescription,
+    state: SweepState,
+    step: { action: SweepAction | undefined },
+  ): Promise<ManagedCredential | undefined> {
+    const { report, references } = state;
+    const name = description.name;
+    const credential = managedCredential(description, this.#deps.pinned);
+    // Owned elsewhere first: keyturn revokes nothing for such a secret, deleted or not.
+    if (await this.#lifecycle.ownedElsewhere(credential, report)) {
+      if (!description.deletedDate) state.live.push(credential);
+      return undefined;
+    }
+    if (description.deletedDate) {
+      step.action = "retirement";
+      const record = state.records ? state.records.get(name) : await this.#deps.records.get(name);
+      await this.#lifecycle.deleted(credential, record, report, references);
+      return undefined;
+    }
+    state.live.push(credential);
+    state.swept.push(credential);
+    step.action = "expiry";
+    await this.#expiry.check(credential, report);
+    step.action = "stuck-rotation";
+    await this.#expiry.checkStuck(credential, report);
+    step.action = "revocation";
+    await this.#revocation.previousKey(credential, report, references);
+    step.action = "reminder";
+    await this.#manual.check(credential, report);
+    return credential;
+  }
+
+  /**
+   * Writes the credential's next due time (./due.ts) where it changed. The time is computed from
+   * what the sweep read before acting: one that was due (and may have been acted on) is due again
+   * now, unless `fresh` asks for it to be described again and computed from what it is now.
+   */
+  async #writeDue(
+    credential: ManagedCredential,
+    record: Pick<KeyRecord, "nextDueAt"> | undefined,
+    fresh = false,
+  ): Promise<void> {
+    const now = this.#deps.now();
+    const options = {
+      now,
+      reconcileIntervalMs: this.#deps.reconcileIntervalMs,
+      stuckAfterMs: this.#deps.stuckAfterMs,
+    };
+    let due = nextDueAt(credential, options);
+    if (due <= now.getTime() && fresh) {
+      try {
+        const again = await this.#deps.store.describe(credential.arn);
+        due = nextDueAt({ ...credential, tags: again.tags, versions: again.versions }, options);
+      } catch (error) {
+        logger.warn("monitor: a due credential could not be described again; it stays due", {
+          credential: credential.name,
+          error,
+        });
+      }
+    }
+    const at = Math.min(NEVER, Math.max(due, now.getTime()));
+    const stored = record?.nextDueAt;
+    if (record === undefined || stored === at) return;
+    // The audit leaves a credential already due as it is: the due sweep looks at it, earliest first.
+    if (!fresh && stored !== undefined && stored <= now.getTime() && due <= now.getTime()) return;
+    try {
+      await this.#deps.records.setDue(credential.name, at);
+    } catch (error) {
+      // Not written: the credential keeps its old due time (at worst due now), and the audit writes it.
+      logger.warn("monitor: a credential's next due time could not be written", {
+        credential: credential.name,
+        error,
+      });
+    }
+  }
+
+  /**
+   * The reconciliation, within its own time (`reconcileBudgetMs`, kept back from the credentials'
+   * checks): one issuer's group at a time, each within a credential's budget, so that one vendor
+   * that hangs costs at most that. Groups not reached are deferred to the next sweep.
+   */
+  async #reconcile(state: SweepState): Promise<void> {
+    const { report, references } = state;
+    const groups = new Map<string, ManagedCredential[]>();
+    for (const credential of state.swept) {
+      const key = `${credential.provider.id}\u0000${credential.settings.issuer ?? credential.name}`;
+      groups.set(key, [...(groups.get(key) ?? []), credential]);
+    }
+    const phase = new Budget(this.#reconcileBudgetMs);
+    for (const group of groups.values()) {
+      const first = group[0];
+      if (!first) continue;
+      if (phase.spent) {
+        report.deferred.push(...group.map((credential) => credential.name));
+        continue;
+      }
+      const budget = new Budget(Math.min(this.#credentialBudgetMs, phase.remainingMs()));
+      this.#budget = budget;
+      try {
+        await withinBudget(budget, first.name, "Reconciliation", () =>
+          this.#revocation.reconcile(group, report, references),
+        );
+      } catch (error) {
+        for (const credential of group) {
+          const failure = asKeyturnError(error, credential.name, "Reconciliation");
+          logger.error("reconciliation: credential skipped", { credential: credential.name, error: failure });
+          report.failures.push({
+            credential: credential.name,
+            error: failure.message,
+            action: "reconciliation",
+            cause: failure,
+          });
+        }
+      } finally {
+        this.#budget = undefined;
+      }
+    }
+  }
+
+  /** Announces the failures, logs the sweep and returns its report. */
+  async #finish(report: MonitorReport, arns: Map<string, string>): Promise<MonitorReport> {
     await this.#announceFailures(report, arns);
     // The report keeps each failure's message and action, not the error object behind it.
     report.failures = report.failures.map(({ cause: _cause, ...failure }) => failure);
+    if (report.deferred.length > 0)
+      logger.warn("monitor: the invocation's time ran out; these credentials come first next sweep", {
+        deferred: report.deferred.length,
+      });
     logger.info("monitor sweep finished", {
+      mode: report.mode,
       credentials: report.credentials,
+      due: report.due,
+      deferred: report.deferred.length,
       listCalls: report.listCalls,
       expiring: report.expiring.length,
       expired: report.expired.length,

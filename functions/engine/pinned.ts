@@ -1,4 +1,5 @@
-// What keyturn manages, and how, as the deployment pinned it (docs: README "Security model").
+// What keyturn manages, and how, as the deployment pinned it (docs/architecture.md, "Pinned at
+// deploy, mirrored in tags" and "Trusted and untrusted input").
 // The stack builds this document from the validated config and bakes it into every function's
 // code at synth (infra/keyturn-function.ts), so that only a deployment can change it; the
 // sandbox and the tests hand it to the handlers directly. The functions read who a credential is

@@ -1,4 +1,4 @@
-// Token refresh (shared/DESIGN.md "Incorta token refresh"): for every credential whose
+// Token refresh (docs/architecture.md, "Token refresh (Incorta v1)"; docs/decisions/0002-parameter-store-for-tokens.md): for every credential whose
 // provider mints short-lived tokens from a long-lived key, keep a valid pair in SSM
 // Parameter Store for consumers.
 //
@@ -19,10 +19,15 @@
 //
 // When the pair cannot be kept valid until the next run, "Token Refresh Failed" (critical)
 // goes out: consumers are about to be left without a token.
+//
+// A warm function keeps what it read in a RefreshMemory (./refresh-memory.ts): the key of a
+// credential whose AWSCURRENT version has not changed, for a bounded time. A key the vendor
+// refuses when minting is read again before the refusal counts: it may have been replaced after
+// this run's listing.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { LeaseTable } from "#aws/lease.ts";
-import type { SecretStore } from "#aws/secret-store.ts";
+import { CURRENT, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
 import { type StoredTokens, type TokenStore, tokenParameterName } from "#aws/token-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
@@ -33,6 +38,7 @@ import { asKeyturnError, CredentialRejectedError } from "./errors.ts";
 import { tokenRefreshFailed } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
+import type { RefreshMemory } from "./refresh-memory.ts";
 import { refOf } from "./revocation.ts";
 import { Tag } from "./settings.ts";
 
@@ -55,6 +61,8 @@ export interface RefreshDeps {
   parameterPrefix: string;
   intervalMs: number;
   minRemainingMs: number;
+  /** What a warm function kept from its earlier runs; absent, every value is read. */
+  memory?: RefreshMemory | undefined;
 }
 
 export type RefreshOutcome = "fresh" | "refreshed" | "minted" | "busy" | "failed";
@@ -66,6 +74,12 @@ export interface RefreshReport {
 }
 
 type RefreshCredential = ManagedCredential & { provider: { tokens: TokenMinter<CredentialValue> } };
+
+/** A credential's current value, and whether it came from the memory rather than a read. */
+interface CurrentValue {
+  value: CredentialValue;
+  kept: boolean;
+}
 
 export class TokenRefresher {
   readonly #deps: RefreshDeps;
@@ -130,13 +144,13 @@ export class TokenRefresher {
       // Whoever held the lease before may have just refreshed.
       latest = await this.#deps.tokens.read(parameter);
       if (this.#fresh(latest)) return "fresh";
-      const value = await readCurrent(this.#deps.store, credential);
+      const current = await this.#currentValue(credential);
       const ctx: ProviderContext = {
         credential: name,
         http: this.#deps.http(credential.provider.vendor),
         now: this.#deps.now,
       };
-      const { pair, outcome } = await this.#nextPair(credential.provider.tokens, value, latest, ctx);
+      const { pair, outcome, value } = await this.#nextPair(credential, current, latest, ctx);
       await this.#deps.tokens.write(parameter, {
         ...pair,
         keyId: value.keyId,
@@ -172,12 +186,26 @@ export class TokenRefresher {
     );
   }
 
+  /** The current value: kept by the memory for the version the listing names, or read (and kept). */
+  async #currentValue(credential: RefreshCredential): Promise<CurrentValue> {
+    const memory = this.#deps.memory;
+    const now = this.#deps.now().getTime();
+    const versionId = versionWithStage(credential.versions, CURRENT);
+    const kept = memory?.value(credential.arn, versionId, now);
+    if (kept !== undefined) return { value: kept, kept: true };
+    const value = await readCurrent(this.#deps.store, credential);
+    memory?.keepValue(credential.arn, versionId, value, credential.provider.secretsOf(value), now);
+    return { value, kept: false };
+  }
+
   async #nextPair(
-    minter: TokenMinter<CredentialValue>,
-    value: CredentialValue,
+    credential: RefreshCredential,
+    current: CurrentValue,
     stored: StoredTokens | undefined,
     ctx: ProviderContext,
-  ): Promise<{ pair: TokenPair; outcome: "refreshed" | "minted" }> {
+  ): Promise<{ pair: TokenPair; outcome: "refreshed" | "minted"; value: CredentialValue }> {
+    const minter = credential.provider.tokens;
+    const { value } = current;
     const now = this.#deps.now().getTime();
     const refreshable =
       stored !== undefined &&
@@ -185,7 +213,7 @@ export class TokenRefresher {
       stored.refreshTokenExpiresAt - now > REFRESH_TOKEN_MARGIN_MS;
     if (refreshable) {
       try {
-        return { pair: await minter.refresh(value, stored, ctx), outcome: "refreshed" };
+        return { pair: await minter.refresh(value, stored, ctx), outcome: "refreshed", value };
       } catch (error) {
         // A rejected refresh token (used elsewhere, revoked, expired early): the key can still mint.
         if (!(error instanceof CredentialRejectedError)) throw error;
@@ -194,7 +222,21 @@ export class TokenRefresher {
         });
       }
     }
-    return { pair: await minter.mint(value, ctx), outcome: "minted" };
+    try {
+      return { pair: await minter.mint(value, ctx), outcome: "minted", value };
+    } catch (error) {
+      if (!(error instanceof CredentialRejectedError) || !current.kept) throw error;
+      // The kept key was refused: a new one may have been stored after this run's listing. The
+      // refusal stands only if the secret still holds the same key.
+      this.#deps.memory?.forgetValue(credential.arn);
+      const read = await this.#currentValue(credential);
+      if (read.value.keyId === value.keyId) throw error;
+      logger.info("token refresh: the kept key was refused; minting with the key stored since", {
+        credential: ctx.credential,
+        keyId: read.value.keyId,
+      });
+      return { pair: await minter.mint(read.value, ctx), outcome: "minted", value: read.value };
+    }
   }
 
   async #failed(

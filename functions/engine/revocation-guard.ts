@@ -1,6 +1,6 @@
-// The revocation guard (README "Security model"): before keyturn revokes a key for a credential,
-// no other credential it manages may reference that key, and the key may not be the one its
-// authority (the issuer) signs with. What names the key to revoke (a previous-key tag, a value's
+// The revocation guard (docs/architecture.md, "The revocation guard"): before keyturn revokes a
+// key for a credential, no other credential it manages may reference that key, and the key may
+// not be the one its authority (the issuer) signs with. What names the key to revoke (a previous-key tag, a value's
 // key id) can be written by anyone allowed to tag or write that one secret; what refuses it
 // comes from every other secret, so a neighbour with rights on one secret can only make keyturn
 // refuse, never make it revoke someone else's key.

@@ -1,4 +1,4 @@
-// The revocation half of the lifecycle (shared/DESIGN.md "Rotation protocol"): the monitor's
+// The revocation half of the lifecycle (docs/architecture.md, "Revocation of old keys"): the monitor's
 // sweep revokes each previous key once its grace period has passed, and reconciles what the
 // vendors hold against what the secrets reference, revoking orphans.
 //
@@ -6,7 +6,11 @@
 //   costs no value read and no vendor call.
 // - Never the key that is AWSCURRENT or AWSPENDING.
 // - Where the vendor reports last use, a key used within the in-use window waits ("Previous
-//   Credential Still In Use"), up to the postponement limit; then it is revoked anyway.
+//   Credential Still In Use"), up to the postponement limit; then it is revoked anyway. So does
+//   a key that a consumer reported holding within the in-use window (the usage reports the
+//   consumer library writes, functions/aws/usage-store.ts), for every vendor: reports are
+//   written by the credential's consumers, so they can delay only their own credential's
+//   revocation, and no longer than the limit; an emergency revoke never reads them.
 // - Vendors that can disable a key (soft, reversible) get it disabled first and deleted after
 //   the hard-revoke delay; others are deleted at once.
 // - Orphans: keys carrying keyturn's marker for a credential of this sweep that no current,
@@ -20,7 +24,9 @@
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, PENDING, type SecretStore } from "#aws/secret-store.ts";
+import type { UsageReport, UsageReports } from "#aws/usage-store.ts";
 import type { HttpClient } from "#http/client.ts";
+import { redactText } from "#http/redact.ts";
 import { parseMarker } from "#providers/marker.ts";
 import {
   type AutomaticProvider,
@@ -56,7 +62,12 @@ export interface RevocationDeps {
   orphanSafetyMarginMs: number;
   /** How often each credential's vendor keys are reconciled (a listing at the vendor per issuer). */
   reconcileIntervalMs: number;
+  /** The consumers' usage reports (functions/aws/usage-store.ts); none read without it. */
+  usage?: UsageReports | undefined;
 }
+
+/** Most consumers a "Previous Credential Still In Use" names (the latest reports first). */
+const MAX_CONSUMERS_NAMED = 20;
 
 export interface RevocationRecord {
   credential: string;
@@ -183,7 +194,7 @@ export class Revocation {
     const { tags, settings, provider } = credential;
     const keyId = tags[Tag.previousKeyId];
     const state = tags[Tag.previousState] ?? "active";
-    // "refused": the guard refused it once; a person decides now (README "Security model").
+    // "refused": the guard refused it once; a person decides now (docs/architecture.md, "The revocation guard").
     if (!keyId || state === "revoked" || state === "refused") return;
     const now = this.#deps.now();
     const dueAt = Date.parse((state === "disabled" ? tags[Tag.deleteAfter] : tags[Tag.revokeAfter]) ?? "");
@@ -217,6 +228,7 @@ export class Revocation {
 
     let reason: RevocationReason = "grace-period-ended";
     let lastUsedAt: string | null | undefined;
+    let vendorInUse: Date | undefined;
     if (provider.lastUsed) {
       const lastUsed = await provider.lastUsed(keyId, authority, ctx);
       if (lastUsed === "gone") {
@@ -229,28 +241,16 @@ export class Revocation {
         return;
       }
       lastUsedAt = lastUsed?.toISOString() ?? null;
-      if (lastUsed && now.getTime() - lastUsed.getTime() < settings.inUseWindowMs) {
-        const postponements = Number(tags[Tag.postponements] ?? "0");
-        if (postponements < settings.inUseLimit) {
-          await this.#deps.publisher.publish([
-            previousStillInUse(refOf(credential), {
-              keyId,
-              lastUsedAt: lastUsed.toISOString(),
-              postponements: postponements + 1,
-              limit: settings.inUseLimit,
-              revokeAfter: tags[Tag.revokeAfter] ?? "",
-            }),
-          ]);
-          await this.#deps.store.tag(credential.arn, { [Tag.postponements]: String(postponements + 1) });
-          report.postponed.push({ credential: settings.credential, keyId, postponements: postponements + 1 });
-          logger.warn("revocation postponed: the previous key is still in use", {
-            credential: settings.credential,
-            keyId,
-          });
-          return;
-        }
-        reason = "in-use-limit-reached";
+      if (lastUsed && now.getTime() - lastUsed.getTime() < settings.inUseWindowMs) vendorInUse = lastUsed;
+    }
+    const { holders, truncated } = await this.#holders(credential, keyId, now, report);
+    if (vendorInUse || holders.length > 0 || truncated) {
+      const postponements = Number(tags[Tag.postponements] ?? "0");
+      if (postponements < settings.inUseLimit) {
+        await this.#postpone(credential, report, keyId, postponements + 1, vendorInUse, holders);
+        return;
       }
+      reason = "in-use-limit-reached";
     }
     const strength: RevokeStrength = provider.revocation === "soft-then-hard" ? "soft" : "hard";
     const outcome = await provider.revoke(keyId, authority, strength, ctx);
@@ -267,6 +267,89 @@ export class Revocation {
         : { [Tag.previousState]: "revoked" },
       lastUsedAt,
     );
+  }
+
+  /**
+   * The consumers that reported holding `keyId`, the credential's previous key, within the in-use
+   * window, latest first (one Query of the usage reports; none without them), and whether the
+   * Query's page was cut short (a flooded partition: taken as held, bounded by the in-use limit).
+   * A report of any other key id changes nothing; one dated more than a few minutes ahead is not
+   * believed (functions/aws/usage-store.ts), a later one counts as made now. Reports that cannot
+   * be read hold nothing back: the key is revoked as without reports (a consumer still holding it
+   * meets one refusal and reads again), and the failure is announced as the "usage-reports"
+   * action's ("Credential Action Failed"), so that an outage or a deleted table is heard, not
+   * silently turned into revocations that ignore consumers, nor into revocations held forever.
+   */
+  async #holders(
+    credential: ManagedCredential,
+    keyId: string,
+    now: Date,
+    report: RevocationReport,
+  ): Promise<{ holders: UsageReport[]; truncated: boolean }> {
+    if (!this.#deps.usage) return { holders: [], truncated: false };
+    let read: Awaited<ReturnType<UsageReports["holding"]>>;
+    try {
+      read = await this.#deps.usage.holding(credential.name, keyId, now);
+    } catch (error) {
+      const failure = asKeyturnError(error, credential.name, "Reading the consumers' usage reports");
+      logger.error("revocation sweep: usage reports unreadable, revoking without them", {
+        credential: credential.name,
+        error: failure,
+      });
+      report.failures.push({
+        credential: credential.name,
+        error: failure.message,
+        action: "usage-reports",
+        cause: failure,
+      });
+      return { holders: [], truncated: false };
+    }
+    const holders = read.reports
+      .map((r) => ({ ...r, reportedAt: r.reportedAt > now ? now : r.reportedAt }))
+      .filter((r) => now.getTime() - r.reportedAt.getTime() < credential.settings.inUseWindowMs)
+      .sort((a, b) => b.reportedAt.getTime() - a.reportedAt.getTime());
+    return { holders, truncated: read.truncated };
+  }
+
+  /** "Previous Credential Still In Use", naming the use the vendor saw and the consumers that reported it. */
+  async #postpone(
+    credential: AutomaticCredential,
+    report: RevocationReport,
+    keyId: string,
+    postponements: number,
+    vendorInUse: Date | undefined,
+    holders: UsageReport[],
+  ): Promise<void> {
+    const { settings, tags } = credential;
+    const latest = [vendorInUse, holders[0]?.reportedAt]
+      .filter((at): at is Date => at !== undefined)
+      .reduce((a, b) => (a > b ? a : b));
+    await this.#deps.publisher.publish([
+      previousStillInUse(refOf(credential), {
+        keyId,
+        lastUsedAt: latest.toISOString(),
+        postponements,
+        limit: settings.inUseLimit,
+        revokeAfter: tags[Tag.revokeAfter] ?? "",
+        ...(holders.length > 0
+          ? {
+              consumers: holders.slice(0, MAX_CONSUMERS_NAMED).map((holder) => ({
+                // Already held to a name's shape (functions/aws/usage-store.ts); the redactor
+                // takes out any token shape a vendor's keys have.
+                consumer: redactText(holder.consumer),
+                reportedAt: holder.reportedAt.toISOString(),
+              })),
+            }
+          : {}),
+      }),
+    ]);
+    await this.#deps.store.tag(credential.arn, { [Tag.postponements]: String(postponements) });
+    report.postponed.push({ credential: settings.credential, keyId, postponements });
+    logger.warn("revocation postponed: the previous key is still in use", {
+      credential: settings.credential,
+      keyId,
+      consumers: holders.length,
+    });
   }
 
   /** Publishes "Credential Revoked", then writes the tags that record it (see the header on order). */

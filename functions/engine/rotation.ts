@@ -1,5 +1,5 @@
 // The Secrets Manager rotation protocol for credentials a vendor lets us mint by API
-// (shared/DESIGN.md "Rotation protocol"). Secrets Manager calls the four steps with one
+// (docs/architecture.md, "Rotation"). Secrets Manager calls the four steps with one
 // ClientRequestToken (the new version's id) and retries the whole rotation after any
 // failure, so every step is idempotent and safe to re-run in any order:
 //

@@ -53,6 +53,11 @@ export const RefreshEnvironment = v.object({
   KEYTURN_MIN_TOKEN_REMAINING: duration("2m"),
   /** The KMS key token parameters are encrypted with; unset, Parameter Store's default aws/ssm. */
   KEYTURN_TOKEN_KEY_ID: v.optional(name),
+  /**
+   * How long a warm function keeps a key or token pair it read for its later runs (re-read sooner
+   * on a new version or a refusal); "0s" keeps nothing. See functions/engine/refresh-memory.ts.
+   */
+  KEYTURN_REFRESH_MEMORY: duration("1h"),
 });
 export type RefreshEnvironment = v.InferInput<typeof RefreshEnvironment>;
 

@@ -1,7 +1,10 @@
-// The monitor: one scheduled sweep over every managed credential (functions/engine/monitor.ts):
-// expiry notices and early rotations, stuck rotations, revocation of old keys, orphans. Each
-// sweep that finishes writes its metrics (./metrics.ts): the fleet by state, from the listing
-// the sweep read (watched here, not read again), what it did and what failed.
+// The monitor: scheduled sweeps over the managed credentials (functions/engine/monitor.ts):
+// expiry notices and early rotations, stuck rotations, revocation of old keys, orphans. Two
+// schedules invoke it, each with its mode as the event's input: {"mode":"due"} (hourly: only the
+// credentials keyturn's due index names) and {"mode":"audit"} (daily by default: the full sweep
+// over ListSecrets); any other event is an audit, the sweep that misses nothing. Each sweep that
+// finishes writes its metrics (./metrics.ts): what it did and what failed; the audit also the
+// fleet by state, from the listing it read (watched here, not read again).
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -10,12 +13,14 @@ import { EventPublisher } from "#aws/event-publisher.ts";
 import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { type SecretDescription, SecretStore } from "#aws/secret-store.ts";
+import { UsageReports } from "#aws/usage-store.ts";
 import { logger } from "#engine/logger.ts";
-import { Monitor, type MonitorReport } from "#engine/monitor.ts";
+import { Monitor, type MonitorDeps, type MonitorReport, type SweepMode } from "#engine/monitor.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
+import type { RevocationDeps } from "#engine/revocation.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { MonitorEnvironment, readEnvironment } from "./environment.ts";
-import { publishMetrics, sweepMetrics } from "./metrics.ts";
+import { MetricName, publishMetrics, sweepMetrics } from "./metrics.ts";
 import { bundledPinnedCredentials } from "./pinned.ts";
 import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
 
@@ -38,24 +43,58 @@ export interface MonitorHandlerDeps {
   rotate?: (secretId: string) => Promise<void>;
   now?: () => Date;
   http?: Partial<HttpClientOptions>;
+  /** Each credential's work in a sweep ends after this long (default: the monitor's, 10 s). */
+  credentialBudgetMs?: number | undefined;
+  /** The reconciliation's own time in a sweep (default: the monitor's, 60 s). */
+  reconcileBudgetMs?: number | undefined;
+  /** The consumers' usage reports (KEYTURN_USAGE_TABLE): a previous key a consumer still holds waits. */
+  usage?: UsageReports | undefined;
 }
 
 export const DEFAULT_FAILURE_ESCALATION_MS = 24 * 3_600_000;
+/** The HTTP client's own default (functions/http/client.ts), kept back from a budget's end as from the Lambda's. */
+const HTTP_SAFETY_MARGIN_MS = 2_000;
+
+/** The sweep an event asks for: {"mode":"due"} is the due sweep; anything else the audit. */
+export function sweepModeOf(event: unknown): SweepMode {
+  return typeof event === "object" && event !== null && (event as { mode?: unknown }).mode === "due"
+    ? "due"
+    : "audit";
+}
+
+/** The fleet's gauges come from the audit's listing: a due sweep reads none, and writes none. */
+const FLEET_GAUGES: readonly string[] = [
+  MetricName.credentials,
+  MetricName.expiriesNext30Days,
+  MetricName.fewestDaysToExpiry,
+];
 
 export function createMonitorHandler(deps: MonitorHandlerDeps) {
-  return async (_event: unknown, context: InvocationContext): Promise<MonitorReport> => {
+  return async (event: unknown, context: InvocationContext): Promise<MonitorReport> => {
     logger.appendKeys({ requestId: context.awsRequestId });
+    const mode = sweepModeOf(event);
     const now = deps.now ?? (() => new Date());
     const started = performance.now();
     const listed = new Map<string, SecretDescription>();
     try {
-      const report = await new Monitor({
+      // The usage reports reach the revocation (functions/engine/revocation.ts) in the deps the
+      // monitor hands it.
+      const monitorDeps: MonitorDeps & Pick<RevocationDeps, "usage"> = {
         store: watchListing(deps.store, listed),
         pinned: deps.pinned,
         records: deps.records,
         publisher: deps.publisher,
         now,
-        http: vendorHttp(context, deps.http),
+        // A budgeted call's deadline is its budget's end, or the Lambda's, whichever comes first.
+        http: (vendor, remainingMs) => {
+          const margin = deps.http?.safetyMarginMs ?? HTTP_SAFETY_MARGIN_MS;
+          const lambda = () => context.getRemainingTimeInMillis();
+          const remainingTimeMs = remainingMs ? () => Math.min(lambda(), remainingMs() + margin) : lambda;
+          return vendorHttp(context, { ...deps.http, remainingTimeMs })(vendor);
+        },
+        remainingTimeMs: () => context.getRemainingTimeInMillis(),
+        credentialBudgetMs: deps.credentialBudgetMs,
+        reconcileBudgetMs: deps.reconcileBudgetMs,
         rotate:
           deps.rotate ??
           (async (secretId) => {
@@ -67,17 +106,20 @@ export function createMonitorHandler(deps: MonitorHandlerDeps) {
         rotateFunctionArn: deps.rotateFunctionArn,
         failureStreaks: deps.failureStreaks,
         failureEscalationMs: deps.failureEscalationMs ?? DEFAULT_FAILURE_ESCALATION_MS,
-      }).run();
+        usage: deps.usage,
+      };
+      const report = await new Monitor(monitorDeps).sweep(mode);
       // Only a sweep that finished: its SweepDuration is the heartbeat. One that threw is the
       // function's Errors alarm, and its logs say why.
+      const metrics = sweepMetrics(report, {
+        listed: [...listed.values()],
+        durationMs: Math.round(performance.now() - started),
+        now: now(),
+        pinned: deps.pinned,
+        rotateFunctionArn: deps.rotateFunctionArn,
+      });
       publishMetrics(
-        sweepMetrics(report, {
-          listed: [...listed.values()],
-          durationMs: Math.round(performance.now() - started),
-          now: now(),
-          pinned: deps.pinned,
-          rotateFunctionArn: deps.rotateFunctionArn,
-        }),
+        mode === "due" ? metrics.filter((point) => !FLEET_GAUGES.includes(point.name)) : metrics,
       );
       return report;
     } finally {
@@ -124,4 +166,8 @@ export const handler = createMonitorHandler({
   reconcileIntervalMs: environment.KEYTURN_RECONCILE_INTERVAL,
   stuckAfterMs: environment.KEYTURN_STUCK_ROTATION_AFTER,
   rotateFunctionArn: environment.KEYTURN_ROTATE_FUNCTION_ARN,
+  // Read here rather than in MonitorEnvironment: optional, and set by every stack that has the table.
+  usage: process.env.KEYTURN_USAGE_TABLE
+    ? new UsageReports(dynamodb, process.env.KEYTURN_USAGE_TABLE)
+    : undefined,
 });

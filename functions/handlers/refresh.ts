@@ -3,6 +3,11 @@
 // outcomes and the access token lifetime consumers are left with as metrics (./metrics.ts):
 // the handler watches which expiry each token parameter held last, read or written, so the
 // figure costs no extra Parameter Store read (nor KMS decryption).
+//
+// The function stays warm between its runs (every 2 minutes): what it read is kept in a
+// RefreshMemory (functions/engine/refresh-memory.ts) for at most KEYTURN_REFRESH_MEMORY (default
+// 1 hour), so that a run reads a credential's key and decrypts its token parameter only when
+// either changed, or the bound has passed.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -15,6 +20,7 @@ import { type StoredTokens, TokenStore } from "#aws/token-store.ts";
 import { logger } from "#engine/logger.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
 import { type RefreshReport, TokenRefresher } from "#engine/refresh.ts";
+import { DEFAULT_REFRESH_MEMORY_MS, RefreshMemory } from "#engine/refresh-memory.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { RefreshEnvironment, readEnvironment } from "./environment.ts";
 import { publishMetrics, refreshMetrics } from "./metrics.ts";
@@ -31,11 +37,15 @@ export interface RefreshHandlerDeps {
   parameterPrefix: string;
   intervalMs: number;
   minRemainingMs: number;
+  /** How long a key or token pair read by one run may serve later runs. Default 1 hour; 0 keeps nothing. */
+  memoryMs?: number;
   now?: () => Date;
   http?: Partial<HttpClientOptions>;
 }
 
 export function createRefreshHandler(deps: RefreshHandlerDeps) {
+  // One per handler: what this process keeps between its runs.
+  const memory = new RefreshMemory(deps.memoryMs ?? DEFAULT_REFRESH_MEMORY_MS);
   return async (_event: unknown, context: InvocationContext): Promise<RefreshReport> => {
     logger.appendKeys({ requestId: context.awsRequestId });
     const now = deps.now ?? (() => new Date());
@@ -43,7 +53,11 @@ export function createRefreshHandler(deps: RefreshHandlerDeps) {
     try {
       const report = await new TokenRefresher({
         ...deps,
-        tokens: watchTokens(deps.tokens, expiries),
+        memory,
+        tokens: watchTokens(
+          memory.tokenStore(deps.tokens, () => now().getTime()),
+          expiries,
+        ),
         now,
         http: vendorHttp(context, deps.http),
         holder: context.awsRequestId,
@@ -69,8 +83,9 @@ function watchTokens(tokens: TokenStore, expiries: Map<string, number>): TokenSt
       }
       if (property === "write") {
         return async (name: string, stored: StoredTokens, ...rest: unknown[]) => {
-          await target.write(name, stored, ...(rest as [string | undefined]));
+          const version = await target.write(name, stored, ...(rest as [string | undefined]));
           expiries.set(name, stored.accessTokenExpiresAt);
+          return version;
         };
       }
       const value: unknown = Reflect.get(target, property, target);
@@ -90,4 +105,5 @@ export const handler = createRefreshHandler({
   parameterPrefix: environment.KEYTURN_TOKEN_PARAMETER_PREFIX,
   intervalMs: environment.KEYTURN_REFRESH_INTERVAL,
   minRemainingMs: environment.KEYTURN_MIN_TOKEN_REMAINING,
+  memoryMs: environment.KEYTURN_REFRESH_MEMORY,
 });

@@ -4,14 +4,14 @@
 //
 // A 429 is waited out: for Retry-After when the vendor sends it; otherwise for X-RateLimit-Reset,
 // read as epoch seconds (or milliseconds) when it is that large and as seconds left when it is small,
-// since vendors use both and Everflow documents neither (VENDORS.md §3 names X-RateLimit-Limit and
+// since vendors use both and Everflow documents neither (its rate-limiting page, https://developers.everflow.io/user-guide/rate-limiting, names X-RateLimit-Limit and
 // X-RateLimit-Remaining only); otherwise for the rate-limit window the request declares. A wait longer
 // than `maxRateLimitWaitMs`, or one that would end past the Lambda's deadline, is not started: the
 // 429 is thrown instead, and the next run tries again.
 
 import { isIPv4 } from "node:net";
 import { setTimeout as sleepFor } from "node:timers/promises";
-import { type Dispatcher, getGlobalDispatcher } from "undici";
+import type { Dispatcher } from "undici";
 import {
   ConfigurationError,
   ConnectionError,
@@ -309,6 +309,7 @@ export class HttpClient {
   }
 
   async #attempt<T>(prepared: PreparedRequest, budgetMs: number): Promise<HttpResponse<T>> {
+    const transport = await loadTransport();
     const limitedByDeadline = budgetMs < prepared.timeoutMs;
     const controller = new AbortController();
     const timer = setTimeout(
@@ -316,7 +317,7 @@ export class HttpClient {
       Math.min(prepared.timeoutMs, budgetMs),
     );
     try {
-      const response = await (this.#dispatcher ?? getGlobalDispatcher()).request({
+      const response = await transport.sendRequest(this.#dispatcher ?? transport.sharedAgent(), {
         origin: prepared.origin,
         path: prepared.path,
         method: prepared.method,
@@ -459,6 +460,24 @@ export class HttpClient {
         );
     }
   }
+}
+
+/**
+ * Where ./transport.ts is at run time. In a Lambda bundle it is a file of its own beside index.mjs
+ * (infra/keyturn-function.ts builds it and defines KEYTURN_TRANSPORT_FILE), so that a cold start
+ * neither evaluates nor even parses undici; from source (the tests, the CLI) it is the module
+ * beside this one.
+ */
+declare const KEYTURN_TRANSPORT_FILE: string | undefined;
+const TRANSPORT_FILE = typeof KEYTURN_TRANSPORT_FILE === "string" ? KEYTURN_TRANSPORT_FILE : "./transport.ts";
+
+type Transport = typeof import("./transport.ts");
+let loadingTransport: Promise<Transport> | undefined;
+
+/** undici, loaded on the first request of the process rather than with this module. */
+function loadTransport(): Promise<Transport> {
+  loadingTransport ??= import(new URL(TRANSPORT_FILE, import.meta.url).href) as Promise<Transport>;
+  return loadingTransport;
 }
 
 /**

@@ -1,6 +1,7 @@
-// Time source for the vendor simulators. Token expiry (VENDORS.md §1: "A deleted or expired
-// token gets 401") is judged against an injected clock, so tests can move time forward
-// instead of sleeping until a token runs out.
+// Time source for the vendor simulators. Token expiry (Immuta answers an expired token 401:
+// https://documentation.immuta.com/saas/developer-guides/api-intro/marketplace-api) is judged
+// against an injected clock, so tests can move time forward instead of sleeping until a token
+// runs out.
 
 export interface Clock {
   /** Current time in epoch milliseconds. */

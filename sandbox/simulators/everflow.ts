@@ -1,24 +1,25 @@
 // Everflow Marketplace (partner) API simulator: API keys that only a person can create and
-// revoke, over real HTTP on loopback, following shared/VENDORS.md §3 and the vendor's page in
-// seeds/003 ("Managing Your Marketplace API Keys").
+// revoke, over real HTTP on loopback, following Everflow's help-desk page "Managing Your
+// Marketplace API Keys" (https://helpdesk.everflow.io/collaborator/managing-your-marketplace-api-keys;
+// what keyturn relies on: docs/vendors.md, "Everflow").
 //
 // Clients reach it through a vendor endpoint override, like AWS_ENDPOINT_URL: the canonical
 // `https://api.eflow.team/v1/partners` becomes `http://127.0.0.1:PORT/api.eflow.team/v1/partners`,
 // so the first path segment names the vendor host: `api.eflow.team`, or `api-eu.eflow.team` for
 // the accounts hosted in the EU. Any other host is a 404.
 //
-// Keys are made in the web UI only (§3). The UI is stood for by a control endpoint on the
-// simulator's own root, never under a vendor host: `POST /__ui/keys` {host?, portal, name,
+// Keys are made in the web UI only (the page above). The UI is stood for by a control endpoint
+// on the simulator's own root, never under a vendor host: `POST /__ui/keys` {host?, portal, name,
 // permissions?} answers 201 with the key (the one time it is shown), `POST /__ui/keys/{id}/revoke`
 // revokes for good, `GET /__ui/keys` lists records without values. `createKey`, `revokeKey`
 // and `keys` are the same operations for tests.
 //
-// Documented (§3 and the seed): header `X-Eflow-API-Key: <key>` (no Bearer), a missing key is a
-// 401, a key of the wrong portal a 403 "Out of realm", `GET /v1/partners` is the cheap check,
-// a key is shown once, a revoked key never works again, permissions are All or sections such
-// as Reporting.
+// Documented (the page above and Everflow's developer pages): header `X-Eflow-API-Key: <key>`
+// (no Bearer), a missing key is a 401, a key of the wrong portal a 403 "Out of realm",
+// `GET /v1/partners` is the cheap check, a key is shown once, a revoked key never works again,
+// permissions are All or sections such as Reporting.
 //
-// Rate limit (§3, and Everflow's "Rate Limiting" page, developers.everflow.io/user-guide/rate-limiting):
+// Rate limit (Everflow's "Rate Limiting" page, https://developers.everflow.io/user-guide/rate-limiting):
 // a partner gets 5 requests/s per customer, shared by all of the customer's keys, over a 30-second
 // window, so X-RateLimit-Limit is 150; every answer carries X-RateLimit-Limit and
 // X-RateLimit-Remaining, and once the limit is reached every request is a 429 until the window
@@ -29,9 +30,9 @@
 // no rate-limit headers); the 429 body is `{"error": "Too Many Requests"}`; X-RateLimit-Reset is
 // sent only when `rateLimit.resetHeader` asks for it (as seconds left or epoch seconds), since
 // Everflow documents no such header; `rateLimit: false` turns the limit off. (A newer revision of the
-// page describes a token bucket with bursts of 20; §3 and the window above are what is modelled.)
+// page describes a token bucket with bursts of 20; the window above is what is modelled.)
 //
-// Unconfirmed by VENDORS.md, and chosen here:
+// Unconfirmed by Everflow's pages, and chosen here:
 // - Error bodies are `{"error": "<message>"}` (the shape of Everflow's public developer pages):
 //   401 "No Authentication Method Found" without the header, 401 "Invalid API Key" for an
 //   unknown or revoked key, 403 "Out of realm", 403 "Insufficient permissions", 400 "Invalid
@@ -52,7 +53,7 @@
 // - Ids are integers from 1; key values are 32 url-safe characters. Keys never expire.
 // - The UI endpoint answers 409 to revoking a revoked key (the UI offers no Revoke on it) and
 //   has no route that re-enables one; `revokeKey` on a revoked key changes nothing. Editing a
-//   key's name or permissions (the seed's Edit) and the UI's login and roles are not modelled.
+//   key's name or permissions (the help-desk page's Edit) and the UI's login and roles are not modelled.
 //   UI calls are neither fault-injected nor recorded in `requests`: they stand for a person.
 // - `lastUsedAt` is the simulator's own bookkeeping (every authenticated API call), for tests;
 //   Everflow's API reports no last use.
@@ -120,7 +121,7 @@ export const EVERFLOW_RATE_PER_SECOND: Record<EverflowPortal, number> = {
   affiliate: 5,
   advertiser: 5,
 };
-/** VENDORS.md §3: the limit resets every 30 seconds. */
+/** Everflow's rate-limiting page: the limit resets every 30 seconds. */
 export const EVERFLOW_RATE_WINDOW_MS = 30_000;
 
 export interface EverflowRateLimitOptions {

@@ -1,8 +1,8 @@
-// Fault injection shared by the vendor simulators (Immuta today; SoftwareOne, Everflow and
-// Incorta next). VENDORS.md asks that every simulator "can be told to misbehave (429 with
-// Retry-After, 5xx, slow or cut responses, malformed bodies)"; this module knows no vendor:
-// a simulator computes its normal answer and `serveWithFaults` decides what actually goes
-// on the wire.
+// Fault injection shared by the vendor simulators (Immuta, SoftwareOne, Everflow and Incorta).
+// Every simulator can be told to misbehave (429 with Retry-After, 5xx, slow or cut responses,
+// malformed bodies), as the bad-input tests need (docs/testing.md, "Reliability").
+// This module knows no vendor: a simulator computes its normal answer and `serveWithFaults`
+// decides what actually goes on the wire.
 //
 // Delays are real time (timers), not the simulator's Clock: they exist to exercise a
 // client's network timeouts, which run on real time too.

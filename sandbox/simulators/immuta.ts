@@ -1,5 +1,7 @@
 // Immuta Request app simulator: personal access tokens (PATs) over real HTTP on loopback,
-// following the contract in VENDORS.md §1 (and the vendor's pages in seeds/000 and 001).
+// following Immuta's Request App API page
+// (https://documentation.immuta.com/saas/developer-guides/api-intro/marketplace-api; what keyturn
+// relies on: docs/vendors.md, "Immuta").
 //
 // Clients reach it through a vendor endpoint override, like AWS_ENDPOINT_URL: the canonical
 // `https://na.api.immutacloud.com/marketplace/...` becomes
@@ -7,7 +9,7 @@
 // names the vendor host. Each global segment (na, eu, ap) keeps its own users and tokens:
 // a token used in the wrong region gets the documented 401.
 //
-// What VENDORS.md marks unconfirmed is a setting or a stated choice here:
+// What Immuta's page and spec leave open is a setting or a stated choice here:
 // - whether a PAT may mint its successor: `selfIssue` (default true); when false only tokens
 //   seeded with `canIssue` may mint, and others get NestJS's guard answer (403);
 // - omitting `expirationDate` means the token never expires;
@@ -15,10 +17,12 @@
 //   (`{message, error, statusCode}`, class-validator messages for bad bodies);
 // - DELETE answers 200 with an empty body.
 //
-// Where the vendor's published spec speaks (shared/vendor-specs/immuta-marketplace.openapi.yml;
-// test/contract/immuta.test.ts checks every answer against it), the simulator follows it:
-// GET /api/auth/user answers UserWithPermissionsAndEntitlements, whose tenantInfo names the
-// tenant and the region (globalSegment); tokens are JWTs. Invented where the spec is silent: the
+// Where the vendor's published spec speaks ("Immuta Data Marketplace" 1.0, downloadable from the
+// page above; public copy in github.com/api-evangelist/immuta,
+// `openapi/immuta-marketplace-api-openapi.yml`; test/contract/immuta.test.ts checks every answer
+// against it), the simulator follows it: GET /api/auth/user answers
+// UserWithPermissionsAndEntitlements, whose tenantInfo names the tenant and the region
+// (globalSegment); tokens are JWTs. Invented where the spec is silent: the
 // JWT's claims and signature (a random one: keyturn never reads inside a token), the user's
 // `expiration` (the token's expiry in epoch seconds, 0 for none), and the fields the spec leaves
 // optional, which the simulator answers with plausible values.
@@ -36,7 +40,7 @@ import { serveOnLoopback } from "./loopback-server.ts";
 export const IMMUTA_REGIONS = ["na", "eu", "ap"] as const;
 export type ImmutaRegion = (typeof IMMUTA_REGIONS)[number];
 
-/** As the Request app answers it (VENDORS.md §1); dates are ISO strings. */
+/** As the Request app answers it (the spec's PersonalAccessToken); dates are ISO strings. */
 export interface PersonalAccessToken {
   tokenId: string;
   userId: string;
@@ -76,7 +80,7 @@ export interface ImmutaSimulatorOptions {
   clock?: Clock;
   /** Default 0: a free port. */
   port?: number;
-  /** May a PAT create its successor (unconfirmed, VENDORS.md §1); default true. */
+  /** May a PAT create its successor (Immuta does not say); default true. */
   selfIssue?: boolean;
 }
 
@@ -476,7 +480,7 @@ function nestError(status: number, message: string | string[]): SimulatedRespons
   return json(status, { message, error: STATUS_CODES[status] ?? "Error", statusCode: status });
 }
 
-/** The exact body VENDORS.md §1 documents, also for the wrong region. */
+/** The exact 401 body Immuta documents, also for the wrong region. */
 function notAuthenticated(): SimulatedResponse {
   return nestError(401, "Not authenticated.");
 }

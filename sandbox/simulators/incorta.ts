@@ -1,6 +1,8 @@
-// Incorta simulator: Public API v1 (API key -> access and refresh tokens, VENDORS.md §4 and
-// the vendor's page in seeds/004) and Public API v2 personal access tokens (VENDORS.md §5),
-// over real HTTP on loopback.
+// Incorta simulator: Public API v1 (API key -> access and refresh tokens; Incorta's pages
+// https://docs.incorta.com/cloud/references-public-api-v1 and
+// https://docs.incorta.com/cloud/references-api-create-token-endpoint-v1) and Public API v2
+// personal access tokens (https://docs.incorta.com/cloud/references-public-api-v2), over real
+// HTTP on loopback. What keyturn relies on: docs/vendors.md, "Incorta".
 //
 // Clients reach it through a vendor endpoint override, like AWS_ENDPOINT_URL: the canonical
 // `https://acme.cloud.incorta.com/incorta/api/v1/tokens` becomes
@@ -8,7 +10,7 @@
 // segment is the vendor host; every Incorta cluster has its own host, so any host is accepted
 // and names a cluster, each with its own tenants, users, keys, tokens and PATs.
 //
-// Documented behaviour (§4, §5, Incorta's Public API pages): requestHash is the hex SHA-256 of the
+// Documented behaviour (Incorta's Public API v1 and v2 pages): requestHash is the hex SHA-256 of the
 // API key followed by the timestamp as a decimal string; the timestamp must lie within a window of
 // 30 minutes by default (the cluster setting public.apis.tokens.request.duration:
 // `timestampWindowMs`); timestamps and expiries are absolute epoch milliseconds (from the injected
@@ -21,7 +23,7 @@
 // is open to any tenant user, answers the SQLi address as plain text, and exists on Cloud only;
 // an on-premises cluster is served over HTTP or HTTPS "according to your installation".
 //
-// Choices where §4/§5 are silent or say "unconfirmed":
+// Choices where Incorta's pages are silent (invented here):
 // - Keys and PATs exist only through the test API (`issueApiKey`, `renewApiKey`, `createPat`,
 //   `revokePat`): Incorta creates them in its web UI, never by API. `issueApiKey` creates the
 //   tenant and user as needed; a user has at most one key (Generate Key, then Renew Key).
@@ -37,7 +39,7 @@
 //   areas": it takes a live access token of its cluster, so tests can prove a consumer holds a
 //   valid one.
 // - v2: `POST /incorta/api/v2/{tenant}/schema/list` answers `{schemasDetails, total}` (the
-//   shape §5 marks unconfirmed), paged by `limit` (default 10) and `offset` from the JSON
+//   shape only a third-party connector confirms), paged by `limit` (default 10) and `offset` from the JSON
 //   body; `schemaType` is accepted whatever its value. The tenant is looked up first, so an
 //   unknown or disabled one (`disableTenant`) is a 404 whatever the token, with an invented
 //   message. A missing, unknown, revoked or expired PAT (expired from its `expiresAt` on) or one
@@ -63,19 +65,19 @@ import { type Clock, systemClock } from "./clock.ts";
 import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
 import { serveOnLoopback } from "./loopback-server.ts";
 
-/** VENDORS.md §4: how far a mint request's `timestamp` may be from the cluster's clock, by default. */
+/** Public API v1: how far a mint request's `timestamp` may be from the cluster's clock, by default. */
 export const INCORTA_TIMESTAMP_WINDOW_MS = 30 * 60_000;
-/** VENDORS.md §5: the answer of v2 to a bad personal access token. */
+/** Public API v2: its answer to a bad personal access token. */
 export const INCORTA_INVALID_PAT_MESSAGE = "INC_09030101: Invalid personal access token.";
-/** VENDORS.md §4 defaults. */
+/** Public API v1: the default lifetimes of the access and refresh tokens. */
 export const INCORTA_DEFAULT_ACCESS_MS = 10 * 60_000;
 export const INCORTA_DEFAULT_REFRESH_MS = 30 * 60_000;
-/** VENDORS.md §5: active PATs per user. */
+/** Public API v2: at most this many active PATs per user. */
 export const INCORTA_MAX_ACTIVE_PATS = 10;
 /** The schemas every simulated tenant has, for the v1 and v2 list answers. */
 export const INCORTA_SCHEMAS: readonly string[] = ["SALES", "HR", "FINANCE"];
 
-/** As `POST /v1/tokens` and `/v1/tokens/refresh` answer it (VENDORS.md §4). */
+/** As `POST /v1/tokens` and `/v1/tokens/refresh` answer it (Public API v1). */
 export interface IncortaTokenAnswer {
   accessToken: string;
   refreshToken: string;
@@ -566,7 +568,7 @@ export async function startIncortaSimulator(
   };
 }
 
-/** VENDORS.md §4: hex SHA-256 of the API key followed by the timestamp as a decimal string. */
+/** Public API v1: hex SHA-256 of the API key followed by the timestamp as a decimal string. */
 export function requestHashOf(apiKey: string, timestamp: number): string {
   return createHash("sha256")
     .update(`${apiKey}${String(timestamp)}`)

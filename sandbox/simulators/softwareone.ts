@@ -1,7 +1,10 @@
 // SoftwareOne Marketplace Platform simulator: account API tokens over real HTTP on loopback,
-// following the contract in shared/VENDORS.md §2 (and the vendor's page in seeds/002), and
-// where they speak, SoftwareOne's spec (shared/vendor-specs/softwareone-marketplace.openapi.json)
-// and reference pages (shared/vendor-specs/softwareone-docs/).
+// following the vendor's API Tokens pages
+// (https://docs.platform.softwareone.com/modules-and-features/settings/api-tokens; what keyturn
+// relies on: docs/vendors.md, "SoftwareOne"), and where they speak, SoftwareOne's spec (served at
+// https://api.platform.softwareone.com/public/v1/accounts/openapi.json) and reference pages
+// (github.com/softwareone-platform/docs, `developer-resources/`: rql.md, error-object.md,
+// errors-handling.md).
 //
 // Clients reach it through a vendor endpoint override, like AWS_ENDPOINT_URL: the canonical
 // `https://api.platform.softwareone.com/public/v1/accounts/api-tokens` becomes
@@ -31,7 +34,7 @@
 //   true})` gives an older token, whose value is the bare secret without the `idt:TKN-…:` part
 //   (SoftwareOne's CLI keeps such a token's id beside it); it authenticates the same way.
 //
-// Choices where VENDORS.md §2 and the spec are silent or say "unconfirmed" (invented here):
+// Choices where the vendor's pages and the spec are silent (invented here):
 // - Admin rights: managing tokens (list, create, PUT, disable/enable, DELETE, GET of another
 //   token) needs an account administrator's token. Here that is a token whose modules include
 //   `MOD-1000` ("Account administration"); `seedToken(…, {admin: true})` adds it, and a token
@@ -39,7 +42,7 @@
 //   GET its own record (how keyturn verifies a fresh token) and GET /accounts/modules.
 // - Scope: a token sees only its own account's tokens; another account's token id is a 404, and
 //   creating a token for another account is a 403.
-// - Tokens never expire (§2: unconfirmed); disable and enable are 404 on a deleted token, and
+// - Tokens never expire (no page says they do); disable and enable are 404 on a deleted token, and
 //   which status a repeated disable gets is the `repeatedStateChange` switch above.
 // - A deleted token is gone from every answer: GET and DELETE are 404 and lists leave it out.
 // - Lists: default limit 10 (the spec gives none), ordered by creation; `select=-field` drops a
@@ -99,7 +102,7 @@ export interface AuditEntry {
   by: { id: string; name: string };
 }
 
-/** As the platform answers it (VENDORS.md §2, the spec's ApiToken); `token` unless `select=-token`. */
+/** As the platform answers it (the spec's ApiToken); `token` unless `select=-token`. */
 export interface ApiToken {
   id: string;
   name: string;

@@ -179,6 +179,19 @@ describe("the cost model", () => {
     expect(large.maxPerCredentialMonthUsd).toBeLessThan(small.maxPerCredentialMonthUsd);
   });
 
+  test("a Parameter Store read asks KMS only when it decrypts: the refresh's version checks cost no KMS request", () => {
+    const reads = (withDecryption: boolean): CycleUsage => ({
+      ...refresh,
+      calls: [{ ...call("SSM", "GetParameter"), withDecryption }, ...refresh.calls.slice(1)],
+    });
+
+    const [decrypting, checking] = costModel(inputs([reads(true), reads(false)])).modes;
+
+    expect(checking?.monthly.kmsRequests).toBeLessThan(decrypting?.monthly.kmsRequests ?? 0);
+    expect(checking?.items["KMS requests"]).toBeLessThan(decrypting?.items["KMS requests"] ?? 0);
+    expect(decrypting?.monthly.kmsRequests).toBe(costModel(inputs([refresh])).modes[0]?.monthly.kmsRequests);
+  });
+
   test("a cycle that makes more calls costs more", () => {
     const busier = { ...automatic, calls: [...automatic.calls, ...automatic.calls] };
 

@@ -7,7 +7,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { App, Duration, Stack } from "aws-cdk-lib";
 import { afterAll, expect, test } from "vitest";
-import { BUNDLE_FILE, bundleLambda } from "../../bench/lambda-build.ts";
+import { BUNDLE_FILE, bundleLambda, TRANSPORT_FILE } from "../../bench/lambda-build.ts";
 import { KeyturnFunction } from "../../infra/keyturn-function.ts";
 
 const cdkContext: Record<string, unknown> = JSON.parse(
@@ -17,7 +17,12 @@ const cdkContext: Record<string, unknown> = JSON.parse(
 const scratch = mkdtempSync(join(tmpdir(), "keyturn-bench-build-"));
 afterAll(() => rmSync(scratch, { recursive: true, force: true }));
 
-function stackBundle(): { code: Buffer; map: { mappings: string; sourcesContent?: unknown } } {
+function stackBundle(): {
+  code: Buffer;
+  map: { mappings: string; sourcesContent?: unknown };
+  transport: Buffer;
+  transportMap: { mappings: string };
+} {
   const app = new App({ outdir: join(scratch, "cdk.out"), context: cdkContext });
   new KeyturnFunction(new Stack(app, "BenchBuild"), "Relay", {
     handler: "relay",
@@ -32,6 +37,8 @@ function stackBundle(): { code: Buffer; map: { mappings: string; sourcesContent?
   return {
     code: readFileSync(join(directory, BUNDLE_FILE)),
     map: JSON.parse(readFileSync(join(directory, `${BUNDLE_FILE}.map`), "utf8")),
+    transport: readFileSync(join(directory, TRANSPORT_FILE)),
+    transportMap: JSON.parse(readFileSync(join(directory, `${TRANSPORT_FILE}.map`), "utf8")),
   };
 }
 
@@ -44,4 +51,9 @@ test("the benchmark bundles a handler into the same bytes as the stack's NodejsF
   const benchedMap = JSON.parse(readFileSync(`${benched.file}.map`, "utf8"));
   expect(benchedMap.mappings).toBe(deployed.map.mappings);
   expect(benchedMap.sourcesContent).toEqual(deployed.map.sourcesContent);
+  // The vendor client's undici part, built beside it (infra/keyturn-function.ts, afterBundling).
+  expect(readFileSync(benched.transport.file).equals(deployed.transport)).toBe(true);
+  expect(JSON.parse(readFileSync(`${benched.transport.file}.map`, "utf8")).mappings).toBe(
+    deployed.transportMap.mappings,
+  );
 });

@@ -86,7 +86,7 @@ describe("AWS errors", () => {
       `keyturn: AWS denied secretsmanager:DescribeSecret for credential "keyturn/softwareone-catalog" in the ` +
         `endpoint ${aws.endpoint} (eu-west-1): the identity you run keyturn as lacks that permission`,
     );
-    expect(stderr).toContain('README, "Operator permissions"');
+    expect(stderr).toContain('(docs/cli.md, "Operator permissions")');
     expect(stderr).toContain("(AWS: User: arn:aws:sts::123456789012:assumed-role/ops/jane is not authorized");
   });
 

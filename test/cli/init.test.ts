@@ -25,6 +25,9 @@ describe("keyturn init", () => {
     expect(lines(result.stdout)[0]).toBe(
       `Wrote an example config with ${example.credentials.length} credentials to ${path}.`,
     );
+    // The page it sends the operator to is in the repository.
+    expect(result.stdout).toContain("(docs/configuration.md)");
+    expect(existsSync(join(import.meta.dirname, "..", "..", "docs", "configuration.md"))).toBe(true);
   });
 
   test("refuses to overwrite a file, unless --force", async () => {

@@ -1,10 +1,16 @@
 // Issue 19, the consumer library (consumer/): an application reading a keyturn credential through
 // `createConsumer` against moto, calling the Immuta simulator over real HTTP with the key it got,
 // across keyturn's real rotations and emergency revokes.
-import { afterEach, beforeEach, expect, test } from "vitest";
+
+import type { AddressInfo } from "node:net";
+import { createServer, type Socket } from "node:net";
+import { DynamoDBClient, GetItemCommand } from "@aws-sdk/client-dynamodb";
+import { PutParameterCommand } from "@aws-sdk/client-ssm";
+import { afterEach, beforeEach, expect, test, vi } from "vitest";
 import { TokenStore } from "#aws/token-store.ts";
+import { createUsageTable } from "#aws/usage-store.ts";
 import { CredentialRefusedError, type CredentialValue, createConsumer } from "../../consumer/index.ts";
-import { createTokenConsumer } from "../../consumer/tokens.ts";
+import { createTokenConsumer, TokensNotFoundError } from "../../consumer/tokens.ts";
 import { DAY, HOUR, type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
 import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
 
@@ -161,4 +167,143 @@ test("the package exports the library as keyturn/consumer and keyturn/consumer/t
   expect(typeof library.createConsumer).toBe("function");
   expect(typeof library.withCredential).toBe("function");
   expect(typeof tokens.createTokenConsumer).toBe("function");
+});
+
+/** PutItem calls the usage reports made. */
+function countReports(): { puts: number } {
+  const counter = { puts: 0 };
+  fx.aws.dynamodb.middlewareStack.add(
+    (next, context) => async (args) => {
+      if (context.commandName === "PutItemCommand") counter.puts++;
+      return next(args);
+    },
+    { step: "initialize", name: `countReports${Math.random()}` },
+  );
+  return counter;
+}
+
+test("with reporting on, the consumer reports the key id it holds once per cache read, never the key", async () => {
+  const { secretId, keyId, token } = await fx.createCredential();
+  await createUsageTable(fx.aws.dynamodb, "usage");
+  const puts = countReports();
+  const consumer = createConsumer({
+    client: fx.aws.secretsManager,
+    maxAgeMs: 15_000,
+    now: () => fx.clock.now(),
+    report: { table: "usage", consumer: "billing-service", client: fx.aws.dynamodb },
+  });
+
+  await consumer.credential(secretId);
+  fx.clock.advance(10_000);
+  await consumer.credential(secretId);
+  const putsWithinMaxAge = puts.puts;
+  fx.clock.advance(6_000);
+  await consumer.credential(secretId);
+  const item = await fx.aws.dynamodb.send(
+    new GetItemCommand({
+      TableName: "usage",
+      Key: { credential: { S: secretId }, holding: { S: `${keyId}#billing-service` } },
+    }),
+  );
+
+  expect(putsWithinMaxAge).toBe(1);
+  expect(puts.puts).toBe(2);
+  expect(item.Item?.keyId?.S).toBe(keyId);
+  expect(item.Item?.reportedAt?.S).toBe(new Date(fx.clock.now()).toISOString());
+  expect(Number(item.Item?.expiresAt?.N)).toBeGreaterThan(fx.clock.now() / 1000);
+  expect(JSON.stringify(item.Item)).not.toContain(token);
+});
+
+test("a report that fails (no such table) never fails the application's read, and warns once without the key", async () => {
+  const { secretId, keyId } = await fx.createCredential();
+  const warn = vi.spyOn(console, "warn").mockImplementation(() => {});
+  const consumer = createConsumer({
+    client: fx.aws.secretsManager,
+    maxAgeMs: 1_000,
+    now: () => fx.clock.now(),
+    report: { table: "no-such-table", consumer: "billing-service", client: fx.aws.dynamodb },
+  });
+
+  const first = await consumer.credential(secretId);
+  fx.clock.advance(2_000);
+  const second = await consumer.withCredential(secretId, async (value) => value.keyId);
+
+  expect(first.keyId).toBe(keyId);
+  expect(second).toBe(keyId);
+  const warnings = warn.mock.calls.map((args) => args.join(" "));
+  warn.mockRestore();
+  expect(warnings).toHaveLength(1);
+  expect(warnings[0]).toContain("could not report usage");
+  expect(findLeaks([...warnings, output.text()], fx.sim.issuedValues)).toEqual([]);
+});
+
+test("an application that does not report makes no usage write", async () => {
+  const { secretId } = await fx.createCredential();
+  await createUsageTable(fx.aws.dynamodb, "usage");
+  const puts = countReports();
+  const previous = process.env.KEYTURN_USAGE_TABLE;
+  delete process.env.KEYTURN_USAGE_TABLE;
+  try {
+    // A consumer name and a client, but no table: nothing to report to.
+    const consumer = createConsumer({
+      client: fx.aws.secretsManager,
+      report: { consumer: "billing-service", client: fx.aws.dynamodb },
+    });
+    await consumer.credential(secretId);
+  } finally {
+    if (previous !== undefined) process.env.KEYTURN_USAGE_TABLE = previous;
+  }
+
+  expect(puts.puts).toBe(0);
+});
+
+test("a report that hangs (no route to DynamoDB) does not hold the application's read", async () => {
+  const { secretId, keyId } = await fx.createCredential();
+  // A DynamoDB endpoint that accepts the connection and never answers, as a VPC without a route
+  // (or a stalled proxy) would: the real SDK client, over a real socket.
+  const pending: Socket[] = [];
+  const silent = createServer((socket) => {
+    pending.push(socket);
+  });
+  await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+  const hanging = new DynamoDBClient({
+    endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+    region: "us-east-1",
+    credentials: { accessKeyId: "test", secretAccessKey: "test" },
+    maxAttempts: 1,
+  });
+  try {
+    const consumer = createConsumer({
+      client: fx.aws.secretsManager,
+      now: () => fx.clock.now(),
+      report: { table: "usage", consumer: "billing-service", client: hanging },
+    });
+
+    const value = await consumer.credential(secretId);
+
+    // The read came back while the report was still waiting for an answer.
+    expect(value.keyId).toBe(keyId);
+    expect(pending.length).toBeGreaterThan(0);
+    expect(pending.every((socket) => !socket.destroyed)).toBe(true);
+  } finally {
+    hanging.destroy();
+    for (const socket of pending) socket.destroy();
+    await new Promise((resolve) => silent.close(resolve));
+  }
+});
+
+test("a token parameter that is not JSON is refused without quoting it", async () => {
+  const text = "hand-written-access-token-0123456789";
+  await fx.aws.ssm.send(
+    new PutParameterCommand({ Name: "/keyturn/tokens/incorta/etl", Value: text, Type: "SecureString" }),
+  );
+  const consumer = createTokenConsumer({ client: fx.aws.ssm, now: () => fx.clock.now() });
+
+  const error = await consumer.tokens("incorta/etl").catch((caught: unknown) => caught);
+
+  expect(error).toBeInstanceOf(TokensNotFoundError);
+  expect(String((error as Error).message)).toContain("/keyturn/tokens/incorta/etl");
+  // Node's JSON.parse quotes the start of the text it could not parse; the error must not.
+  expect(String((error as Error).message)).not.toContain(text.slice(0, 6));
+  expect(findLeaks([String((error as Error).message), output.text()], [text])).toEqual([]);
 });

@@ -1,8 +1,10 @@
 // Issue 18: every call keyturn makes at Immuta, and every answer the simulator gives it, against
-// Immuta's published Request-app OpenAPI spec (../shared/vendor-specs/immuta-marketplace.openapi.yml,
-// seed 001). The calls are recorded at the vendor hub during real flows: rotations (a
-// token minting its successor, and an issuer minting for another credential), the sweep's
-// revocation and reconciliation, and an emergency revoke.
+// Immuta's published Request-app OpenAPI spec ("Immuta Data Marketplace" 1.0, downloadable from
+// https://documentation.immuta.com/saas/developer-guides/api-intro/marketplace-api; public copy in
+// github.com/api-evangelist/immuta, `openapi/immuta-marketplace-api-openapi.yml`; read here from
+// ../shared/vendor-specs/immuta-marketplace.openapi.yml). The calls are recorded at the vendor hub
+// during real flows: rotations (a token minting its successor, and an issuer minting for another
+// credential), the sweep's revocation and reconciliation, and an emergency revoke.
 
 import { afterAll, beforeAll, describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";

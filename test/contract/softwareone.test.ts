@@ -1,6 +1,7 @@
 // Issue 18: every call keyturn makes at SoftwareOne, and every answer the simulator gives it,
-// against SoftwareOne's published Marketplace API spec
-// (../shared/vendor-specs/softwareone-marketplace.openapi.json). Its operations have no ids: a
+// against SoftwareOne's published Marketplace API spec (served at
+// https://api.platform.softwareone.com/public/v1/accounts/openapi.json; read here from a copy in
+// ../shared/vendor-specs/softwareone-marketplace.openapi.json). Its operations have no ids: a
 // problem names them "<METHOD> <path>". The calls are recorded at the vendor hub during real
 // flows: an administrator token minting a consumer's successor and its own, verification, the
 // sweep's disable (soft revoke), last-use check, delete (hard revoke) and reconciliation listing,

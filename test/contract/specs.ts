@@ -1,8 +1,16 @@
-// The vendors' own OpenAPI specs (../shared/vendor-specs, beside the repository: they are the
-// vendors' documents, never copied into it), loaded once per test file, and the check of one
-// recorded vendor call against them: the request (path, method, parameters, body) and the answer
-// (status and body) must be what the spec declares for the operation. The validator is
-// openapi-backend (ajv underneath); a problem names the operation id and the JSON pointer.
+// The vendors' published OpenAPI specs, loaded once per test file, and the check of one recorded
+// vendor call against them: the request (path, method, parameters, body) and the answer (status
+// and body) must be what the spec declares for the operation. The validator is openapi-backend
+// (ajv underneath); a problem names the operation id and the JSON pointer.
+//
+// The specs are the vendors' documents, read from unchanged copies in ../shared/vendor-specs
+// beside the repository (never copied into it):
+// - Immuta's Request app ("Immuta Data Marketplace" 1.0), downloadable from
+//   https://documentation.immuta.com/saas/developer-guides/api-intro/marketplace-api; public copy
+//   in github.com/api-evangelist/immuta, `openapi/immuta-marketplace-api-openapi.yml`;
+// - SoftwareOne's Marketplace API, served at
+//   https://api.platform.softwareone.com/public/v1/accounts/openapi.json; public copy in
+//   github.com/softwareone-platform/docs (`.gitbook/assets/openAPI.yaml`).
 
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";

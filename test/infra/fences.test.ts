@@ -1,9 +1,9 @@
-// The fences AWS keeps around keyturn (DESIGN.md, "Trust model"), as the synthesized template
-// states them: each secret's resource policy, the bus policy and the pinned Revoke Requested rule,
-// the key policies of keyturn's KMS keys, and the critical topic's policy. Each policy is checked
-// for whom it excepts, and that a principal it does not name is not excepted. What the policies
-// do once deployed (that AWS denies as they say) only a real account can show: moto's IAM mode
-// evaluates neither resource policies nor conditions.
+// The fences AWS keeps around keyturn (docs/architecture.md, "The fences in AWS"), as the
+// synthesized template states them: each secret's resource policy, the bus policy and the pinned
+// Revoke Requested rule, the key policies of keyturn's KMS keys, and the critical topic's policy.
+// Each policy is checked for whom it excepts, and that a principal it does not name is not
+// excepted. What the policies do once deployed (that AWS denies as they say) only a real account
+// can show: moto's IAM mode evaluates neither resource policies nor conditions.
 
 import { CliCredentialsStackSynthesizer } from "aws-cdk-lib";
 import type { Template } from "aws-cdk-lib/assertions";

@@ -10,6 +10,7 @@ import type { Template } from "aws-cdk-lib/assertions";
 import { AccountRootPrincipal, type CfnRole, Role } from "aws-cdk-lib/aws-iam";
 import { ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
 import { beforeAll, describe, expect, test } from "vitest";
+import { DUE_INDEX } from "#aws/record-store.ts";
 import { parseDuration } from "#engine/duration.ts";
 import type { Severity } from "#engine/events.ts";
 import { pinnedDocument } from "#engine/pinned.ts";
@@ -280,20 +281,31 @@ describe("the Keyturn stack", () => {
     );
   });
 
-  test("runs the monitor every hour from EventBridge Scheduler, failed deliveries to its dead-letter queue", () => {
-    expect(schedulesOf(synthesized.template, synthesized.functionIds.monitor)).toEqual([
+  test("runs the monitor's due sweep every hour and its audit every day from EventBridge Scheduler, failed deliveries to its dead-letter queue", () => {
+    const target = (mode: string) =>
       expect.objectContaining({
-        ScheduleExpression: "rate(1 hour)",
-        State: "ENABLED",
-        Target: expect.objectContaining({
-          DeadLetterConfig: { Arn: { "Fn::GetAtt": [synthesized.monitorQueueId, "Arn"] } },
+        DeadLetterConfig: { Arn: { "Fn::GetAtt": [synthesized.monitorQueueId, "Arn"] } },
+        Input: JSON.stringify({ mode }),
+      });
+    expect(schedulesOf(synthesized.template, synthesized.functionIds.monitor)).toEqual(
+      expect.arrayContaining([
+        expect.objectContaining({
+          ScheduleExpression: "rate(1 hour)",
+          State: "ENABLED",
+          Target: target("due"),
         }),
-      }),
-    ]);
+        expect.objectContaining({
+          ScheduleExpression: "rate(1 day)",
+          State: "ENABLED",
+          Target: target("audit"),
+        }),
+      ]),
+    );
+    expect(schedulesOf(synthesized.template, synthesized.functionIds.monitor)).toHaveLength(2);
   });
 
-  test("has a schedule for the monitor and one for the refresh, and no other", () => {
-    synthesized.template.resourceCountIs("AWS::Scheduler::Schedule", 2);
+  test("has two schedules for the monitor (due sweep, audit) and one for the refresh, and no other", () => {
+    synthesized.template.resourceCountIs("AWS::Scheduler::Schedule", 3);
   });
 
   test("lets only one monitor sweep run at a time", () => {
@@ -554,8 +566,11 @@ describe("the Keyturn stack", () => {
     });
 
     test("takes and releases leases in the lease table only", () => {
+      // The records table's are below; the usage table's in test/infra/usage.test.ts.
       const statements = statementsAllowing(synthesized.template, "dynamodb:").filter(
-        (statement) => !JSON.stringify(resourcesOf(statement)).includes(synthesized.recordsTableId),
+        (statement) =>
+          !JSON.stringify(resourcesOf(statement)).includes(synthesized.recordsTableId) &&
+          !JSON.stringify(resourcesOf(statement)).includes("KeyturnUsageTable"),
       );
 
       expect(statements.map((statement) => [actionsOf(statement).sort(), resourcesOf(statement)])).toEqual([
@@ -586,6 +601,22 @@ describe("the Keyturn stack", () => {
         revoke: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
         relay: [],
       });
+    });
+
+    test("the monitor alone may Query the records table's due index, and no function any other index", () => {
+      const indexStatements = (handler: (typeof HANDLERS)[number]) =>
+        functionStatements(synthesized.template, synthesized.functionIds[handler]).filter((statement) =>
+          JSON.stringify(resourcesOf(statement)).includes("/index/"),
+        );
+
+      expect(
+        indexStatements("monitor").map((statement) => [
+          actionsOf(statement),
+          JSON.stringify(resourcesOf(statement)),
+        ]),
+      ).toEqual([[["dynamodb:Query"], expect.stringContaining(`/index/${DUE_INDEX}`)]]);
+      for (const handler of HANDLERS.filter((name) => name !== "monitor"))
+        expect(indexStatements(handler)).toEqual([]);
     });
 
     test("writes nothing on every resource: there it has only ListSecrets, which takes no resource", () => {

@@ -2,7 +2,9 @@
 // SSM Parameter Store, DynamoDB leases, EventBridge) and the Incorta simulator, with an
 // injected clock shared by both.
 
+import type { InitializeMiddleware } from "@smithy/types";
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import type { SecretStore } from "#aws/secret-store.ts";
 import type { IncortaSimulator } from "#sandbox/simulators/incorta.ts";
 import {
   INCORTA_CLUSTER as CLUSTER,
@@ -11,7 +13,7 @@ import {
   type RefreshWorld,
   startRefreshWorld,
 } from "../reliability/refresh-day.ts";
-import { isolatedAws } from "../support/aws.ts";
+import { type IsolatedAws, isolatedAws } from "../support/aws.ts";
 import { eventProblems } from "../support/event-schemas.ts";
 import { type CapturedOutput, captureOutput, describeError, findLeaks } from "../support/leak-guard.ts";
 import { MINUTE, type World } from "../support/world.ts";
@@ -20,9 +22,30 @@ let refreshWorld: RefreshWorld;
 let world: World;
 let sim: IncortaSimulator;
 let output: CapturedOutput;
+/** Every Secrets Manager and Parameter Store request, as "Operation" or "GetParameter+decrypt". */
+let awsCalls: string[];
+
+/** Records the requests of the world's own clients (moto answers them as before). */
+function recordCalls(aws: IsolatedAws): string[] {
+  const calls: string[] = [];
+  const recorder =
+    <I extends object, O extends object>(): InitializeMiddleware<I, O> =>
+    (next, context) =>
+    async (args) => {
+      const decrypt = (args.input as { WithDecryption?: boolean }).WithDecryption === true;
+      calls.push(`${(context.commandName ?? "?").replace(/Command$/, "")}${decrypt ? "+decrypt" : ""}`);
+      return next(args);
+    };
+  const where = { step: "initialize", name: "refreshTestRecorder" } as const;
+  aws.secretsManager.middlewareStack.add(recorder(), where);
+  aws.ssm.middlewareStack.add(recorder(), where);
+  return calls;
+}
 
 beforeEach(async () => {
-  refreshWorld = await startRefreshWorld(isolatedAws());
+  const aws = isolatedAws();
+  awsCalls = recordCalls(aws);
+  refreshWorld = await startRefreshWorld(aws);
   ({ world, sim } = refreshWorld);
   output = captureOutput();
 });
@@ -185,5 +208,136 @@ describe("a vendor outage", () => {
 
     expect(report.outcomes.map((o) => o.outcome)).toEqual(["failed"]);
     expect((await noLeaks()).filter((e) => e["detail-type"] === "Token Refresh Failed")).toEqual([]);
+  });
+});
+
+describe("a warm refresh function", () => {
+  const callsDuring = async <T>(work: () => Promise<T>) => {
+    const mark = awsCalls.length;
+    const value = await work();
+    return { value, calls: awsCalls.slice(mark) };
+  };
+  const count = (calls: string[], call: string) => calls.filter((c) => c === call).length;
+
+  test("refreshes within its one-hour bound with the key it kept and the pair it wrote: no key read, no decryption", async () => {
+    const first = await callsDuring(() => world.refresh());
+    world.clock.advance(6 * MINUTE);
+
+    const second = await callsDuring(() => world.refresh());
+
+    expect(first.value.outcomes.map((o) => o.outcome)).toEqual(["minted"]);
+    expect(count(first.calls, "GetSecretValue")).toBe(1);
+    expect(second.value.outcomes.map((o) => o.outcome)).toEqual(["refreshed"]);
+    expect(count(second.calls, "GetSecretValue")).toBe(0);
+    // Each read of the pair checks its version only (no KMS request): this function wrote it.
+    expect(count(second.calls, "GetParameter+decrypt")).toBe(0);
+    expect(count(second.calls, "GetParameter")).toBeGreaterThanOrEqual(1);
+    expect(count(second.calls, "PutParameter")).toBe(1);
+    expect(sim.isAccessTokenValid((await world.storedTokens(CREDENTIAL))?.accessToken ?? "")).toBe(true);
+    await noLeaks();
+  });
+
+  test("reads the key again once its one-hour bound has passed", async () => {
+    await world.refresh();
+    world.clock.advance(61 * MINUTE);
+
+    const run = await callsDuring(() => world.refresh());
+
+    expect(run.value.outcomes.map((o) => o.outcome)).toEqual(["minted"]); // the refresh token is gone too
+    expect(count(run.calls, "GetSecretValue")).toBe(1);
+  });
+
+  test("decrypts the pair when someone else wrote it since (a new parameter version)", async () => {
+    await world.refresh();
+    world.clock.advance(6 * MINUTE);
+    // Someone else (an operator, a second deployment) writes the parameter.
+    const { TokenStore, tokenParameterName } = await import("#aws/token-store.ts");
+    const stored = await world.storedTokens(CREDENTIAL);
+    if (!stored) throw new Error("the first run stored no pair");
+    await new TokenStore(world.aws.ssm).write(tokenParameterName(CREDENTIAL), {
+      ...stored,
+      refreshedAt: "elsewhere",
+    });
+
+    const run = await callsDuring(() => world.refresh());
+
+    expect(run.value.outcomes.map((o) => o.outcome)).toEqual(["refreshed"]);
+    expect(count(run.calls, "GetParameter+decrypt")).toBeGreaterThanOrEqual(1);
+    expect(count(run.calls, "GetSecretValue")).toBe(0);
+  });
+
+  test("a key stored since its last run is a new version: read at the next run and minted with, no refusal, no failure", async () => {
+    await world.refresh();
+    const newKey = sim.renewApiKey(CLUSTER, "analytics", "etl.bot");
+    await world.put(CREDENTIAL, { apiKey: newKey });
+    world.clock.advance(6 * MINUTE);
+    sim.resetRequests();
+
+    const run = await callsDuring(() => world.refresh());
+
+    expect(run.value.outcomes.map((o) => o.outcome)).toEqual(["minted"]);
+    expect(run.value.failures).toEqual([]);
+    expect(count(run.calls, "GetSecretValue")).toBe(1);
+    expect(sim.requests.filter((r) => r.status === 401)).toEqual([]);
+    expect(sim.isAccessTokenValid((await world.storedTokens(CREDENTIAL))?.accessToken ?? "")).toBe(true);
+    expect((await noLeaks()).filter((e) => e["detail-type"] === "Token Refresh Failed")).toEqual([]);
+  });
+
+  test("a key replaced after the run listed the secrets: the kept key is refused, read again, and minted with; no failure event", async () => {
+    sim.setLifetimes({ refreshMs: 5 * MINUTE }); // the next due run mints: its refresh token is gone
+    await world.refresh();
+    world.clock.advance(6 * MINUTE);
+    // An operator renews the key at Incorta and stores it while the run is under way, after its
+    // listing (which still names the old version): the race the vendor's refusal settles.
+    const store: SecretStore = world.store;
+    const listTagged = store.listTagged.bind(store);
+    let replaced = false;
+    let putCalls: string[] = [];
+    store.listTagged = async function* (...args: Parameters<SecretStore["listTagged"]>) {
+      for await (const page of listTagged(...args)) {
+        if (!replaced) {
+          replaced = true;
+          const mark = awsCalls.length;
+          await world.put(CREDENTIAL, { apiKey: sim.renewApiKey(CLUSTER, "analytics", "etl.bot") });
+          putCalls = awsCalls.slice(mark);
+          sim.resetRequests();
+        }
+        yield page;
+      }
+    };
+
+    const run = await callsDuring(() => world.refresh());
+
+    expect(replaced).toBe(true);
+    expect(run.value.outcomes.map((o) => o.outcome)).toEqual(["minted"]);
+    expect(run.value.failures).toEqual([]);
+    // The kept key's mint was refused; the key read again minted.
+    expect(sim.requests.map((r) => `${r.path} ${r.status}`)).toEqual([
+      "/incorta/api/v1/tokens 401",
+      "/incorta/api/v1/tokens 201",
+    ]);
+    // The refresh's own reads of the key: the one after the refusal (the operator's put reads too).
+    expect(count(run.calls, "GetSecretValue") - count(putCalls, "GetSecretValue")).toBe(1);
+    expect(sim.isAccessTokenValid((await world.storedTokens(CREDENTIAL))?.accessToken ?? "")).toBe(true);
+    expect((await noLeaks()).filter((e) => e["detail-type"] === "Token Refresh Failed")).toEqual([]);
+  });
+
+  test("a kept key the vendor refuses, with no other key stored, is read once more and then fails as any refused key", async () => {
+    sim.setLifetimes({ refreshMs: 5 * MINUTE }); // the next due run mints
+    await world.refresh();
+    sim.renewApiKey(CLUSTER, "analytics", "etl.bot"); // renewed in the Incorta UI, not stored
+    world.clock.advance(6.5 * MINUTE); // 3.5 minutes left: less than the next run needs
+    sim.resetRequests();
+
+    const run = await callsDuring(() => world.refresh());
+
+    expect(run.value.outcomes.map((o) => o.outcome)).toEqual(["failed"]);
+    expect(run.value.failures.map((f) => f.credential)).toEqual([CREDENTIAL]);
+    expect(count(run.calls, "GetSecretValue")).toBe(1);
+    expect(sim.requests.map((r) => `${r.path} ${r.status}`)).toEqual(["/incorta/api/v1/tokens 401"]);
+    const failed = (await noLeaks()).filter((e) => e["detail-type"] === "Token Refresh Failed");
+    expect(failed.map((e) => e.detail)).toEqual([
+      expect.objectContaining({ credential: CREDENTIAL, severity: "critical" }),
+    ]);
   });
 });

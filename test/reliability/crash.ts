@@ -3,7 +3,7 @@
 // the whole scenario again in a fresh world with that one call failing, either before it
 // happens or after it took effect with the answer lost, let the system recover as it would
 // in AWS (Secrets Manager retries the rotation; the next monitor sweep runs), and check the
-// invariants of shared/DESIGN.md:
+// invariants (docs/testing.md, "Reliability"):
 //
 //   - AWSCURRENT authenticates at the vendor;
 //   - every live key keyturn minted is referenced by a secret version (after one sweep);

@@ -49,8 +49,8 @@ describe("a credential moved to a new secret with the same key", () => {
       [Tag.issuer]: ADMIN,
     });
     // The new secret cannot be read by the monitor: an adopted secret under a KMS key whose policy
-    // does not name the monitor's role (the config's kmsKey; README: its key policy is the
-    // adopter's), or GetSecretValue throttled during the sweeps that matter.
+    // does not name the monitor's role (the config's kmsKey; docs/deploy.md, "Adopting an existing
+    // secret": its key policy is the adopter's), or GetSecretValue throttled during the sweeps that matter.
     failReadsOf(fx, "softwareone/catalog-v2");
     const redeployed = await redeployWithout(fx, old.secretId);
     await redeployed.sweep(); // "Credential Departing" for the old name

@@ -1,5 +1,5 @@
 // The world of test/support/world.ts with an Immuta simulator, Immuta credentials, and the
-// invariant checks of shared/DESIGN.md "Rotation protocol" (./rotation-invariants.ts).
+// rotation invariant checks of ./rotation-invariants.ts (docs/testing.md, "Reliability").
 
 import { Tag } from "#engine/settings.ts";
 import { markerIn } from "#providers/marker.ts";
@@ -33,7 +33,7 @@ export interface ImmutaFixture extends World {
     options?: ImmutaCredentialOptions,
   ): Promise<{ secretId: string; token: string; keyId: string }>;
   current(secretId: string): ReturnType<World["read"]>;
-  /** The invariants of DESIGN.md "Rotation protocol", as failures (empty when all hold). */
+  /** The rotation invariants (docs/testing.md, "Reliability"), as failures (empty when all hold). */
   invariantViolations(secretIds: string[], options?: { rotationFinished?: boolean }): Promise<string[]>;
 }
 

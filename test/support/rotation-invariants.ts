@@ -1,4 +1,5 @@
-// The invariants of shared/DESIGN.md "Rotation protocol", checked on a world after rotations:
+// The rotation invariants (docs/architecture.md, "Rotation"; docs/testing.md, "Reliability"),
+// checked on a world after rotations:
 //
 //   - AWSCURRENT authenticates at the vendor;
 //   - once the rotation finished, no AWSPENDING is left on a version that is not AWSCURRENT;

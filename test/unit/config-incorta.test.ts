@@ -1,6 +1,7 @@
 // The Incorta credentials' settings in the deployment config (infra/config.ts): an on-premises
-// cluster may be plain http (VENDORS.md §4: "according to your installation"), but only when the
-// credential's settings say so explicitly, and a refusal names the credential and the field.
+// cluster may be plain http (Incorta's Public API v1 page: "according to your installation"), but
+// only when the credential's settings say so explicitly, and a refusal names the credential and
+// the field.
 import { describe, expect, test } from "vitest";
 import { InvalidConfigError, parseConfig } from "../../infra/config.ts";
 

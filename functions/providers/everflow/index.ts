@@ -1,4 +1,5 @@
-// Everflow Marketplace (partner) API keys (shared/VENDORS.md §3, seeds/003): a manual provider.
+// Everflow Marketplace (partner) API keys: a manual provider (docs/vendors.md, "Everflow";
+// https://helpdesk.everflow.io/collaborator/managing-your-marketplace-api-keys).
 //
 // - Keys are created, edited and revoked only in the web UI (Account > API Keys), shown once,
 //   and a revoked key can never be re-enabled. So keyturn mints and revokes nothing: it
@@ -8,7 +9,7 @@
 // - Auth header `X-Eflow-API-Key: <key>` (no Bearer). Verify: GET /partners, the cheap check.
 // - 401: a missing, revoked or mistyped key. 403 "Out of realm": a key of another portal
 //   (Network, Affiliate, Advertiser) used on the Marketplace's /v1/partners paths.
-// - Rate limit (§3; Everflow's page developers.everflow.io/user-guide/rate-limiting): 5 requests/s per
+// - Rate limit (https://developers.everflow.io/user-guide/rate-limiting): 5 requests/s per
 //   customer, shared by all its keys, over a 30-second window; X-RateLimit-Limit and
 //   X-RateLimit-Remaining on every answer, 429 beyond the limit, no Retry-After. The check declares
 //   the 30-second window to the HTTP client, which waits that long before retrying a 429 that says
@@ -41,7 +42,7 @@ const VENDOR = "Everflow";
 const KEY_HEADER = "x-eflow-api-key";
 const CHECK_PATH = "/partners";
 const MIN_KEY_LENGTH = 8;
-/** VENDORS.md §3: the rate limit resets every 30 seconds. */
+/** Everflow's rate-limiting page: the limit resets every 30 seconds. */
 const RATE_LIMIT_WINDOW_MS = 30_000;
 
 /** The documented base URL `text` stands for (trailing slashes and letter case aside), if any. */

@@ -1,4 +1,5 @@
-// Immuta Request app (formerly "Marketplace app") personal access tokens (shared/VENDORS.md §1).
+// Immuta Request app (formerly "Marketplace app") personal access tokens (docs/vendors.md, "Immuta";
+// https://documentation.immuta.com/saas/developer-guides/api-intro/marketplace-api).
 //
 // - Base URL per region (global segment): https://{na|eu|ap}.api.immutacloud.com/marketplace.
 //   Data lives only in the region of the customer's Govern app; any other region answers a
@@ -12,8 +13,9 @@
 //   /api/auth/tokens/{id} (`deleteToken`); 404 = already gone. Immuta has no reversible
 //   "disable", so a soft revoke deletes too. Listing: GET /api/auth/tokens
 //   (`listTokens`); minting: POST /api/auth/tokens (`createToken`). The operation ids are those of
-//   Immuta's spec, shared/vendor-specs/immuta-marketplace.openapi.yml; test/contract/immuta.test.ts
-//   checks every call and answer against it. PATs are JWTs; keyturn never reads inside one.
+//   Immuta's published spec ("Immuta Data Marketplace" 1.0, downloadable from the page above;
+//   public copy in github.com/api-evangelist/immuta, `openapi/immuta-marketplace-api-openapi.yml`);
+//   test/contract/immuta.test.ts checks every call and answer against it. PATs are JWTs; keyturn never reads inside one.
 // - Unconfirmed by Immuta's documents, and therefore settings rather than assumptions:
 //   whether a PAT may mint its own successor (a credential may name an issuer credential
 //   instead, see the `keyturn:issuer` tag), and whether omitting expirationDate means

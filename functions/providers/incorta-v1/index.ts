@@ -1,9 +1,10 @@
 // Incorta Public API v1: a long-lived API key that mints short-lived access and refresh
-// tokens. Relies on shared/VENDORS.md §4 and Incorta's "References → Public API v1" (seeds/004 for
-// Cloud; docs.incorta.com/latest/references-public-api-v1 for on-premises 6.0+).
+// tokens. Relies on Incorta's "References → Public API v1" (https://docs.incorta.com/cloud/references-public-api-v1
+// and https://docs.incorta.com/cloud/references-api-create-token-endpoint-v1 for Cloud;
+// docs.incorta.com/latest/references-public-api-v1 for on-premises 6.0+) and docs/vendors.md, "Incorta".
 //
 // - Base `${clusterUrl}/api` with clusterUrl `https://<cluster>/incorta`. HTTPS on Incorta Cloud
-//   (seeds/004: "You must use the HTTPS scheme"); an on-premises cluster is served over HTTP or
+//   (Incorta's Public API v1 page: "You must use the HTTPS scheme"); an on-premises cluster is served over HTTP or
 //   HTTPS "according to your installation", so an http:// clusterUrl is accepted only when the
 //   credential's pinned settings say `allowPlainHttp: true`, and then only its requests may go
 //   out over plain HTTP (the HTTP client refuses http:// to any other host but loopback).
@@ -24,7 +25,7 @@
 // - Verify: minting a pair is the cheapest call Incorta offers that proves the key (it
 //   changes nothing else: the new pair is simply left to expire).
 //
-// keyturn's choices where §4 is silent:
+// keyturn's choices where Incorta's pages are silent:
 // - `keyId` is the key's fingerprint, the first 8 hex digits of its SHA-256: Incorta shows no
 //   id for a key. keyturn computes it when absent and refuses one that does not match, so a
 //   renewed key stored with its predecessor's keyId cannot pass for the old one.

@@ -1,6 +1,7 @@
-// Incorta Public API v2 personal access tokens. Relies on shared/VENDORS.md §5 and Incorta's
-// pages "References → Public API v2", "Public API v2 → List Schemas" and "Public API v2 → Get SQLi
-// Connection Endpoint" (docs.incorta.com/cloud/...), and on ../incorta-v1 for the cluster URL.
+// Incorta Public API v2 personal access tokens (docs/vendors.md, "Incorta"). Relies on Incorta's
+// pages "References → Public API v2" (https://docs.incorta.com/cloud/references-public-api-v2),
+// "Public API v2 → List Schemas" and "Public API v2 → Get SQLi Connection Endpoint", and on
+// ../incorta-v1 for the cluster URL.
 //
 // - `Authorization: Bearer <PAT>`, tenant (case-sensitive) in the path (required since Cloud
 //   2023.7.0), base `${clusterUrl}/api` like v1; an http:// clusterUrl only with `allowPlainHttp`
@@ -52,7 +53,7 @@ import type { Provider, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
 
 const MAX_ACTIVE_PATS = 10;
-/** VENDORS.md §5: the code of Incorta's "Invalid personal access token." */
+/** Public API v2: the code of Incorta's "Invalid personal access token." */
 const INVALID_TOKEN_CODE = "INC_09030101";
 
 const nonEmpty = v.pipe(v.string(), v.minLength(1));

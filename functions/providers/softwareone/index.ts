@@ -1,8 +1,11 @@
-// SoftwareOne Marketplace Platform API tokens (shared/VENDORS.md §2, seeds/002).
+// SoftwareOne Marketplace Platform API tokens (docs/vendors.md, "SoftwareOne";
+// https://docs.platform.softwareone.com/modules-and-features/settings/api-tokens).
 //
-// The contract is SoftwareOne's spec, shared/vendor-specs/softwareone-marketplace.openapi.json
-// ("Marketplace API" 4.0.2162; its operations have no ids, so they are named by method and
-// path), and the reference pages in shared/vendor-specs/softwareone-docs/. keyturn calls:
+// The contract is SoftwareOne's spec, served at
+// https://api.platform.softwareone.com/public/v1/accounts/openapi.json ("Marketplace API"
+// 4.0.2162; its operations have no ids, so they are named by method and path), and the reference
+// pages in github.com/softwareone-platform/docs (`developer-resources/`: rql.md, error-object.md,
+// errors-handling.md). keyturn calls:
 // - GET /public/v1/accounts/api-tokens/{id}: verify (with the token itself: a token may read its
 //   own record), the name and modules a successor copies, the state after a refused disable or
 //   delete, and last use. `select=+lastAccessAt` for last use: lastAccessAt is ApiToken's only
@@ -20,8 +23,8 @@
 // sends `Authorization: Bearer <token>`.
 //
 // Token values: `idt:TKN-XXXX-XXXX:<secret>`, whose second segment is the token's id, or, for
-// older tokens (VENDORS.md §2), the bare secret without that prefix: SoftwareOne's own CLI keeps
-// such a token's id beside it, and so does keyturn, in the secret's `keyId`. Accepted as older:
+// older tokens, the bare secret without that prefix: SoftwareOne's own CLI keeps such a token's
+// id beside it, and so does keyturn, in the secret's `keyId`. Accepted as older:
 // letters and digits only, at least 32 of them (the secret part of published values is 64).
 // Such a value cannot prove its id, and an administrator's token may read any token: so verify
 // and rotation read its own record without `select=-token` and require the answered `token` to
@@ -40,7 +43,7 @@
 // [{message, properties, id, parameters}] or errors-handling.md's map {field: [messages]}.
 //
 // Unconfirmed by SoftwareOne's documents, and how keyturn copes:
-// - Tokens have no expiry field (§2: unconfirmed that they never expire): `expiresAt` must be
+// - Tokens have no expiry field (no page says they never expire): `expiresAt` must be
 //   null or absent, and rotation age is enforced by the rotation schedule alone.
 // - What a repeated disable answers: the spec declares 400 for disable, enable and delete.
 //   keyturn sends the disable as idempotent and, should the platform answer 400/409/422, reads

@@ -666,8 +666,9 @@ describe("secrets", () => {
   });
 });
 
-// Everflow (VENDORS.md §3) documents X-RateLimit-Limit and X-RateLimit-Remaining and a 429 with no
-// Retry-After; X-RateLimit-Reset is not documented, so both of its common meanings are read.
+// Everflow (https://developers.everflow.io/user-guide/rate-limiting) documents X-RateLimit-Limit and
+// X-RateLimit-Remaining and a 429 with no Retry-After; X-RateLimit-Reset is not documented, so both
+// of its common meanings are read.
 describe("rate limits without Retry-After", () => {
   const exhausted = { "x-ratelimit-limit": "150", "x-ratelimit-remaining": "0" };
 

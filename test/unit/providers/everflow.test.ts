@@ -247,7 +247,8 @@ describe("verify", () => {
   });
 });
 
-// VENDORS.md §3: 5 requests/s per customer over a 30-second window, 429 beyond, no Retry-After.
+// Everflow's rate-limiting page (https://developers.everflow.io/user-guide/rate-limiting): 5 requests/s
+// per customer over a 30-second window, 429 beyond, no Retry-After.
 describe("rate limit", () => {
   const LIMIT = 150;
   const WINDOW_MS = 30_000;

@@ -1,5 +1,5 @@
-// The Everflow Marketplace simulator over real HTTP: the API key contract of VENDORS.md §3
-// (the X-Eflow-API-Key header, 401s, 403 "Out of realm", two hosts) and the control endpoint
+// The Everflow Marketplace simulator over real HTTP: the API key contract of docs/vendors.md,
+// "Everflow" (the X-Eflow-API-Key header, 401s, 403 "Out of realm", two hosts) and the control endpoint
 // that stands for the web UI, where keys are created and revoked for good.
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
@@ -381,8 +381,8 @@ describe("faults and the request log", () => {
   });
 });
 
-// VENDORS.md §3 and Everflow's rate-limiting page: partner keys get 5 requests/s per customer over a
-// 30-second window (150 a window), every answer says X-RateLimit-Limit and X-RateLimit-Remaining,
+// Everflow's rate-limiting page (https://developers.everflow.io/user-guide/rate-limiting): partner
+// keys get 5 requests/s per customer over a 30-second window (150 a window), every answer says X-RateLimit-Limit and X-RateLimit-Remaining,
 // and beyond the limit every request is a 429 until the window resets, with no Retry-After.
 describe("rate limit", () => {
   const LIMIT = 150;

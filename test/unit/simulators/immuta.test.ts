@@ -1,5 +1,5 @@
-// The Immuta Request app simulator over real HTTP: the PAT contract of VENDORS.md §1 and
-// the fault injection every vendor simulator shares.
+// The Immuta Request app simulator over real HTTP: the PAT contract of docs/vendors.md, "Immuta",
+// and the fault injection every vendor simulator shares.
 import { afterEach, beforeEach, describe, expect, test, vi } from "vitest";
 import { ManualClock } from "../../../sandbox/simulators/clock.ts";
 import {

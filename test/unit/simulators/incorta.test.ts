@@ -1,6 +1,6 @@
 // The Incorta simulator over real HTTP: v1 token minting with a hashed API key, refreshing
 // that invalidates the previous pair, key renewal, a protected v1 endpoint, and v2 personal
-// access tokens (VENDORS.md §4, §5).
+// access tokens (docs/vendors.md, "Incorta", and Incorta's Public API v1 and v2 pages).
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import {

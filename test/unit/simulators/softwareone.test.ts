@@ -1,5 +1,5 @@
 // The SoftwareOne Marketplace Platform simulator over real HTTP: the API token contract of
-// VENDORS.md §2 (auth, administrator rights, RQL lists, disable/delete, problem details), and
+// docs/vendors.md, "SoftwareOne" (auth, administrator rights, RQL lists, disable/delete, problem details), and
 // where SoftwareOne's spec and reference pages speak, what they say (issue 18).
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
