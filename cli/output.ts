@@ -9,6 +9,33 @@ const ESC = "\u001b[";
 const COLOURS = { red: "31", green: "32", yellow: "33", cyan: "36", dim: "2", bold: "1" } as const;
 export type Colour = keyof typeof COLOURS;
 
+/** The CLI's own colour sequences, which printable() keeps. */
+const OWN_SEQUENCES = [...Object.values(COLOURS), "0"].map((code) => `${ESC}${code}m`);
+
+/**
+ * `text` without the control characters a vendor's or an AWS answer may carry into a message (a
+ * cursor move, a screen clear, a bell, a fake prompt after a carriage return): every C0 and C1
+ * control but line breaks and tabs is dropped, and an escape only survives as one of the CLI's own
+ * colours.
+ */
+export function printable(text: string): string {
+  let kept = "";
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code === 0x1b) {
+      const own = OWN_SEQUENCES.find((sequence) => text.startsWith(sequence, i));
+      if (own) {
+        kept += own;
+        i += own.length - 1;
+      }
+      continue;
+    }
+    const control = (code < 0x20 && code !== 0x0a && code !== 0x09) || (code >= 0x7f && code <= 0x9f);
+    if (!control) kept += text[i];
+  }
+  return kept;
+}
+
 const PROGRESS_AFTER_MS = 1_000;
 const SPINNER = ["|", "/", "-", "\\"];
 
@@ -45,7 +72,7 @@ export class Output {
 
   /** A result line on stdout. */
   line(text = ""): void {
-    this.#stdout.write(`${redactText(text)}\n`);
+    this.#stdout.write(`${printable(redactText(text))}\n`);
   }
 
   /** A result object as JSON on stdout. */
@@ -55,13 +82,13 @@ export class Output {
 
   /** A note on stderr (never mixed with results). */
   note(text: string): void {
-    this.#stderr.write(`${redactText(text)}\n`);
+    this.#stderr.write(`${printable(redactText(text))}\n`);
   }
 
   /** The one-line error on stderr. */
   error(text: string): void {
     const prefix = this.#colourErr ? `${ESC}${COLOURS.red}mkeyturn:${ESC}0m` : "keyturn:";
-    this.#stderr.write(`${prefix} ${redactText(text)}\n`);
+    this.#stderr.write(`${prefix} ${printable(redactText(text))}\n`);
   }
 
   /**

@@ -402,7 +402,12 @@ export const KeyturnConfigSchema = v.pipe(
     busName: v.optional(
       v.pipe(
         v.string(),
-        v.regex(/^[A-Za-z0-9._-]{1,256}$/, "an event bus name: letters, digits and ._-"),
+        // Also names keyturn's tables and its revoke function (<busName>-revoke), whose names take
+        // letters, digits, - and _ only, up to 64 characters.
+        v.regex(
+          /^[A-Za-z0-9_-]{1,57}$/,
+          "an event bus name: letters, digits, _ and -, at most 57 characters",
+        ),
         v.description("The EventBridge bus keyturn publishes its events to."),
       ),
       DEFAULT_BUS_NAME,
@@ -454,7 +459,7 @@ export const KeyturnConfigSchema = v.pipe(
     revokeCooldown: v.optional(
       duration(
         'Once a "Revoke Requested" from the bus has been acted on, requests from the bus for another key of the same ' +
-          "credential are refused this long (a direct request of an operator is not held back). Default 10m.",
+          "credential are refused this long, whoever asks (keyturn revoke invokes the same function). Default 10m.",
       ),
     ),
     operators: v.optional(
@@ -469,8 +474,8 @@ export const KeyturnConfigSchema = v.pipe(
           rotate: v.optional(roleArns("Roles that start rotations (keyturn rotate): RotateSecret.")),
           revoke: v.optional(
             roleArns(
-              'Roles that revoke keys (keyturn revoke): RotateSecret, keyturn:* tags, source keyturn events, and "Revoke ' +
-                'Requested" events.',
+              "Roles that revoke keys (keyturn revoke): they may invoke keyturn's revoke function (<busName>-revoke), " +
+                'which does the rest with its own rights, and put "Revoke Requested" events.',
             ),
           ),
         }),

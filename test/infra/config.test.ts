@@ -85,6 +85,17 @@ describe("the example config", () => {
 });
 
 describe("parseConfig", () => {
+  test.each(["keyturn.prod", "k".repeat(58), "keyturn/prod"])(
+    "refuses a bus name %s that cannot also name keyturn's revoke function (<busName>-revoke) and tables",
+    (busName) => {
+      expect(
+        parseChanged((config) => {
+          config.busName = busName;
+        }),
+      ).toThrow(/busName.*letters, digits, _ and -, at most 57 characters/s);
+    },
+  );
+
   test("names each secret <secretNamePrefix><name>", () => {
     const config = parseConfig({
       ...exampleConfigJson(),

@@ -41,6 +41,30 @@ describe("colour", () => {
   });
 });
 
+describe("control characters from a vendor's or AWS's answer", () => {
+  // Acting as a vendor (or anyone whose text reaches an error): an answer that moves the cursor,
+  // clears the screen or rings the bell to fake what the operator sees.
+  const hostile = "refused\u001b[2J\u001b[1;1Hkeyturn: all keys revoked, nothing to do\u0007\r\u009b31m";
+
+  test("are dropped from errors, notes and lines, keeping line breaks, tabs and the CLI's own colours", () => {
+    const out = stream(true);
+    const err = stream(true);
+    const output = new Output({ json: false, stdout: out.fake, stderr: err.fake, env: {} });
+
+    output.error(`the vendor said: ${hostile}`);
+    output.note(hostile);
+    output.line(`${output.paint("ok", "green")}\t${hostile}\nnext`);
+
+    for (const control of ["\u001b[2J", "\u001b[1;1H", "\u0007", "\r", "\u009b"]) {
+      expect(err.text()).not.toContain(control);
+    }
+    expect(err.text()).toContain("refused[2J[1;1Hkeyturn: all keys revoked");
+    expect(out.text()).toBe(
+      `\u001b[32mok\u001b[0m\trefused[2J[1;1Hkeyturn: all keys revoked, nothing to do31m\nnext\n`,
+    );
+  });
+});
+
 describe("progress", () => {
   test("says nothing for work done within a second", async () => {
     vi.useFakeTimers();
