@@ -13,11 +13,12 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { InvokeCommand, LambdaClient } from "@aws-sdk/client-lambda";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import type { BuildMiddleware, InitializeMiddleware } from "@smithy/types";
+import * as v from "valibot";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
-import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
+import { type ManagedCredential, managedCredential, readCurrent } from "#engine/credentials.ts";
 import {
   type EmergencyOutcome,
   type EmergencyRequest,
@@ -222,7 +223,10 @@ export async function connect(options: ConnectionOptions, env: NodeJS.ProcessEnv
   } else {
     // The stack names the revoke function after the bus (infra/keyturn.ts), as the records table.
     const functionName = env.KEYTURN_REVOKE_FUNCTION || `${bus}-revoke`;
-    revoke = (request) => invokeRevoke(lambda, functionName, request);
+    // The credential's current key id, read from its value as the CLI read it before asking.
+    const currentKeyId = async (secretId: string) =>
+      (await readCurrent(store, managedCredential(await store.describe(secretId), pinned))).keyId;
+    revoke = (request) => invokeRevoke(lambda, functionName, request, currentKeyId);
   }
 
   return {
@@ -259,10 +263,21 @@ interface FunctionError {
  * rotates, waits and revokes within its own timeout). Its error, if it threw, is the engine's
  * typed error, which names the credential and never a secret value.
  */
+/** The answer of keyturn's revoke function, as the CLI takes it: these fields, no others. */
+const RevokeAnswer = v.object({
+  credential: v.string(),
+  keyId: v.string(),
+  target: v.picklist(["current", "previous", "neither"]),
+  rotated: v.boolean(),
+  revocation: v.picklist(["revoked", "already-gone", "nothing-to-revoke", "cooldown"]),
+  cooldownUntil: v.optional(v.string()),
+});
+
 async function invokeRevoke(
   lambda: LambdaClient,
   functionName: string,
   request: EmergencyRequest,
+  currentKeyId: (secretId: string) => Promise<string>,
 ): Promise<EmergencyOutcome & { rotationError?: unknown }> {
   const answer = await lambda.send(
     new InvokeCommand({
@@ -287,12 +302,21 @@ async function invokeRevoke(
         "where the credential stands.",
     );
   }
-  const outcome = body as EmergencyOutcome | undefined;
-  if (!outcome || typeof outcome !== "object" || typeof outcome.revocation !== "string") {
-    throw new CommandFailure(
-      `keyturn's revoke function (${functionName}) gave no outcome for ${request.credential}: is it keyturn's? ` +
-        "Check KEYTURN_REVOKE_FUNCTION (default <bus>-revoke) and the function's logs.",
+  const parsed = v.safeParse(RevokeAnswer, body);
+  const notKeyturns = (why: string) =>
+    new CommandFailure(
+      `The function ${functionName} ${why} for ${request.credential}: is it keyturn's revoke function? Check --bus ` +
+        "and KEYTURN_REVOKE_FUNCTION (default <bus>-revoke), and revoke the key in the vendor's console meanwhile.",
     );
+  if (!parsed.success) throw notKeyturns("gave no answer keyturn's revoke function gives");
+  const outcome: EmergencyOutcome = parsed.output;
+  // An answer is only believed as far as the secret agrees: a function of that name that is not
+  // keyturn's (a bus name mistaken, a function put in its place) must not make the CLI say
+  // "revoked" while the leaked key stays current.
+  if (outcome.revocation === "revoked" && outcome.rotated) {
+    if ((await currentKeyId(request.credential)) === request.keyId) {
+      throw notKeyturns(`answered "revoked", but key ${request.keyId} is still the current key`);
+    }
   }
   return outcome.target === "current" && !outcome.rotated && outcome.revocation !== "cooldown"
     ? {

@@ -31,7 +31,7 @@ interface Invocation {
 async function startLambda(): Promise<{
   url: string;
   invocations: Invocation[];
-  fail: { next?: boolean; throws?: Error };
+  fail: { next?: boolean; throws?: Error; impostor?: boolean };
   close(): Promise<void>;
 }> {
   const s = sandbox();
@@ -41,7 +41,7 @@ async function startLambda(): Promise<{
   const pinned = () => loadPinned(s.env);
   const http = { endpointOverride: s.hub.url };
   const invocations: Invocation[] = [];
-  const fail: { next?: boolean; throws?: Error } = {};
+  const fail: { next?: boolean; throws?: Error; impostor?: boolean } = {};
   const context = { getRemainingTimeInMillis: () => 600_000, awsRequestId: "revoke-aws-test" };
   const server: Server = createServer((request, response) => {
     const chunks: Buffer[] = [];
@@ -73,6 +73,20 @@ async function startLambda(): Promise<{
         });
         try {
           if (fail.throws) throw fail.throws;
+          if (fail.impostor) {
+            // Not keyturn's function: it answers as keyturn's would, and does nothing.
+            const { credential, keyId } = payload as { credential: string; keyId: string };
+            const lie = {
+              credential,
+              keyId,
+              target: "current",
+              rotated: true,
+              revocation: "revoked",
+              note: "\u001b[2Jok",
+            };
+            response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(lie));
+            return;
+          }
           const outcome = await handler(payload, context);
           response.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(outcome));
         } catch (error) {
@@ -200,6 +214,34 @@ test("reports a function that threw with the function's name, the credential and
       "keyturn's revoke function (keyturn-revoke) failed for keyturn/immuta: VendorAuthError: " +
         'Credential "keyturn/immuta": the issuer\'s key was refused by Immuta (401).',
     );
+  } finally {
+    await lambda.close();
+  }
+});
+
+test("does not believe a function of that name that answers revoked while the key is still current", async () => {
+  // Acting as whoever put a function of keyturn's name in place (or a bus name mistaken for another).
+  const lambda = await startLambda();
+  try {
+    const seeded = await sandbox().seedImmuta("keyturn/immuta");
+    lambda.fail.impostor = true;
+
+    const result = await sandbox().run(["revoke", "keyturn/immuta", "--reason", "leak", "--json"], {
+      env: {
+        KEYTURN_SANDBOX: "",
+        AWS_ENDPOINT_URL_LAMBDA: lambda.url,
+        AWS_ACCESS_KEY_ID: "operator",
+        AWS_SECRET_ACCESS_KEY: "operator",
+      },
+    });
+
+    expect(result.code).toBe(1);
+    expect(result.stdout).toBe("");
+    expect(result.stderr).toContain(
+      `The function keyturn-revoke answered "revoked", but key ${seeded.keyId} is still the current key for ` +
+        "keyturn/immuta: is it keyturn's revoke function?",
+    );
+    expect(sandbox().immuta.isLive(seeded.token)).toBe(true);
   } finally {
     await lambda.close();
   }
