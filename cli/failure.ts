@@ -63,6 +63,13 @@ function describeAwsError(error: Error, context: FailureContext): string {
         "deploy keyturn's stack there, or name its bus with --bus."
       );
     }
+    if (action.startsWith("lambda:")) {
+      return (
+        `keyturn's revoke function was not found in ${context.where}${subject(context)}: nothing was revoked. ` +
+        "It is named <bus>-revoke (--bus, or KEYTURN_REVOKE_FUNCTION); revoke the key in the vendor's console " +
+        `meanwhile${awsSays(error)}.`
+      );
+    }
     return context.credential
       ? `Credential "${context.credential}" not found: no secret with that name or ARN in ${context.where}. ` +
           "Check the name (keyturn status lists the managed credentials), the region (--region) and the account (--profile)."

@@ -246,3 +246,31 @@ test("does not believe a function of that name that answers revoked while the ke
     await lambda.close();
   }
 });
+
+test("says keyturn's revoke function was not found, not the credential, when no function answers to the name", async () => {
+  const lambda = await startLambda();
+  try {
+    await sandbox().seedImmuta("keyturn/immuta");
+    const result = await sandbox().run(
+      ["revoke", "keyturn/immuta", "--reason", "leak", "--bus", "keyturn-prod"],
+      {
+        env: {
+          KEYTURN_SANDBOX: "",
+          // Lambda's answer for a function that does not exist, from a real endpoint: moto's.
+          AWS_ENDPOINT_URL_LAMBDA: sandbox().env.AWS_ENDPOINT_URL,
+          AWS_ACCESS_KEY_ID: "operator",
+          AWS_SECRET_ACCESS_KEY: "operator",
+          KEYTURN_RECORDS_TABLE: "keyturn-records",
+        },
+      },
+    );
+
+    expect(result.code).toBe(1);
+    expect(result.stderr).toMatch(
+      /^keyturn: keyturn's revoke function was not found in .* for credential "keyturn\/immuta": nothing was revoked\./,
+    );
+    expect(lambda.invocations).toEqual([]);
+  } finally {
+    await lambda.close();
+  }
+});
