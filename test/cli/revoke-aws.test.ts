@@ -257,7 +257,7 @@ test("says keyturn's revoke function was not found, not the credential, when no 
         env: {
           KEYTURN_SANDBOX: "",
           // Lambda's answer for a function that does not exist, from a real endpoint: moto's.
-          AWS_ENDPOINT_URL_LAMBDA: sandbox().env.AWS_ENDPOINT_URL,
+          AWS_ENDPOINT_URL_LAMBDA: sandbox().aws.endpoint,
           AWS_ACCESS_KEY_ID: "operator",
           AWS_SECRET_ACCESS_KEY: "operator",
           KEYTURN_RECORDS_TABLE: "keyturn-records",
