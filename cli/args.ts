@@ -3,6 +3,7 @@
 // the option, never the value given to it: a key pasted in the wrong place must not be echoed.
 
 import { parseArgs } from "node:util";
+import { DEFAULT_BUS_NAME } from "#engine/defaults.ts";
 
 export class UsageError extends Error {
   override name = "UsageError";
@@ -34,7 +35,8 @@ export interface CommandSpec {
   examples: string[];
 }
 
-export const DEFAULT_BUS = "keyturn";
+/** The bus (and so the tables and revoke function) a deployment with no busName has (functions/engine/defaults.ts). */
+export const DEFAULT_BUS = DEFAULT_BUS_NAME;
 
 export const GLOBAL_OPTIONS: Record<string, OptionSpec> = {
   region: {

@@ -6,6 +6,7 @@
 import type { KeyRecord } from "#aws/record-store.ts";
 import { CURRENT, PENDING, type SecretDescription } from "#aws/secret-store.ts";
 import { type ManagedCredential, managedCredential } from "#engine/credentials.ts";
+import { DEFAULT_GRACE_PERIOD } from "#engine/defaults.ts";
 import { parseDuration } from "#engine/duration.ts";
 import { keyState, keyTimes, timeOf } from "#engine/key-state.ts";
 import { ownedElsewhere } from "#engine/lifecycle.ts";
@@ -15,7 +16,7 @@ import {
   type PinnedCredential,
   type PinnedCredentials,
 } from "#engine/pinned.ts";
-import { DEFAULT_GRACE_PERIOD, Tag } from "#engine/settings.ts";
+import { Tag } from "#engine/settings.ts";
 import { providerFor } from "#providers/registry.ts";
 import { isAutomatic, type ProviderMode } from "#providers/types.ts";
 

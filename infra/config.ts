@@ -11,20 +11,29 @@
 import { readFileSync } from "node:fs";
 import * as v from "valibot";
 import { EVENT_SOURCE } from "#aws/event-publisher.ts";
-import { DURATION_PATTERN, parseDuration } from "#engine/duration.ts";
-import type { Severity } from "#engine/events.ts";
-import { type PinnedCredential, type PinnedPolicy, policyTags } from "#engine/pinned.ts";
 import {
+  DEFAULT_AUDIT_SCHEDULE,
+  DEFAULT_BUS_NAME,
   DEFAULT_EXPIRY_THRESHOLDS,
   DEFAULT_GRACE_PERIOD,
   DEFAULT_HARD_REVOKE_DELAY,
   DEFAULT_IN_USE_LIMIT,
   DEFAULT_IN_USE_WINDOW,
   DEFAULT_KEY_LIFETIME,
-} from "#engine/settings.ts";
-import { EVERFLOW_BASE_URL, EVERFLOW_EU_BASE_URL } from "#providers/everflow/index.ts";
-import { IMMUTA_REGIONS } from "#providers/immuta-request/index.ts";
-import { providerFor } from "#providers/registry.ts";
+  DEFAULT_MIN_TOKEN_REMAINING,
+  DEFAULT_MONITOR_SCHEDULE,
+  DEFAULT_ORPHAN_SAFETY_MARGIN,
+  DEFAULT_RECONCILE_INTERVAL,
+  DEFAULT_REFRESH_INTERVAL,
+  DEFAULT_REVOKE_COOLDOWN,
+  DEFAULT_SECRET_NAME_PREFIX,
+  DEFAULT_STUCK_ROTATION_AFTER,
+  DEFAULT_TOKEN_PARAMETER_PREFIX,
+} from "#engine/defaults.ts";
+import { DURATION_PATTERN, parseDuration } from "#engine/duration.ts";
+import type { Severity } from "#engine/events.ts";
+import { type PinnedCredential, type PinnedPolicy, policyTags } from "#engine/pinned.ts";
+import { PROVIDER_IDS, providerFor } from "#providers/registry.ts";
 import type { ProviderId, ProviderMode } from "#providers/types.ts";
 
 /** The longest monitor interval its heartbeat alarm can watch (infra/keyturn-alarms.ts maxMonitorInterval). */
@@ -39,8 +48,6 @@ function rateMinutes(expression: string): number | undefined {
 
 /** The cdk.json context key that names the config file. */
 export const CONFIG_CONTEXT_KEY = "keyturn:config";
-export const DEFAULT_BUS_NAME = "keyturn";
-export const DEFAULT_SECRET_NAME_PREFIX = "keyturn/";
 /** Least to most severe. */
 export const SEVERITIES = ["info", "warning", "critical"] as const satisfies readonly Severity[];
 
@@ -49,7 +56,7 @@ export const SECRET_NAME_PREFIX = /^[A-Za-z0-9/_+=.@-]*\/$/;
 /**
  * A credential's name: segments of letters, digits and _.- separated by single slashes. Narrower
  * than what Secrets Manager takes (no +=@) so that every name is also a Parameter Store name,
- * where an Incorta credential's tokens are stored under it.
+ * where a refresh-mode credential's tokens are stored under it.
  */
 const CREDENTIAL_NAME = /^[A-Za-z0-9][A-Za-z0-9_.-]*(\/[A-Za-z0-9][A-Za-z0-9_.-]*)*$/;
 /** A policy duration: the engine's one grammar (functions/engine/duration.ts). */
@@ -72,7 +79,6 @@ const MAX_ROTATION_MS = 1000 * DAY_MS;
 /** A tag value holds at most 256 characters, and keyturn:credential and keyturn:issuer hold secret names. */
 const MAX_SECRET_NAME = 256;
 
-const text = (description: string) => v.pipe(v.string(), v.minLength(1), v.description(description));
 const duration = (description: string) =>
   v.pipe(
     v.string(),
@@ -98,100 +104,15 @@ const roleArns = (description: string) =>
     ),
     v.description(description),
   );
-const incortaClusterUrl = v.pipe(
-  v.string(),
-  v.regex(
-    /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?\/incorta\/*$/,
-    "an https:// URL ending in /incorta, such as https://acme.cloud.incorta.com/incorta",
-  ),
-  v.description(
-    "The Incorta cluster's URL, https://<cluster>/incorta; http:// only with allowPlainHttp: true.",
-  ),
-);
-const allowPlainHttp = v.optional(
-  v.pipe(
-    v.boolean(),
-    v.description(
-      "Lets clusterUrl be plain http:// (an on-premises cluster installed without HTTPS; Incorta Cloud is " +
-        "HTTPS only). The key and its tokens then cross the network unencrypted. Default false.",
-    ),
-  ),
-);
-
-// What a consumer needs besides the key, per provider: the secret's JSON starts with these, and
-// each provider's schema (functions/providers/*/index.ts) reads them from it on every use.
-const ProviderSettings = {
-  "immuta-request": v.strictObject({
-    region: v.pipe(
-      v.picklist(IMMUTA_REGIONS),
-      v.description("The region of the customer's Immuta Govern app: Immuta keeps data only there."),
-    ),
-    baseUrl: v.optional(
-      httpsUrl("Overrides the regional base URL (https://<region>.api.immutacloud.com/marketplace)."),
-    ),
-    tenantId: v.optional(
-      v.pipe(
-        v.string(),
-        v.regex(
-          /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
-          "a tenant id (a UUID), as GET /api/auth/user answers it in tenantInfo.id",
-        ),
-        v.description(
-          "The Immuta tenant the tokens must belong to (tenantInfo.id of GET /api/auth/user). Set, a token of " +
-            "another tenant is refused at handover and at every check.",
-        ),
-      ),
-    ),
-  }),
-  softwareone: v.strictObject({
-    accountId: v.pipe(
-      v.string(),
-      v.regex(/^ACC-[0-9A-Za-z]+(-[0-9A-Za-z]+)*$/, "an account id such as ACC-1234-5678"),
-      v.description("The SoftwareOne account the token belongs to."),
-    ),
-    name: v.optional(text("The token's name at SoftwareOne; successors get the same name.")),
-    modules: v.optional(
-      v.pipe(
-        v.array(
-          v.pipe(
-            v.string(),
-            v.regex(
-              /^MOD-\d{4}$/,
-              "a module id: MOD- and four digits, such as MOD-1234 (SoftwareOne's CreateApiTokenDto pattern)",
-            ),
-          ),
-        ),
-        v.description("The token's modules; successors get the same modules."),
-      ),
-    ),
-    baseUrl: v.optional(httpsUrl("Overrides SoftwareOne's API base URL.")),
-  }),
-  everflow: v.strictObject({
-    baseUrl: v.optional(
-      v.pipe(
-        v.picklist([EVERFLOW_BASE_URL, EVERFLOW_EU_BASE_URL]),
-        v.description(`Everflow's API base URL; ${EVERFLOW_EU_BASE_URL} for EU-hosted accounts.`),
-      ),
-    ),
-  }),
-  "incorta-v1": v.strictObject({
-    clusterUrl: incortaClusterUrl,
-    allowPlainHttp,
-    tenantName: text("The Incorta tenant."),
-    loginName: text("The Incorta user the API key belongs to."),
-  }),
-  "incorta-v2": v.strictObject({
-    clusterUrl: incortaClusterUrl,
-    allowPlainHttp,
-    tenantName: text("The Incorta tenant (case-sensitive)."),
-  }),
-} as const satisfies Record<ProviderId, v.GenericSchema>;
+// A provider's settings (what a consumer needs besides the key: region, base URL, tenant…) are
+// its own: each provider folder declares them with their descriptions (`config` in
+// functions/providers/types.ts), and `credentialSchema` below composes them through the registry.
 
 const credentialName = v.pipe(
   v.string(),
   v.regex(
     CREDENTIAL_NAME,
-    "a name of letters, digits and _.- in segments separated by single slashes, such as payments/immuta",
+    "a name of letters, digits and _.- in segments separated by single slashes, such as payments/billing-api",
   ),
   v.maxLength(200),
 );
@@ -234,7 +155,7 @@ const commonFields = {
     roleArns(
       "IAM roles of the applications that use this credential. Only they, keyturn's functions and the operators may " +
         "read its value (GetSecretValue; the secret's resource policy denies everyone else), and only they may " +
-        "decrypt an incorta-v1 credential's token parameter besides keyturn's refresh. Each role still needs an " +
+        "decrypt the token parameter of a refresh-mode credential besides keyturn's refresh. Each role still needs an " +
         "IAM policy allowing the read.",
     ),
     [],
@@ -281,7 +202,7 @@ const automaticFields = {
     v.pipe(
       credentialName,
       v.description(
-        "Another credential of the same provider whose key mints this one's successors (a SoftwareOne account " +
+        "Another credential of the same provider whose key mints this one's successors (such as an account " +
           "administrator's token). Default: the credential mints its own.",
       ),
     ),
@@ -320,65 +241,72 @@ const hardRevokeDelay = v.optional(
   DEFAULT_HARD_REVOKE_DELAY,
 );
 
-/** Fields of credentials a person replaces (manual providers, and the Incorta v1 API key). */
+/** Fields of credentials a person replaces (manual and refresh providers). */
 const handoverFields = {
   maxAge: v.optional(
     duration('Publish "Manual Rotation Required" once the key is older than this, such as 90d.'),
   ),
 };
 
-function credentialSchema<const P extends ProviderId, const E extends v.ObjectEntries>(
-  provider: P,
-  description: string,
-  entries: E,
-) {
-  return v.pipe(
-    v.strictObject({
-      ...commonFields,
-      provider: v.pipe(v.literal(provider), v.description(description)),
-      ...entries,
-    }),
-    v.title(provider),
-  );
+/** Whether a settings schema has no required field: then the config may leave `settings` out. */
+function allOptional(settings: v.StrictObjectSchema<v.ObjectEntries, undefined>): boolean {
+  return Object.values(settings.entries).every((entry) => entry.type === "optional");
+}
+
+/**
+ * A provider's credential entry: the fields every credential has, the provider's description and
+ * settings (its folder's `config`), and the policy fields its mode and capabilities bring.
+ */
+function credentialSchema(id: ProviderId) {
+  const provider = providerFor(id);
+  const { config } = provider;
+  const entries: v.ObjectEntries & { provider: v.GenericSchema } = {
+    ...commonFields,
+    provider: v.pipe(v.literal(id), v.description(config.description)),
+    settings: allOptional(config.settings) ? v.optional(config.settings, {}) : config.settings,
+    ...(provider.mode === "automatic" ? automaticFields : {}),
+    ...(config.keyLifetime === true ? { keyLifetime } : {}),
+    ...(provider.lastUsed === undefined ? {} : inUseFields),
+    ...(provider.revocation === "soft-then-hard" ? { hardRevokeDelay } : {}),
+    ...(provider.mode === "automatic" ? {} : handoverFields),
+  };
+  return v.pipe(v.strictObject(entries), v.title(id));
 }
 
 /** A credential's entry in the config, per provider: the fields that mean something for its vendor. */
-export const CredentialEntries = {
-  "immuta-request": credentialSchema(
-    "immuta-request",
-    "An Immuta Request app personal access token, rotated by keyturn.",
-    { settings: ProviderSettings["immuta-request"], ...automaticFields, keyLifetime },
-  ),
-  softwareone: credentialSchema("softwareone", "A SoftwareOne Marketplace API token, rotated by keyturn.", {
-    settings: ProviderSettings.softwareone,
-    ...automaticFields,
-    ...inUseFields,
-    hardRevokeDelay,
-  }),
-  everflow: credentialSchema("everflow", "An Everflow API key, replaced by a person in Everflow's UI.", {
-    settings: v.optional(ProviderSettings.everflow, {}),
-    ...handoverFields,
-  }),
-  "incorta-v1": credentialSchema(
-    "incorta-v1",
-    "An Incorta v1 API key, replaced by a person; keyturn keeps its tokens refreshed in Parameter Store.",
-    { settings: ProviderSettings["incorta-v1"], ...handoverFields },
-  ),
-  "incorta-v2": credentialSchema(
-    "incorta-v2",
-    "An Incorta v2 personal access token, replaced by a person in Incorta's UI.",
-    { settings: ProviderSettings["incorta-v2"], ...handoverFields },
-  ),
-} as const satisfies Record<ProviderId, v.GenericSchema>;
+export const CredentialEntries = Object.fromEntries(
+  PROVIDER_IDS.map((id) => [id, credentialSchema(id)]),
+) as Record<ProviderId, ReturnType<typeof credentialSchema>>;
 
-const CredentialEntry = v.variant("provider", [
-  CredentialEntries["immuta-request"],
-  CredentialEntries.softwareone,
-  CredentialEntries.everflow,
-  CredentialEntries["incorta-v1"],
-  CredentialEntries["incorta-v2"],
-]);
-type CredentialEntry = v.InferOutput<typeof CredentialEntry>;
+/**
+ * A credential's entry as the schema outputs it, whichever its provider: the fields its
+ * provider's mode and capabilities do not bring are absent (the schema refuses them).
+ */
+interface CredentialEntry {
+  name: string;
+  provider: ProviderId;
+  description?: string | undefined;
+  secret?: { existing: string; kmsKey?: string | undefined } | undefined;
+  consumers: string[];
+  gracePeriod: string;
+  expiryThresholds: string[];
+  settings: Record<string, unknown>;
+  rotateEvery?: string | undefined;
+  schedule?: string | undefined;
+  rotationWindow?: string | undefined;
+  issuer?: string | undefined;
+  keyLifetime?: string | undefined;
+  inUseWindow?: string | undefined;
+  inUseLimit?: number | undefined;
+  hardRevokeDelay?: string | undefined;
+  maxAge?: string | undefined;
+}
+
+// Typed by hand: composed at run time from the registry, the schema's own type knows no provider.
+const CredentialEntry = v.variant(
+  "provider",
+  PROVIDER_IDS.map((id) => CredentialEntries[id]),
+) as unknown as v.GenericSchema<unknown, CredentialEntry>;
 
 const email = v.pipe(
   v.string(),
@@ -417,7 +345,7 @@ export const KeyturnConfigSchema = v.pipe(
         v.string(),
         v.regex(/^(rate|cron)\(.+\)$/, "an EventBridge Scheduler rate() or cron() expression"),
         v.description(
-          "When the monitor sweeps the credentials that are due (keyturn's due index). Default rate(1 hour); at " +
+          `When the monitor sweeps the credentials that are due (keyturn's due index). Default ${DEFAULT_MONITOR_SCHEDULE}; at ` +
             "most every 6 days.",
         ),
       ),
@@ -428,38 +356,48 @@ export const KeyturnConfigSchema = v.pipe(
         v.regex(/^(rate|cron)\(.+\)$/, "an EventBridge Scheduler rate() or cron() expression"),
         v.description(
           "When the monitor audits every credential (ListSecrets: new, deleted and hidden secrets, stuck " +
-            "rotations, tampering, departures), and writes each one's next due time. Default rate(1 day).",
+            `rotations, tampering, departures), and writes each one's next due time. Default ${DEFAULT_AUDIT_SCHEDULE}.`,
         ),
       ),
     ),
     orphanSafetyMargin: v.optional(
-      duration("A marked vendor key younger than this is never revoked as an orphan. Default 1h."),
+      duration(
+        `A marked vendor key younger than this is never revoked as an orphan. Default ${DEFAULT_ORPHAN_SAFETY_MARGIN}.`,
+      ),
     ),
     reconcileInterval: v.optional(
-      duration("How often each issuer's keys are reconciled with the vendor's list. Default 6h."),
+      duration(
+        `How often each issuer's keys are reconciled with the vendor's list. Default ${DEFAULT_RECONCILE_INTERVAL}.`,
+      ),
     ),
     stuckRotationAfter: v.optional(
-      duration("An AWSPENDING version this old is a stuck rotation. Default 6h."),
+      duration(
+        `An AWSPENDING version this old is a stuck rotation. Default ${DEFAULT_STUCK_ROTATION_AFTER}.`,
+      ),
     ),
     refreshInterval: v.optional(
-      duration("How often Incorta token pairs are refreshed: whole minutes, at least 1m. Default 2m."),
+      duration(
+        `How often the token pairs of refresh-mode credentials are refreshed: whole minutes, at least 1m. Default ${DEFAULT_REFRESH_INTERVAL}.`,
+      ),
     ),
     minTokenRemaining: v.optional(
-      duration("Consumers always find an access token with at least this long left. Default 2m."),
+      duration(
+        `Consumers always find an access token with at least this long left. Default ${DEFAULT_MIN_TOKEN_REMAINING}.`,
+      ),
     ),
     tokenParameterPrefix: v.optional(
       v.pipe(
         v.string(),
         v.regex(/^(\/[A-Za-z0-9_.-]+)+$/, 'a Parameter Store path such as "/keyturn/tokens"'),
         v.description(
-          "Token pairs are stored at <tokenParameterPrefix>/<secret name>. Default /keyturn/tokens.",
+          `Token pairs are stored at <tokenParameterPrefix>/<secret name>. Default ${DEFAULT_TOKEN_PARAMETER_PREFIX}.`,
         ),
       ),
     ),
     revokeCooldown: v.optional(
       duration(
         'Once a "Revoke Requested" from the bus has been acted on, requests from the bus for another key of the same ' +
-          "credential are refused this long, whoever asks (keyturn revoke invokes the same function). Default 10m.",
+          `credential are refused this long, whoever asks (keyturn revoke invokes the same function). Default ${DEFAULT_REVOKE_COOLDOWN}.`,
       ),
     ),
     operators: v.optional(
@@ -578,7 +516,7 @@ export interface CredentialConfig {
   /** The credential that mints this one's successors. */
   issuer: { name: string; secretName: string } | undefined;
   policy: CredentialPolicy;
-  /** IAM role ARNs of the applications that read it (and, for incorta-v1, decrypt its tokens). Default none. */
+  /** IAM role ARNs of the applications that read it (and decrypt its tokens, for a refresh-mode credential). Default none. */
   consumers?: readonly string[];
 }
 
@@ -597,24 +535,14 @@ export interface RevokeRequestersConfig {
   sources: readonly string[];
 }
 
-export interface KeyturnConfig {
-  secretNamePrefix: string;
-  busName: string;
-  monitorSchedule: string | undefined;
-  auditSchedule: string | undefined;
-  orphanSafetyMargin: string | undefined;
-  reconcileInterval: string | undefined;
-  stuckRotationAfter: string | undefined;
-  refreshInterval: string | undefined;
-  minTokenRemaining: string | undefined;
-  tokenParameterPrefix: string | undefined;
-  revokeCooldown: string | undefined;
-  operators: OperatorsConfig | undefined;
-  revokeRequesters: RevokeRequestersConfig | undefined;
-  deploymentRoleArn: string | undefined;
-  alerts: { email?: string[]; https?: string[]; minimumSeverity?: Severity } | undefined;
+/**
+ * A config as `parseConfig` answers it: the schema's fields as written (their defaults applied),
+ * the credentials normalized. The Keyturn construct's props have the same fields
+ * (infra/keyturn.ts keyturnPropsFromConfig, which `tsc` holds to it).
+ */
+export type KeyturnConfig = Omit<KeyturnConfigEntry, "$schema" | "credentials"> & {
   credentials: CredentialConfig[];
-}
+};
 
 export class InvalidConfigError extends Error {
   override readonly name = "InvalidConfigError";
@@ -674,24 +602,8 @@ export function parseConfig(json: unknown, source = "the keyturn config"): Keytu
     );
   }
   if (problems.length > 0) throw new InvalidConfigError(source, problems);
-  return {
-    secretNamePrefix: config.secretNamePrefix,
-    busName: config.busName,
-    monitorSchedule: config.monitorSchedule,
-    auditSchedule: config.auditSchedule,
-    orphanSafetyMargin: config.orphanSafetyMargin,
-    reconcileInterval: config.reconcileInterval,
-    stuckRotationAfter: config.stuckRotationAfter,
-    refreshInterval: config.refreshInterval,
-    minTokenRemaining: config.minTokenRemaining,
-    tokenParameterPrefix: config.tokenParameterPrefix,
-    revokeCooldown: config.revokeCooldown,
-    operators: config.operators,
-    revokeRequesters: config.revokeRequesters,
-    deploymentRoleArn: config.deploymentRoleArn,
-    alerts: config.alerts,
-    credentials,
-  };
+  const { $schema: _schema, credentials: _entries, ...fields } = config;
+  return { ...fields, credentials };
 }
 
 /**
@@ -714,7 +626,7 @@ export function pinnedCredential(credential: CredentialConfig): PinnedCredential
 
 /** Every settings field a provider's config knows: a secret value may not carry them otherwise than pinned. */
 export function providerSettingsFields(provider: ProviderId): string[] {
-  return Object.keys(ProviderSettings[provider].entries);
+  return Object.keys(providerFor(provider).config.settings.entries);
 }
 
 /** The keyturn:* policy tags of a credential's secret: the mirror of what is pinned, for people and `keyturn status`. */
@@ -791,7 +703,7 @@ function normalizeCredentials(config: KeyturnConfigEntry, problems: string[]): C
       say("expiryThresholds", `lists a threshold twice (${policy.expiryThresholds.join(", ")}).`);
     }
     checkKeyLifetime(entry, policy, say);
-    checkPlainHttp(entry, say);
+    checkProviderSettings(entry, say);
     return {
       name: entry.name,
       provider: entry.provider,
@@ -995,18 +907,10 @@ function checkIssuerCycles(credentials: CredentialConfig[], problems: string[]):
   }
 }
 
-/** An Incorta clusterUrl may be plain http only when the credential's settings say so explicitly. */
-function checkPlainHttp(entry: CredentialEntry, say: Say): void {
-  if (entry.provider !== "incorta-v1" && entry.provider !== "incorta-v2") return;
-  const { clusterUrl, allowPlainHttp } = entry.settings;
-  if (clusterUrl.startsWith("http:") && allowPlainHttp !== true) {
-    say(
-      "settings.clusterUrl",
-      `is ${clusterUrl}, plain http: keyturn sends Incorta keys over https only, unless the credential's ` +
-        "settings say allowPlainHttp: true (an on-premises cluster installed without HTTPS). Use the " +
-        "cluster's https:// URL, or set settings.allowPlainHttp to true.",
-    );
-  }
+/** What a provider's settings schema cannot say (`settingsProblems` in its folder's `config`). */
+function checkProviderSettings(entry: CredentialEntry, say: Say): void {
+  const { config } = providerFor(entry.provider);
+  for (const { field, problem } of config.settingsProblems?.(entry.settings) ?? []) say(field, problem);
 }
 
 function checkKeyLifetime(entry: CredentialEntry, policy: CredentialPolicy, say: Say): void {

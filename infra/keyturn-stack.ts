@@ -12,22 +12,8 @@ export class KeyturnStack extends Stack {
 
   constructor(scope: Construct, id: string, props: KeyturnStackProps = {}) {
     super(scope, id, props);
-    this.keyturn = new Keyturn(this, "Keyturn", {
-      busName: props.busName,
-      secretNamePrefix: props.secretNamePrefix,
-      monitorSchedule: props.monitorSchedule,
-      orphanSafetyMargin: props.orphanSafetyMargin,
-      reconcileInterval: props.reconcileInterval,
-      stuckRotationAfter: props.stuckRotationAfter,
-      refreshInterval: props.refreshInterval,
-      minTokenRemaining: props.minTokenRemaining,
-      tokenParameterPrefix: props.tokenParameterPrefix,
-      alerts: props.alerts,
-      credentials: props.credentials,
-      revokeCooldown: props.revokeCooldown,
-      operators: props.operators,
-      revokeRequesters: props.revokeRequesters,
-      deploymentRoleArn: props.deploymentRoleArn,
-    });
+    // The stack's own props (description, env…) share no name with the construct's, which
+    // reads only its own: the whole props object is passed rather than a list of fields.
+    this.keyturn = new Keyturn(this, "Keyturn", props);
   }
 }

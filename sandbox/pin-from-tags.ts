@@ -4,8 +4,9 @@
 // functions: in AWS the pinned configuration comes from the config at deploy
 // (functions/handlers/pinned.ts), and tags are never read back as authority.
 
+import { DEFAULT_EXPIRY_THRESHOLDS, DEFAULT_GRACE_PERIOD } from "#engine/defaults.ts";
 import type { PinnedCredential, PinnedPolicy } from "#engine/pinned.ts";
-import { DEFAULT_EXPIRY_THRESHOLDS, DEFAULT_GRACE_PERIOD, Tag } from "#engine/settings.ts";
+import { Tag } from "#engine/settings.ts";
 import { isProviderId } from "#providers/registry.ts";
 import { providerSettingsFields } from "../infra/config.ts";
 

@@ -10,8 +10,7 @@ import {
   PutParameterCommand,
   type SSMClient,
 } from "@aws-sdk/client-ssm";
-
-export const DEFAULT_TOKEN_PARAMETER_PREFIX = "/keyturn/tokens";
+import { DEFAULT_TOKEN_PARAMETER_PREFIX } from "#engine/defaults.ts";
 
 /** What a consumer finds in the parameter: the pair, its absolute expiries, and which key minted it. */
 export interface StoredTokens {

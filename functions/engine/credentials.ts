@@ -7,6 +7,7 @@
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, type SecretDescription, type SecretStore } from "#aws/secret-store.ts";
+import { rememberSecret } from "#http/redact.ts";
 import { providerFor } from "#providers/registry.ts";
 import { parseSecretJson } from "#providers/schema.ts";
 import type { CredentialValue, Provider } from "#providers/types.ts";
@@ -96,6 +97,22 @@ export function assertPlainKeyId(credential: string, keyId: string): void {
   }
 }
 
+/**
+ * A value parsed by its provider, every secret in it (the provider's `secretsOf`) registered with
+ * the redactor first: before anything could log it, and even when the provider refuses the value.
+ * Every value keyturn reads or is handed goes through here.
+ */
+export function parseValue(
+  provider: Provider<CredentialValue>,
+  json: unknown,
+  credential: string,
+): CredentialValue {
+  if (typeof json === "object" && json !== null) {
+    for (const secret of provider.secretsOf(json)) rememberSecret(secret);
+  }
+  return provider.parse(json, credential);
+}
+
 /** One of the credential's own values, checked against its pinned settings and parsed. */
 export function parseOwnValue(credential: ManagedCredential, secretString: string): CredentialValue {
   return parsePinned(credential, credential.pinned, secretString);
@@ -115,7 +132,7 @@ function parsePinned(
       ? valueTampering(pinned, json as Record<string, unknown>, provider.settingDefaults?.(pinned.settings))
       : [];
   if (fields.length > 0) throw new CredentialTamperedError(pinned, { tags: [], valueFields: fields });
-  const value = provider.parse(json, name);
+  const value = parseValue(provider, json, name);
   assertPlainKeyId(name, value.keyId);
   return value;
 }

@@ -58,6 +58,7 @@ import {
   readAuthority,
   readCurrent,
 } from "./credentials.ts";
+import { DEFAULT_GRACE_PERIOD } from "./defaults.ts";
 import { parseDuration } from "./duration.ts";
 import { asKeyturnError, KeyturnError } from "./errors.ts";
 import {
@@ -73,7 +74,7 @@ import { logger } from "./logger.ts";
 import { type PinnedCredential, PinnedCredentials } from "./pinned.ts";
 import { type RevocationReport, refOf } from "./revocation.ts";
 import { type KeyReferences, refuseRevocation } from "./revocation-guard.ts";
-import { DEFAULT_GRACE_PERIOD, Tag } from "./settings.ts";
+import { Tag } from "./settings.ts";
 
 /** The most keys one "Keys Left Behind" lists (with their steps); the rest are counted. */
 const MAX_LISTED_KEYS = 50;

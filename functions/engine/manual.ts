@@ -22,6 +22,7 @@ import {
   isAwaitingFirstKey,
   type ManagedCredential,
   managedCredential,
+  parseValue,
   readAuthority,
   readValue,
   reportTampering,
@@ -150,7 +151,7 @@ async function acceptPinnedKey(
       { credential: name },
     );
   }
-  let candidate = provider.parse(json, name);
+  let candidate = parseValue(provider, json, name);
   assertPlainKeyId(name, candidate.keyId);
   if (current === undefined && tamperedKeyId !== undefined && candidate.keyId === tamperedKeyId) {
     // The very key of a value whose settings disagree with the config (someone else's write, or

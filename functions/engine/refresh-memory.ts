@@ -22,14 +22,15 @@
 import type { StoredTokens, TokenStore } from "#aws/token-store.ts";
 import { rememberSecret } from "#http/redact.ts";
 import type { CredentialValue } from "#providers/types.ts";
+import { DEFAULT_REFRESH_MEMORY } from "./defaults.ts";
+import { parseDuration } from "./duration.ts";
 
 /**
  * The default bound: a key or pair is read again at least this often. A key stored since is a new
  * version, read at the next run whatever the bound, so the bound only limits how long one read
- * serves: an hour leaves one key read (GetSecretValue and its KMS decryption) an hour of runs
- * (bench/cost.ts: Incorta v1 at $0.44 a credential a month; 15 minutes would be $0.455).
+ * serves (DEFAULT_REFRESH_MEMORY in functions/engine/defaults.ts says why an hour).
  */
-export const DEFAULT_REFRESH_MEMORY_MS = 60 * 60_000;
+export const DEFAULT_REFRESH_MEMORY_MS = parseDuration(DEFAULT_REFRESH_MEMORY) ?? 0;
 
 interface KeptValue {
   versionId: string;

@@ -4,6 +4,14 @@
 
 import { isProviderId } from "#providers/registry.ts";
 import type { ProviderId } from "#providers/types.ts";
+import {
+  DEFAULT_EXPIRY_THRESHOLDS,
+  DEFAULT_GRACE_PERIOD,
+  DEFAULT_HARD_REVOKE_DELAY,
+  DEFAULT_IN_USE_LIMIT,
+  DEFAULT_IN_USE_WINDOW,
+  DEFAULT_KEY_LIFETIME,
+} from "./defaults.ts";
 import { parseDuration } from "./duration.ts";
 import { InvalidSettingsError } from "./errors.ts";
 
@@ -40,13 +48,6 @@ export const Tag = {
   /** The last "Manual Rotation Required" reminder: "<reason>@<ISO time>" (at most one a day per reason). */
   manualReminder: "keyturn:manual-reminder",
 } as const;
-
-export const DEFAULT_GRACE_PERIOD = "24h";
-export const DEFAULT_KEY_LIFETIME = "90d";
-export const DEFAULT_IN_USE_WINDOW = "1h";
-export const DEFAULT_IN_USE_LIMIT = 24;
-export const DEFAULT_HARD_REVOKE_DELAY = "7d";
-export const DEFAULT_EXPIRY_THRESHOLDS = "30d,7d,1d";
 
 export interface CredentialSettings {
   credential: string;

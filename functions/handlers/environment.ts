@@ -3,11 +3,22 @@
 // that creates the function is typed by the same schema, so infra cannot forget one.
 
 import * as v from "valibot";
+import {
+  DEFAULT_FAILURE_ESCALATION,
+  DEFAULT_MIN_TOKEN_REMAINING,
+  DEFAULT_ORPHAN_SAFETY_MARGIN,
+  DEFAULT_RECONCILE_INTERVAL,
+  DEFAULT_REFRESH_INTERVAL,
+  DEFAULT_REFRESH_MEMORY,
+  DEFAULT_REVOKE_COOLDOWN,
+  DEFAULT_STUCK_ROTATION_AFTER,
+  DEFAULT_TOKEN_PARAMETER_PREFIX,
+} from "#engine/defaults.ts";
 import { parseDuration } from "#engine/duration.ts";
 
 const name = v.pipe(v.string(), v.minLength(1));
 
-/** A duration such as "30m", "6h" or "0s", as milliseconds. */
+/** A duration such as "30m", "6h" or "0s", as milliseconds; unset, its default (functions/engine/defaults.ts). */
 const duration = (fallback: string) =>
   v.pipe(
     v.optional(v.string(), fallback),
@@ -29,13 +40,13 @@ export const MonitorEnvironment = v.object({
   KEYTURN_EVENT_BUS_NAME: name,
   ...records,
   /** A marked vendor key younger than this is never taken for an orphan (its rotation may be storing it). */
-  KEYTURN_ORPHAN_SAFETY_MARGIN: duration("1h"),
+  KEYTURN_ORPHAN_SAFETY_MARGIN: duration(DEFAULT_ORPHAN_SAFETY_MARGIN),
   /** How often each credential's keys are reconciled against the vendor's listing. */
-  KEYTURN_RECONCILE_INTERVAL: duration("6h"),
+  KEYTURN_RECONCILE_INTERVAL: duration(DEFAULT_RECONCILE_INTERVAL),
   /** An AWSPENDING version older than this (since the monitor first saw it) is a stuck rotation. */
-  KEYTURN_STUCK_ROTATION_AFTER: duration("6h"),
+  KEYTURN_STUCK_ROTATION_AFTER: duration(DEFAULT_STUCK_ROTATION_AFTER),
   /** A sweep action that has kept failing this long is announced as critical, not warning. */
-  KEYTURN_FAILURE_ESCALATION: duration("24h"),
+  KEYTURN_FAILURE_ESCALATION: duration(DEFAULT_FAILURE_ESCALATION),
   /** keyturn's rotate function: the rotation function every managed secret must name. */
   KEYTURN_ROTATE_FUNCTION_ARN: v.optional(name),
 });
@@ -46,18 +57,18 @@ export const RefreshEnvironment = v.object({
   /** The DynamoDB table of leases that keeps two refreshes of one credential apart. */
   KEYTURN_LEASE_TABLE: name,
   /** Token pairs are stored at <prefix>/<credential name>. */
-  KEYTURN_TOKEN_PARAMETER_PREFIX: v.optional(name, "/keyturn/tokens"),
+  KEYTURN_TOKEN_PARAMETER_PREFIX: v.optional(name, DEFAULT_TOKEN_PARAMETER_PREFIX),
   /** How often the refresh schedule fires. */
-  KEYTURN_REFRESH_INTERVAL: duration("2m"),
+  KEYTURN_REFRESH_INTERVAL: duration(DEFAULT_REFRESH_INTERVAL),
   /** Consumers always find an access token with at least this long left. */
-  KEYTURN_MIN_TOKEN_REMAINING: duration("2m"),
+  KEYTURN_MIN_TOKEN_REMAINING: duration(DEFAULT_MIN_TOKEN_REMAINING),
   /** The KMS key token parameters are encrypted with; unset, Parameter Store's default aws/ssm. */
   KEYTURN_TOKEN_KEY_ID: v.optional(name),
   /**
    * How long a warm function keeps a key or token pair it read for its later runs (re-read sooner
    * on a new version or a refusal); "0s" keeps nothing. See functions/engine/refresh-memory.ts.
    */
-  KEYTURN_REFRESH_MEMORY: duration("1h"),
+  KEYTURN_REFRESH_MEMORY: duration(DEFAULT_REFRESH_MEMORY),
 });
 export type RefreshEnvironment = v.InferInput<typeof RefreshEnvironment>;
 
@@ -72,7 +83,7 @@ export const RevokeEnvironment = v.object({
   /** keyturn's rotate function: the rotation function every managed secret must name. */
   KEYTURN_ROTATE_FUNCTION_ARN: v.optional(name),
   /** How long, after a request from the bus was acted on, requests from the bus for another key of the credential are refused. */
-  KEYTURN_REVOKE_COOLDOWN: duration("10m"),
+  KEYTURN_REVOKE_COOLDOWN: duration(DEFAULT_REVOKE_COOLDOWN),
 });
 export type RevokeEnvironment = v.InferInput<typeof RevokeEnvironment>;
 

@@ -14,6 +14,8 @@ import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { type SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import { UsageReports } from "#aws/usage-store.ts";
+import { DEFAULT_FAILURE_ESCALATION } from "#engine/defaults.ts";
+import { parseDuration } from "#engine/duration.ts";
 import { logger } from "#engine/logger.ts";
 import { Monitor, type MonitorDeps, type MonitorReport, type SweepMode } from "#engine/monitor.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
@@ -51,7 +53,8 @@ export interface MonitorHandlerDeps {
   usage?: UsageReports | undefined;
 }
 
-export const DEFAULT_FAILURE_ESCALATION_MS = 24 * 3_600_000;
+/** A failing action's escalation when the deps name none (functions/engine/defaults.ts says why). */
+export const DEFAULT_FAILURE_ESCALATION_MS = parseDuration(DEFAULT_FAILURE_ESCALATION) ?? 0;
 /** The HTTP client's own default (functions/http/client.ts), kept back from a budget's end as from the Lambda's. */
 const HTTP_SAFETY_MARGIN_MS = 2_000;
 

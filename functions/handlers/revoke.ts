@@ -15,6 +15,8 @@ import { EmergencyCooldowns } from "#aws/emergency-cooldown.ts";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
+import { DEFAULT_REVOKE_COOLDOWN } from "#engine/defaults.ts";
+import { parseDuration } from "#engine/duration.ts";
 import { type EmergencyOutcome, emergencyRevoke, rotateThroughSecretsManager } from "#engine/emergency.ts";
 import { RevokeRequested } from "#engine/event-catalog.ts";
 import { DetailType } from "#engine/events.ts";
@@ -48,7 +50,8 @@ export interface RevokeHandlerDeps {
   http?: Partial<HttpClientOptions>;
 }
 
-export const DEFAULT_REVOKE_COOLDOWN_MS = 10 * 60_000;
+/** The cooldown of a request when the deps name none (functions/engine/defaults.ts). */
+const defaultCooldownMs = parseDuration(DEFAULT_REVOKE_COOLDOWN) ?? 0;
 
 /** The request, from an event's envelope or as invoked directly. */
 function requestOf(event: unknown) {
@@ -81,7 +84,7 @@ export function createRevokeHandler(deps: RevokeHandlerDeps) {
           publisher: deps.publisher,
           now: deps.now ?? (() => new Date()),
           http: vendorHttp(context, deps.http),
-          cooldown: { claims: deps.cooldowns, periodMs: deps.cooldownMs ?? DEFAULT_REVOKE_COOLDOWN_MS },
+          cooldown: { claims: deps.cooldowns, periodMs: deps.cooldownMs ?? defaultCooldownMs },
           rotateFunctionArn: deps.rotateFunctionArn,
           rotate:
             deps.rotate ??

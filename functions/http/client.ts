@@ -4,10 +4,14 @@
 //
 // A 429 is waited out: for Retry-After when the vendor sends it; otherwise for X-RateLimit-Reset,
 // read as epoch seconds (or milliseconds) when it is that large and as seconds left when it is small,
-// since vendors use both and Everflow documents neither (its rate-limiting page, https://developers.everflow.io/user-guide/rate-limiting, names X-RateLimit-Limit and
-// X-RateLimit-Remaining only); otherwise for the rate-limit window the request declares. A wait longer
+// since vendors use both and some document neither (naming X-RateLimit-Limit and X-RateLimit-Remaining
+// only: see the providers in functions/providers/); otherwise for the rate-limit window the request declares. A wait longer
 // than `maxRateLimitWaitMs`, or one that would end past the Lambda's deadline, is not started: the
 // 429 is thrown instead, and the next run tries again.
+//
+// Nothing here is particular to one vendor: what is (a key header, a token shape, the shape of an
+// error body) comes from the provider, in the request (`summarizeProblem`) or through the redactor's
+// rules (./redact.ts).
 
 import { isIPv4 } from "node:net";
 import { setTimeout as sleepFor } from "node:timers/promises";
@@ -37,7 +41,7 @@ export interface HttpAttempt {
 }
 
 export interface HttpClientOptions {
-  /** Names the vendor in errors and diagnostics, e.g. "SoftwareOne". */
+  /** Names the vendor in errors and diagnostics, as the provider's `vendor` says it. */
   vendor: string;
   /** Per attempt. Default 10 000 ms. */
   timeoutMs?: number;
@@ -67,17 +71,17 @@ export interface HttpRequest {
   url: string;
   /**
    * Allows a plain http:// URL to a host that is not loopback. Only a provider sets it, and only for a
-   * credential whose pinned settings say `allowPlainHttp: true` (an on-premises Incorta cluster).
+   * credential whose pinned settings say `allowPlainHttp: true` (an on-premises installation without HTTPS).
    */
   allowPlainHttp?: boolean;
   /**
-   * The vendor's documented rate-limit window (Everflow: 30 s). A 429 that says neither Retry-After nor
+   * The vendor's documented rate-limit window (e.g. 30 s). A 429 that says neither Retry-After nor
    * X-RateLimit-Reset is retried after this long, the longest the limit can last.
    */
   rateLimitWindowMs?: number;
   headers?: Record<string, string>;
   query?: Record<string, string>;
-  /** Appended as is (only spaces and non-ASCII are percent-encoded), e.g. SoftwareOne RQL. */
+  /** Appended as is (only spaces and non-ASCII are percent-encoded), e.g. a vendor's query language. */
   rawQuery?: string;
   /** Sent as JSON. */
   body?: unknown;
@@ -86,6 +90,12 @@ export interface HttpRequest {
   timeoutMs?: number;
   /** Parse the answer as JSON. Default true; false returns the body as text. */
   expectJson?: boolean;
+  /**
+   * The vendor's error body (parsed JSON, or a redacted excerpt of text) in one short line for the
+   * ResponseError's message, as the provider knows its vendor's error shape. Default
+   * `summarizeProblem`: RFC 7807 and OAuth-style fields.
+   */
+  summarizeProblem?: (problem: unknown) => string;
 }
 
 export interface HttpResponse<T> {
@@ -107,6 +117,7 @@ interface PreparedRequest {
   timeoutMs: number;
   expectJson: boolean;
   rateLimitWindowMs: number | undefined;
+  summarizeProblem: (problem: unknown) => string;
 }
 
 const DEFAULT_TIMEOUT_MS = 10_000;
@@ -270,6 +281,7 @@ export class HttpClient {
       timeoutMs: req.timeoutMs ?? this.#timeoutMs,
       expectJson,
       rateLimitWindowMs: req.rateLimitWindowMs,
+      summarizeProblem: req.summarizeProblem ?? summarizeProblem,
     };
   }
 
@@ -370,7 +382,9 @@ export class HttpClient {
       );
     }
     const problem = readProblem(text, firstHeader(headers["content-type"]));
-    const summary = summarizeProblem(problem);
+    // A provider's summary that finds nothing it knows leaves the body to the default's.
+    const summary =
+      boundedSummary(prepared.summarizeProblem, problem) || boundedSummary(summarizeProblem, problem);
     const now = Date.now();
     const rateLimited = status === 429;
     throw new ResponseError(
@@ -596,15 +610,33 @@ function readProblem(text: string, contentType: string | undefined): unknown {
   }
 }
 
+/**
+ * The default summary of an error body: a text excerpt as it is; of JSON, the RFC 7807 (title,
+ * detail), OAuth-style (error, error_description) and plain `message` fields, each once.
+ */
 function summarizeProblem(problem: unknown): string {
-  if (typeof problem === "string") return problem.slice(0, SUMMARY_CHARS);
+  if (typeof problem === "string") return problem;
   if (typeof problem !== "object" || problem === null) return "";
   const fields = problem as Record<string, unknown>;
-  // RFC 7807 (title, detail), Immuta ({message, error}) and OAuth-style (error_description) bodies.
   const texts = ["title", "error", "detail", "message", "error_description"]
     .map((key) => fields[key])
     .filter((text): text is string => typeof text === "string" && text !== "");
-  return [...new Set(texts)].join(": ").slice(0, SUMMARY_CHARS);
+  return [...new Set(texts)].join(": ");
+}
+
+/**
+ * A provider's summary, redacted and bounded (redacted whole before the cut, so that a cut
+ * cannot leave part of a secret unrecognised): the body is the vendor's, and so is what a
+ * provider's summary picks out of it. A summary that throws counts as none.
+ */
+function boundedSummary(summarize: (problem: unknown) => string, problem: unknown): string {
+  let summary: unknown;
+  try {
+    summary = summarize(problem);
+  } catch {
+    return "";
+  }
+  return typeof summary === "string" ? redactText(summary).slice(0, SUMMARY_CHARS) : "";
 }
 
 function statusAdvice(status: number): string {

@@ -1,7 +1,10 @@
 // Redaction shared by the HTTP layer and the logger: no credential value may reach an error message,
 // a diagnostic or a log line. Secrets are blanked three ways: by value (every credential the process
 // has handled is remembered), by key (fields such as `authorization` or `token`) and by shape
-// (`Bearer …`, SoftwareOne `idt:TKN-…:<secret>`).
+// (`Bearer …`, a JWT). What is particular to a vendor (its key header, its token shape) is not
+// written here: each provider declares it (`redaction` in functions/providers/types.ts) and the
+// provider registry passes it in with `addRedactionRules`, as elastic-transport's redaction takes
+// its extra keys as options.
 
 export const REDACTED = "[REDACTED]";
 
@@ -16,7 +19,6 @@ const SENSITIVE_KEYS = new Set(
   [
     "authorization",
     "proxy-authorization",
-    "x-eflow-api-key",
     "x-api-key",
     "cookie",
     "set-cookie",
@@ -28,15 +30,43 @@ const SENSITIVE_KEYS = new Set(
     "password",
     "secret",
     "secretstring",
-    "requesthash",
     "clientsecret",
   ].map(normalizeKey),
 );
 
 const BEARER = /\bBearer\s+[^\s"'`,\\]+/gi;
-const SOFTWAREONE_TOKEN = /\b(idt:TKN-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*:)[^\s"'`,\\]+/g;
-/** A JWT (header.claims.signature, base64url; the header always starts "eyJ"), as Immuta's PATs are. */
+/** A JWT (header.claims.signature, base64url; the header always starts "eyJ"), as many vendors' tokens are. */
 const JWT = /\beyJ[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]{4,}\.[A-Za-z0-9_-]+/g;
+
+/** What a vendor adds to the rules above; see `addRedactionRules`. */
+export interface RedactionRules {
+  /** Header and field names whose values are secret wherever they appear (e.g. a vendor's key header). */
+  readonly sensitiveKeys?: readonly string[];
+  /**
+   * Shapes of the vendor's secrets, blanked in any text even when never seen before. Each must be
+   * global (flag g). A pattern with a capture group keeps what group 1 matched (a token's public
+   * id, say) and blanks the rest of the match.
+   */
+  readonly tokenPatterns?: readonly RegExp[];
+}
+
+const tokenPatterns: RegExp[] = [];
+
+/**
+ * Adds a vendor's sensitive keys and token shapes to the rules, for the life of the process. The
+ * provider registry (functions/providers/registry.ts) calls it for every provider it holds.
+ */
+export function addRedactionRules(rules: RedactionRules): void {
+  for (const key of rules.sensitiveKeys ?? []) SENSITIVE_KEYS.add(normalizeKey(key));
+  for (const pattern of rules.tokenPatterns ?? []) {
+    if (!pattern.global) {
+      throw new TypeError(`redaction pattern ${pattern} must have the g flag, or it blanks one match only`);
+    }
+    if (!tokenPatterns.some((known) => known.source === pattern.source && known.flags === pattern.flags)) {
+      tokenPatterns.push(pattern);
+    }
+  }
+}
 
 const remembered = new Set<string>();
 let rememberedPattern: RegExp | null | undefined;
@@ -117,11 +147,13 @@ function withoutRemembered(text: string): string {
 }
 
 export function redactText(text: string): string {
-  const byValue = withoutRemembered(text);
-  return byValue
-    .replace(BEARER, `Bearer ${REDACTED}`)
-    .replace(SOFTWAREONE_TOKEN, `$1${REDACTED}`)
-    .replace(JWT, REDACTED);
+  let redacted = withoutRemembered(text).replace(BEARER, `Bearer ${REDACTED}`);
+  for (const pattern of tokenPatterns) {
+    redacted = redacted.replace(pattern, (match: string, kept: unknown) =>
+      typeof kept === "string" && match.startsWith(kept) ? `${kept}${REDACTED}` : REDACTED,
+    );
+  }
+  return redacted.replace(JWT, REDACTED);
 }
 
 function isHeadersLike(value: object): value is { entries(): IterableIterator<[string, string]> } {

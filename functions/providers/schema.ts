@@ -12,6 +12,20 @@ export const isoDateTime = v.pipe(
   v.check((text) => !Number.isNaN(Date.parse(text)), "an ISO 8601 date-time"),
 );
 
+/** An https:// URL setting, without query or credentials, with its description for the config reference. */
+export function httpsUrlSetting(description: string) {
+  return v.pipe(
+    v.string(),
+    v.regex(/^https:\/\/[^\s/?#@]+(\/[^\s?#]*)?$/, "an https:// URL without query or credentials"),
+    v.description(description),
+  );
+}
+
+/** A non-empty string setting, with its description for the config reference. */
+export function textSetting(description: string) {
+  return v.pipe(v.string(), v.minLength(1), v.description(description));
+}
+
 const MAX_SHOWN = 3;
 
 export function parseSecretValue<S extends v.GenericSchema>(
@@ -37,6 +51,15 @@ export function parseSecretValue<S extends v.GenericSchema>(
       "Fix the secret's JSON (keyturn put, or the console) and try again; the current version was left as it is.",
     { credential: context.credential },
   );
+}
+
+/**
+ * The strings at `fields` of a value, parsed or not (a provider's `secretsOf`); anything else
+ * there (a number, a missing field) is no text that could show up in a message, and is skipped.
+ */
+export function secretFields(value: object, fields: readonly string[]): string[] {
+  const record = value as Record<string, unknown>;
+  return fields.map((field) => record[field]).filter((item): item is string => typeof item === "string");
 }
 
 /** Parses a secret string as JSON, with an error that names the credential (and never echoes the text). */

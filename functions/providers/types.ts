@@ -1,7 +1,13 @@
 // The contract between the engine and a vendor. A provider builds vendor requests and
-// parses answers; it never touches AWS, and the engine never knows a vendor's URL.
+// parses answers; it never touches AWS, and the engine never knows a vendor's URL. A provider
+// is one folder (functions/providers/<id>/) that owns everything about its vendor: the settings
+// the deployment config takes (infra/config.ts composes them), the secret's schema, what the
+// redactor must blank, how the vendor's error bodies read, and the UI steps a person follows.
+// Adding a vendor is that folder, its simulator (sandbox/simulators/) and one line in ./registry.ts.
 
+import type * as v from "valibot";
 import type { HttpClient } from "#http/client.ts";
+import type { RedactionRules } from "#http/redact.ts";
 
 /** Every vendor keyturn knows. Adding one here without a registry entry does not compile. */
 export type ProviderId = "immuta-request" | "softwareone" | "everflow" | "incorta-v1" | "incorta-v2";
@@ -73,6 +79,31 @@ export interface TokenMinter<S> {
   secretsOf(pair: TokenPair): string[];
 }
 
+/**
+ * What the deployment config (infra/config.ts) takes for a provider's credentials, besides the
+ * fields every credential has and those its mode and capabilities bring (rotateEvery for an
+ * automatic provider, maxAge for a manual one, inUseWindow for one with `lastUsed`,
+ * hardRevokeDelay for "soft-then-hard" revocation). Descriptions become the config reference.
+ */
+export interface ProviderConfig {
+  /** One sentence for the config reference: what the credential is, and who replaces it. */
+  readonly description: string;
+  /**
+   * The settings a consumer needs besides the key (region, base URL, tenant…), pinned by the
+   * deployment and copied into the secret's value: a strict object with a description on every
+   * field, and no check the JSON Schema cannot express (those go in `settingsProblems`). When
+   * every field is optional, the config may leave `settings` out.
+   */
+  readonly settings: v.StrictObjectSchema<v.ObjectEntries, undefined>;
+  /** The keys keyturn mints can be given an expiry: the config takes keyLifetime. */
+  readonly keyLifetime?: boolean;
+  /**
+   * What the settings schema cannot say (a rule across fields), each problem naming its field
+   * ("settings.clusterUrl") and saying what to do. Called on settings the schema accepted.
+   */
+  settingsProblems?(settings: Readonly<Record<string, unknown>>): { field: string; problem: string }[];
+}
+
 export interface Provider<S extends CredentialValue = CredentialValue> {
   /** The `provider` field of its secrets, so that the registry can check each entry is keyed by its own id. */
   readonly id: S["provider"];
@@ -91,8 +122,25 @@ export interface Provider<S extends CredentialValue = CredentialValue> {
    * config's own (Immuta's base URL from the region): a value may carry them, and nothing else.
    */
   settingDefaults?(settings: Readonly<Record<string, unknown>>): Record<string, unknown>;
-  /** Every secret string inside a value, so that redaction can blank it wherever it shows up. */
-  secretsOf(value: S): string[];
+  /** What the deployment config takes for this provider's credentials. */
+  readonly config: ProviderConfig;
+  /**
+   * The vendor's sensitive header and field names and the shapes of its secrets, added to the
+   * redactor's rules (functions/http/redact.ts) by the registry.
+   */
+  readonly redaction?: RedactionRules;
+  /**
+   * The vendor's error body in one short line, for the message of a refused call (the provider
+   * passes it with each request). Default: the HTTP client's, for RFC 7807 and OAuth-style bodies.
+   */
+  summarizeProblem?(problem: unknown): string;
+  /**
+   * Every secret string inside a value, so that redaction can blank it wherever it shows up. The
+   * engine calls it once for every value it reads, before `parse` (functions/engine/credentials.ts),
+   * so that a value parse refuses is covered too: it takes any object and returns the strings it
+   * finds where the vendor's secrets belong (`secretFields` in ./schema.ts).
+   */
+  secretsOf(value: object): string[];
   /** Checks that a key works with one cheap authenticated call that changes nothing. */
   verify(candidate: S, ctx: ProviderContext): Promise<void>;
   expiresAt(value: S): Date | undefined;

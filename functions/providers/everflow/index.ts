@@ -29,8 +29,7 @@
 import * as v from "valibot";
 import { CredentialRejectedError, InvalidSecretError } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
-import { rememberSecret } from "#http/redact.ts";
-import { isoDateTime, parseSecretValue, parseVendorAnswer } from "../schema.ts";
+import { isoDateTime, parseSecretValue, parseVendorAnswer, secretFields } from "../schema.ts";
 import type { Provider, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
 
@@ -44,6 +43,24 @@ const CHECK_PATH = "/partners";
 const MIN_KEY_LENGTH = 8;
 /** Everflow's rate-limiting page: the limit resets every 30 seconds. */
 const RATE_LIMIT_WINDOW_MS = 30_000;
+
+/** The settings the deployment config takes (infra/config.ts), with their reference descriptions. */
+const Settings = v.strictObject({
+  baseUrl: v.optional(
+    v.pipe(
+      v.picklist(BASE_URLS),
+      v.description(`Everflow's API base URL; ${EVERFLOW_EU_BASE_URL} for EU-hosted accounts.`),
+    ),
+  ),
+});
+
+/** Everflow's error bodies are `{"error": "<message>"}` (its developer pages). */
+function summarizeProblem(problem: unknown): string {
+  if (typeof problem !== "object" || problem === null) return "";
+  const { error, message } = problem as Record<string, unknown>;
+  const texts = [error, message].filter((text): text is string => typeof text === "string" && text !== "");
+  return [...new Set(texts)].join(": ");
+}
 
 /** The documented base URL `text` stands for (trailing slashes and letter case aside), if any. */
 function documentedBaseUrl(text: string): (typeof BASE_URLS)[number] | undefined {
@@ -121,6 +138,7 @@ async function worksAt(
       method: "GET",
       url: `${baseUrl}${CHECK_PATH}`,
       headers: { [KEY_HEADER]: candidate.apiKey },
+      summarizeProblem,
     });
     return true;
   } catch {
@@ -173,10 +191,14 @@ export const everflow: Provider<EverflowCredential> = {
   vendor: VENDOR,
   mode: "manual",
   revocation: "hard-only",
+  config: {
+    description: "An Everflow API key, replaced by a person in Everflow's UI.",
+    settings: Settings,
+  },
+  redaction: { sensitiveKeys: [KEY_HEADER] },
+  summarizeProblem,
 
   parse(value, credential) {
-    const apiKey = (value as { apiKey?: unknown } | null)?.apiKey;
-    if (typeof apiKey === "string") rememberSecret(apiKey);
     const parsed = parseSecretValue(EverflowValue, value, {
       credential,
       vendor: VENDOR,
@@ -203,7 +225,7 @@ export const everflow: Provider<EverflowCredential> = {
   },
 
   secretsOf(value) {
-    return [value.apiKey];
+    return secretFields(value, ["apiKey"]);
   },
 
   expiresAt() {
@@ -220,6 +242,7 @@ export const everflow: Provider<EverflowCredential> = {
         url,
         headers: { [KEY_HEADER]: candidate.apiKey },
         rateLimitWindowMs: RATE_LIMIT_WINDOW_MS,
+        summarizeProblem,
       });
       body = answer.body;
     } catch (error) {

@@ -29,9 +29,14 @@ import {
   VendorError,
 } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
-import { rememberSecret } from "#http/redact.ts";
 import { markerIn } from "../marker.ts";
-import { isoDateTime, parseSecretValue, parseVendorAnswer } from "../schema.ts";
+import {
+  httpsUrlSetting,
+  isoDateTime,
+  parseSecretValue,
+  parseVendorAnswer,
+  secretFields,
+} from "../schema.ts";
 import type { AutomaticProvider, IssuedKey, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
 
@@ -43,6 +48,44 @@ export function immutaBaseUrl(region: ImmutaRegion): string {
 }
 
 const VENDOR = "Immuta";
+
+/** The settings the deployment config takes (infra/config.ts), with their reference descriptions. */
+const Settings = v.strictObject({
+  region: v.pipe(
+    v.picklist(IMMUTA_REGIONS),
+    v.description("The region of the customer's Immuta Govern app: Immuta keeps data only there."),
+  ),
+  baseUrl: v.optional(
+    httpsUrlSetting("Overrides the regional base URL (https://<region>.api.immutacloud.com/marketplace)."),
+  ),
+  tenantId: v.optional(
+    v.pipe(
+      v.string(),
+      v.regex(
+        /^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$/,
+        "a tenant id (a UUID), as GET /api/auth/user answers it in tenantInfo.id",
+      ),
+      v.description(
+        "The Immuta tenant the tokens must belong to (tenantInfo.id of GET /api/auth/user). Set, a token of " +
+          "another tenant is refused at handover and at every check.",
+      ),
+    ),
+  ),
+});
+
+/**
+ * Immuta's error bodies are NestJS's `{statusCode, error, message}`, where `message` is a list of
+ * class-validator messages for a refused body.
+ */
+function summarizeProblem(problem: unknown): string {
+  if (typeof problem !== "object" || problem === null) return "";
+  const { error, message } = problem as Record<string, unknown>;
+  const said = Array.isArray(message)
+    ? message.filter((item): item is string => typeof item === "string").join("; ")
+    : message;
+  const texts = [error, said].filter((text): text is string => typeof text === "string" && text !== "");
+  return [...new Set(texts)].join(": ");
+}
 
 const ImmutaValue = v.looseObject({
   provider: v.literal("immuta-request"),
@@ -109,7 +152,12 @@ async function diagnoseRejection(
     if (region === candidate.region) continue;
     const probe = { ...candidate, region };
     try {
-      await ctx.http.request({ method: "GET", url: url(probe, "/api/auth/user"), headers: auth(probe) });
+      await ctx.http.request({
+        method: "GET",
+        url: url(probe, "/api/auth/user"),
+        headers: auth(probe),
+        summarizeProblem,
+      });
       return new CredentialRejectedError(
         `Immuta rejected the token of credential "${ctx.credential}" in ${where}, but it authenticates in region "${region}": ` +
           `wrong region? Set the credential's region to "${region}" (the global segment of your Govern app).`,
@@ -140,6 +188,7 @@ async function call(
       url: url(as, request.path),
       headers: auth(as),
       ...(request.body === undefined ? {} : { body: request.body }),
+      summarizeProblem,
     });
     return answer.body;
   } catch (error) {
@@ -157,6 +206,12 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
   vendor: VENDOR,
   mode: "automatic",
   revocation: "hard-only",
+  config: {
+    description: "An Immuta Request app personal access token, rotated by keyturn.",
+    settings: Settings,
+    keyLifetime: true,
+  },
+  summarizeProblem,
 
   parse(value, credential) {
     const parsed = parseSecretValue(ImmutaValue, value, {
@@ -164,7 +219,6 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
       vendor: VENDOR,
       publicFields: ["provider", "region", "baseUrl", "keyId", "issuedAt", "expiresAt"],
     });
-    rememberSecret(parsed.token);
     if (parsed.baseUrl !== undefined && parsed.baseUrl.replace(/\/+$/, "") !== immutaBaseUrl(parsed.region)) {
       throw new InvalidSecretError(
         `Secret value of credential "${credential}": baseUrl ${parsed.baseUrl} does not match region "${parsed.region}" ` +
@@ -176,7 +230,7 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
   },
 
   secretsOf(value) {
-    return [value.token];
+    return secretFields(value, ["token"]);
   },
 
   expiresAt(value) {
@@ -236,7 +290,7 @@ export const immutaRequest: AutomaticProvider<ImmutaCredential> = {
       vendor: VENDOR,
       action: "token creation",
     });
-    rememberSecret(minted.token);
+    // The HTTP client has remembered the answer's `token` for redaction.
     return {
       ...template,
       baseUrl: immutaBaseUrl(template.region),

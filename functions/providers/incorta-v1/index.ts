@@ -38,9 +38,9 @@ import { createHash } from "node:crypto";
 import * as v from "valibot";
 import { CredentialRejectedError, InvalidSecretError, VendorError } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
-import { rememberSecret } from "#http/redact.ts";
-import { isoDateTime, parseSecretValue, parseVendorAnswer } from "../schema.ts";
-import type { Provider, ProviderContext, TokenPair } from "../types.ts";
+import type { RedactionRules } from "#http/redact.ts";
+import { isoDateTime, parseSecretValue, parseVendorAnswer, secretFields, textSetting } from "../schema.ts";
+import type { Provider, ProviderConfig, ProviderContext, TokenPair } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
 
 export const INCORTA_VENDOR = "Incorta";
@@ -50,7 +50,11 @@ const SAID_CHARS = 200;
 // Epoch milliseconds after September 2001: an answer in seconds would look like 1970.
 const MIN_EPOCH_MS = 1e12;
 
+/** A cluster's URL as the config and the value both take it: http(s), no credentials, query or fragment, ending in /incorta. */
+const CLUSTER_URL = /^https?:\/\/[^\s/?#@]+(\/[^\s?#]*)?\/incorta\/*$/;
+
 function isClusterUrl(text: string): boolean {
+  if (!CLUSTER_URL.test(text)) return false;
   try {
     const url = new URL(text);
     return (
@@ -95,6 +99,71 @@ export const PLAIN_HTTP_EXPECTED =
 export function sendsPlainHttp(value: { clusterUrl: string; allowPlainHttp?: boolean | undefined }): boolean {
   return value.allowPlainHttp === true && value.clusterUrl.startsWith("http:");
 }
+
+/** The clusterUrl setting, as the deployment config takes it (a regex, which the JSON Schema can carry). */
+const clusterUrlSetting = v.pipe(
+  v.string(),
+  v.regex(CLUSTER_URL, `an https:// URL ending in /incorta, such as ${EXAMPLE_CLUSTER_URL}`),
+  v.description(
+    "The Incorta cluster's URL, https://<cluster>/incorta; http:// only with allowPlainHttp: true.",
+  ),
+);
+
+const allowPlainHttpSetting = v.optional(
+  v.pipe(
+    v.boolean(),
+    v.description(
+      "Lets clusterUrl be plain http:// (an on-premises cluster installed without HTTPS; Incorta Cloud is " +
+        "HTTPS only). The key and its tokens then cross the network unencrypted. Default false.",
+    ),
+  ),
+);
+
+/** The settings every Incorta credential takes in the deployment config, with `tenantName` described per API. */
+export function incortaSettings<const E extends v.ObjectEntries>(tenantName: string, entries: E) {
+  return v.strictObject({
+    clusterUrl: clusterUrlSetting,
+    allowPlainHttp: allowPlainHttpSetting,
+    tenantName: textSetting(tenantName),
+    ...entries,
+  });
+}
+
+/** The config's check the JSON Schema cannot express: a plain http clusterUrl only with allowPlainHttp. */
+export function plainHttpProblems(
+  settings: Readonly<Record<string, unknown>>,
+): { field: string; problem: string }[] {
+  const { clusterUrl, allowPlainHttp } = settings;
+  if (typeof clusterUrl !== "string" || !clusterUrl.startsWith("http:") || allowPlainHttp === true) return [];
+  return [
+    {
+      field: "settings.clusterUrl",
+      problem:
+        `is ${clusterUrl}, plain http: keyturn sends Incorta keys over https only, unless the credential's ` +
+        "settings say allowPlainHttp: true (an on-premises cluster installed without HTTPS). Use the " +
+        "cluster's https:// URL, or set settings.allowPlainHttp to true.",
+    },
+  ];
+}
+
+/** Incorta's error bodies are `{"message": "..."}` (v2: the message starts with an INC_ code). */
+export function summarizeIncortaProblem(problem: unknown): string {
+  if (typeof problem !== "object" || problem === null) return "";
+  const { message } = problem as Record<string, unknown>;
+  return typeof message === "string" ? message : "";
+}
+
+/** A v1 token request carries `requestHash`, a hash of the API key that proves it: secret too. */
+const REDACTION: RedactionRules = { sensitiveKeys: ["requestHash"] };
+
+const CONFIG: ProviderConfig = {
+  description:
+    "An Incorta v1 API key, replaced by a person; keyturn keeps its tokens refreshed in Parameter Store.",
+  settings: incortaSettings("The Incorta tenant.", {
+    loginName: textSetting("The Incorta user the API key belongs to."),
+  }),
+  settingsProblems: plainHttpProblems,
+};
 
 /** The public API's base URL of a cluster, e.g. `https://acme.cloud.incorta.com/incorta/api`. */
 export function incortaApiBase(clusterUrl: string): string {
@@ -217,6 +286,7 @@ async function postForPair(
       url: `${incortaApiBase(value.clusterUrl)}${path}`,
       body,
       allowPlainHttp: sendsPlainHttp(value),
+      summarizeProblem: summarizeIncortaProblem,
     });
     answer = response.body;
   } catch (error) {
@@ -229,11 +299,7 @@ async function postForPair(
       `${action} (POST ${path})`,
     );
   }
-  if (typeof answer === "object" && answer !== null) {
-    const { accessToken, refreshToken } = answer as Record<string, unknown>;
-    if (typeof accessToken === "string") rememberSecret(accessToken);
-    if (typeof refreshToken === "string") rememberSecret(refreshToken);
-  }
+  // The HTTP client has remembered the answer's accessToken and refreshToken for redaction.
   const pair = parseVendorAnswer(TokenAnswer, answer, {
     credential: ctx.credential,
     vendor: INCORTA_VENDOR,
@@ -276,10 +342,11 @@ export const incortaV1: IncortaV1Provider = {
   vendor: INCORTA_VENDOR,
   mode: "refresh",
   revocation: "hard-only",
+  config: CONFIG,
+  redaction: REDACTION,
+  summarizeProblem: summarizeIncortaProblem,
 
   parse(value, credential) {
-    const apiKey = (value as { apiKey?: unknown } | null)?.apiKey;
-    if (typeof apiKey === "string") rememberSecret(apiKey);
     const parsed = parseSecretValue(IncortaV1Value, value, {
       credential,
       vendor: INCORTA_VENDOR,
@@ -310,7 +377,7 @@ export const incortaV1: IncortaV1Provider = {
   },
 
   secretsOf(value) {
-    return [value.apiKey];
+    return secretFields(value, ["apiKey"]);
   },
 
   expiresAt() {

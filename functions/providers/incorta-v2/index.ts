@@ -37,18 +37,20 @@
 import * as v from "valibot";
 import { CredentialRejectedError } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
-import { rememberSecret } from "#http/redact.ts";
 import {
   allowPlainHttpField,
   INCORTA_VENDOR,
   incortaApiBase,
   incortaClusterUrl,
   incortaSays,
+  incortaSettings,
   PLAIN_HTTP_EXPECTED,
   plainHttpAllowed,
+  plainHttpProblems,
   sendsPlainHttp,
+  summarizeIncortaProblem,
 } from "../incorta-v1/index.ts";
-import { isoDateTime, parseSecretValue, parseVendorAnswer } from "../schema.ts";
+import { isoDateTime, parseSecretValue, parseVendorAnswer, secretFields } from "../schema.ts";
 import type { Provider, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
 
@@ -204,7 +206,11 @@ async function checkAsAnyTenantUser(
   candidate: IncortaV2Credential,
   ctx: ProviderContext,
   url: string,
-  common: { headers: Record<string, string>; allowPlainHttp: boolean },
+  common: {
+    headers: Record<string, string>;
+    allowPlainHttp: boolean;
+    summarizeProblem: (problem: unknown) => string;
+  },
   schemaRefusal: ResponseError,
 ): Promise<void> {
   try {
@@ -243,10 +249,14 @@ export const incortaV2: IncortaV2Provider = {
   vendor: INCORTA_VENDOR,
   mode: "manual",
   revocation: "hard-only",
+  config: {
+    description: "An Incorta v2 personal access token, replaced by a person in Incorta's UI.",
+    settings: incortaSettings("The Incorta tenant (case-sensitive).", {}),
+    settingsProblems: plainHttpProblems,
+  },
+  summarizeProblem: summarizeIncortaProblem,
 
   parse(value, credential) {
-    const token = (value as { token?: unknown } | null)?.token;
-    if (typeof token === "string") rememberSecret(token);
     return parseSecretValue(IncortaV2Value, value, {
       credential,
       vendor: INCORTA_VENDOR,
@@ -265,7 +275,7 @@ export const incortaV2: IncortaV2Provider = {
   },
 
   secretsOf(value) {
-    return [value.token];
+    return secretFields(value, ["token"]);
   },
 
   expiresAt(value) {
@@ -278,6 +288,7 @@ export const incortaV2: IncortaV2Provider = {
     const common = {
       headers: { authorization: `Bearer ${candidate.token}` },
       allowPlainHttp: sendsPlainHttp(candidate),
+      summarizeProblem: summarizeIncortaProblem,
     };
     let body: unknown;
     try {

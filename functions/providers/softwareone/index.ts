@@ -65,9 +65,15 @@ import {
   VendorError,
 } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
-import { rememberSecret } from "#http/redact.ts";
 import { markerIn } from "../marker.ts";
-import { isoDateTime, parseSecretValue, parseVendorAnswer } from "../schema.ts";
+import {
+  httpsUrlSetting,
+  isoDateTime,
+  parseSecretValue,
+  parseVendorAnswer,
+  secretFields,
+  textSetting,
+} from "../schema.ts";
 import type { AutomaticProvider, IssuedKey, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
 
@@ -89,6 +95,47 @@ const LEGACY_TOKEN_VALUE = /^[0-9A-Za-z]{32,}$/;
 const ACCOUNT_ID = /^ACC-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*$/;
 /** SoftwareOne's pattern for a module id (the spec's CreateApiTokenDto: ^MOD-\d\d\d\d$). */
 const MODULE_ID = /^MOD-\d{4}$/;
+
+/**
+ * A token value in any text, `idt:TKN-…:<secret>`: the redactor keeps the id (group 1) and blanks
+ * the secret, even in a token it has never seen.
+ */
+const TOKEN_IN_TEXT = /\b(idt:TKN-[0-9A-Za-z]+(?:-[0-9A-Za-z]+)*:)[^\s"'`,\\]+/g;
+
+/** The settings the deployment config takes (infra/config.ts), with their reference descriptions. */
+const Settings = v.strictObject({
+  accountId: v.pipe(
+    v.string(),
+    v.regex(ACCOUNT_ID, "an account id such as ACC-1234-5678"),
+    v.description("The SoftwareOne account the token belongs to."),
+  ),
+  name: v.optional(textSetting("The token's name at SoftwareOne; successors get the same name.")),
+  modules: v.optional(
+    v.pipe(
+      v.array(
+        v.pipe(
+          v.string(),
+          v.regex(
+            MODULE_ID,
+            "a module id: MOD- and four digits, such as MOD-1234 (SoftwareOne's CreateApiTokenDto pattern)",
+          ),
+        ),
+      ),
+      v.description("The token's modules; successors get the same modules."),
+    ),
+  ),
+  baseUrl: v.optional(httpsUrlSetting("Overrides SoftwareOne's API base URL.")),
+});
+
+/** RFC 7807 problem details: `title` and `detail` (`details` in error-object.md's table). */
+function summarizeProblem(problem: unknown): string {
+  if (typeof problem !== "object" || problem === null) return "";
+  const { title, detail, details } = problem as Record<string, unknown>;
+  const texts = [title, typeof detail === "string" ? detail : details].filter(
+    (text): text is string => typeof text === "string" && text !== "",
+  );
+  return [...new Set(texts)].join(": ");
+}
 
 function isHttpsUrl(text: string): boolean {
   try {
@@ -338,6 +385,7 @@ async function call(
       ...(request.body === undefined ? {} : { body: request.body }),
       ...(request.rawQuery === undefined ? {} : { rawQuery: request.rawQuery }),
       ...(request.idempotent === undefined ? {} : { idempotent: request.idempotent }),
+      summarizeProblem,
     });
     return answer.body;
   } catch (error) {
@@ -452,10 +500,14 @@ export const softwareone: AutomaticProvider<SoftwareOneCredential> = {
   vendor: VENDOR,
   mode: "automatic",
   revocation: "soft-then-hard",
+  config: {
+    description: "A SoftwareOne Marketplace API token, rotated by keyturn.",
+    settings: Settings,
+  },
+  redaction: { tokenPatterns: [TOKEN_IN_TEXT] },
+  summarizeProblem,
 
   parse(value, credential) {
-    const token = (value as { token?: unknown } | null)?.token;
-    if (typeof token === "string") rememberSecret(token);
     const parsed = parseSecretValue(SoftwareOneValue, value, {
       credential,
       vendor: VENDOR,
@@ -485,7 +537,7 @@ export const softwareone: AutomaticProvider<SoftwareOneCredential> = {
   },
 
   secretsOf(value) {
-    return [value.token];
+    return secretFields(value, ["token"]);
   },
 
   expiresAt() {
@@ -575,7 +627,7 @@ export const softwareone: AutomaticProvider<SoftwareOneCredential> = {
       vendor: VENDOR,
       action: action,
     });
-    rememberSecret(minted.token);
+    // The HTTP client has remembered the answer's `token` for redaction.
     if (TOKEN_VALUE.exec(minted.token)?.[1] !== minted.id) {
       throw new VendorError(
         `${VENDOR} ${action} for credential "${ctx.credential}" answered with token ${minted.id} whose value ` +

@@ -14,6 +14,9 @@ import {
   TimeoutError,
 } from "#http/errors.ts";
 import { forgetSecrets } from "#http/redact.ts";
+// The providers' redaction rules (Everflow's X-Eflow-API-Key header among them), which the
+// registry adds to the redactor when it loads, as it does in every function.
+import "#providers/registry.ts";
 
 interface ReceivedRequest {
   method: string;
@@ -604,6 +607,66 @@ describe("where requests may go", () => {
     expect(error.message).toContain(`redirected GET ${vendor.url}/user (302) to ${elsewhere.url}/collect;`);
     expect(elsewhere.requests).toHaveLength(0);
     expect(vendor.requests).toHaveLength(1);
+  });
+});
+
+// How a vendor's error body reads is the provider's to say (its `summarizeProblem`, passed with
+// each request); the client's own summary covers RFC 7807 and OAuth-style bodies.
+describe("error-body summaries", () => {
+  const body = { title: "Unauthorized", fault: { reason: "key revoked" } };
+  const faultOf = (problem: unknown) =>
+    `fault: ${(problem as { fault?: { reason?: string } }).fault?.reason ?? ""}`;
+
+  test("the default reads RFC 7807 and OAuth-style fields", async () => {
+    const vendor = await startVendor((_req, res) => json(res, 401, body));
+    const { client } = clientFor();
+
+    const error = await failureOf(client.request({ method: "GET", url: `${vendor.url}/me` }));
+
+    expect(error.message).toContain("answered 401 to GET");
+    expect(error.message).toContain(": Unauthorized.");
+    expect(error.message).not.toContain("key revoked");
+  });
+
+  test("a request's summary replaces the default, and is redacted", async () => {
+    const secret = "vendor-echoed-secret-0123456789";
+    const vendor = await startVendor((req, res) =>
+      json(res, 401, { ...body, fault: { reason: `key revoked ${req.headers.authorization}` } }),
+    );
+    const { client } = clientFor();
+
+    const error = await failureOf(
+      client.request({
+        method: "GET",
+        url: `${vendor.url}/me`,
+        headers: { authorization: `Bearer ${secret}` },
+        summarizeProblem: faultOf,
+      }),
+    );
+
+    expect(error.message).toContain(": fault: key revoked [REDACTED].");
+    expect(error.message).not.toContain(secret);
+  });
+
+  test("a summary that finds nothing or throws leaves the body to the default", async () => {
+    const vendor = await startVendor((_req, res) => json(res, 401, body));
+    const { client } = clientFor();
+
+    const empty = await failureOf(
+      client.request({ method: "GET", url: `${vendor.url}/me`, summarizeProblem: () => "" }),
+    );
+    const throwing = await failureOf(
+      client.request({
+        method: "GET",
+        url: `${vendor.url}/me`,
+        summarizeProblem: () => {
+          throw new Error("not this vendor's shape");
+        },
+      }),
+    );
+
+    expect(empty.message).toContain(": Unauthorized.");
+    expect(throwing.message).toContain(": Unauthorized.");
   });
 });
 

@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, test } from "vitest";
 import {
+  addRedactionRules,
   forgetSecrets,
   jsonReplacer,
   REDACTED,
@@ -7,6 +8,9 @@ import {
   redactValue,
   rememberSecret,
 } from "#http/redact.ts";
+// The shipped providers' own rules (a key header, a token shape, requestHash), which the registry
+// adds to the redactor when it loads: the vendor cases below test them as every function gets them.
+import "#providers/registry.ts";
 
 const SECRET = "s3cr3t-value-0123456789";
 
@@ -62,6 +66,24 @@ describe("redactText", () => {
     forgetSecrets();
 
     expect(redactText(SECRET)).toBe(SECRET);
+  });
+});
+
+describe("addRedactionRules", () => {
+  test("adds a vendor's key names and token shapes, keeping a pattern's first group", () => {
+    addRedactionRules({
+      sensitiveKeys: ["X-Zeta-Signature"],
+      tokenPatterns: [/\b(zeta-[0-9]{3}-)[a-z0-9]{12,}/g, /\bzsk_[A-Za-z0-9]{20,}/g],
+    });
+
+    expect(redactValue({ x_zeta_signature: "sig-value" })).toEqual({ x_zeta_signature: REDACTED });
+    expect(redactText("id zeta-123-abcdefghijkl0 and zsk_ABCDEFGHIJKLMNOPQRST12 end")).toBe(
+      `id zeta-123-${REDACTED} and ${REDACTED} end`,
+    );
+  });
+
+  test("refuses a pattern without the g flag, which would blank the first match only", () => {
+    expect(() => addRedactionRules({ tokenPatterns: [/zeta-[0-9]+/] })).toThrow(/g flag/);
   });
 });
 

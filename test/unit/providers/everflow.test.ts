@@ -2,10 +2,12 @@
 // parsing, verification of a key an operator stored, the diagnosis of a refused key (revoked,
 // wrong portal, wrong host), the UI steps, and errors that never carry a key value.
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { parseValue } from "#engine/credentials.ts";
 import { CredentialRejectedError, InvalidSecretError, VendorError } from "#engine/errors.ts";
 import { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
 import { type EverflowCredential, everflow } from "#providers/everflow/index.ts";
+import { providerFor } from "#providers/registry.ts";
 import type { ProviderContext } from "#providers/types.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import {
@@ -40,7 +42,7 @@ function credentialOf(
   });
   return {
     id,
-    credential: everflow.parse({ provider: "everflow", apiKey: key, keyId: name, ...extra }, CREDENTIAL),
+    credential: readAsTheEngineDoes({ provider: "everflow", apiKey: key, keyId: name, ...extra }),
   };
 }
 
@@ -49,11 +51,18 @@ beforeEach(async () => {
   sim = await startEverflowSimulator({ clock });
   ctx = simulatorContext({ vendor: "Everflow", credential: CREDENTIAL, url: sim.url, clock });
   created = sim.createKey({ portal: "partner", name: KEY_NAME, permissions: ["reporting"] });
-  reporting = everflow.parse(
-    { provider: "everflow", apiKey: created.key, keyId: KEY_NAME, issuedAt: "2026-02-01T00:00:00Z" },
-    CREDENTIAL,
-  );
+  reporting = readAsTheEngineDoes({
+    provider: "everflow",
+    apiKey: created.key,
+    keyId: KEY_NAME,
+    issuedAt: "2026-02-01T00:00:00Z",
+  });
 });
+
+/** A value parsed as the engine reads one: its secrets (secretsOf) remembered for redaction first. */
+function readAsTheEngineDoes(value: Record<string, unknown>): EverflowCredential {
+  return parseValue(providerFor("everflow"), value, CREDENTIAL) as EverflowCredential;
+}
 
 afterEach(async () => {
   await sim.close();
@@ -152,7 +161,8 @@ describe("parse", () => {
     expect(error.message).toContain('"provider"');
   });
 
-  test("remembers the key, so redaction blanks it even percent-encoded", () => {
+  test("names the key in secretsOf, which the engine remembers, so redaction blanks it even percent-encoded", () => {
+    expect(everflow.secretsOf(reporting)).toEqual([reporting.apiKey]);
     const text = `seen in a URL: ${encodeURIComponent(reporting.apiKey)}`;
 
     expect(redactText(text)).not.toContain(encodeURIComponent(reporting.apiKey));

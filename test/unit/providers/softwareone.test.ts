@@ -4,6 +4,7 @@
 // what SoftwareOne's spec allows (a null total, a 400 to a repeated disable or to a delete,
 // `errors` as an array, a GET answer carrying the token's value, older tokens without `idt:`).
 import { afterEach, beforeEach, describe, expect, test } from "vitest";
+import { parseValue } from "#engine/credentials.ts";
 import {
   CredentialRejectedError,
   InvalidSecretError,
@@ -11,6 +12,7 @@ import {
   VendorError,
 } from "#engine/errors.ts";
 import { redactText } from "#http/redact.ts";
+import { providerFor } from "#providers/registry.ts";
 import {
   parseApiToken,
   problemErrorsText,
@@ -42,10 +44,12 @@ function credentialOf(
   extra: Record<string, unknown> = {},
   name = CREDENTIAL,
 ): SoftwareOneCredential {
-  return softwareone.parse(
+  // As the engine reads a value: its secrets (secretsOf) remembered for redaction, then parsed.
+  return parseValue(
+    providerFor("softwareone"),
     { provider: "softwareone", token: seeded.token, keyId: seeded.id, accountId, ...extra },
     name,
-  );
+  ) as SoftwareOneCredential;
 }
 
 beforeEach(async () => {
@@ -140,7 +144,8 @@ describe("parse", () => {
     expect(error.message).toContain('"expiresAt" must be null or absent');
   });
 
-  test("remembers the token, so redaction blanks it even percent-encoded", () => {
+  test("names the token in secretsOf, which the engine remembers, so redaction blanks it even percent-encoded", () => {
+    expect(softwareone.secretsOf(reporting)).toEqual([reporting.token]);
     const text = `seen in a URL: ${encodeURIComponent(reporting.token)}`;
 
     expect(redactText(text)).not.toContain(encodeURIComponent(reporting.token));
