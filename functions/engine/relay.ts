@@ -3,6 +3,7 @@
 // catalog, so that a rotation that fails outside keyturn's code (the function could not be
 // invoked, timed out, was throttled) still reaches the people subscribed.
 
+import * as v from "valibot";
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { SecretStore } from "#aws/secret-store.ts";
 import { isProviderId } from "#providers/registry.ts";
@@ -12,16 +13,43 @@ import { Tag } from "./settings.ts";
 
 export const RELAYED_EVENT_NAMES = ["RotationFailed", "RotationAbandoned"] as const;
 
-interface CloudTrailServiceEvent {
-  source?: string;
-  detail?: {
-    eventName?: string;
-    additionalEventData?: { SecretId?: string };
-    requestParameters?: { secretId?: string };
-    serviceEventDetails?: { versionId?: string };
-    resources?: { ARN?: string }[];
-  };
-  resources?: string[];
+/**
+ * The fields of a CloudTrail service event the relay reads, each checked for its type (any other
+ * field is left alone): the rule on the default bus matches Secrets Manager's, but whatever
+ * reaches the function is parsed, not cast.
+ */
+export const CloudTrailServiceEventSchema = v.looseObject({
+  source: v.optional(v.string()),
+  resources: v.optional(v.array(v.string())),
+  detail: v.optional(
+    v.looseObject({
+      eventName: v.optional(v.string()),
+      additionalEventData: v.optional(v.looseObject({ SecretId: v.optional(v.string()) })),
+      requestParameters: v.optional(v.looseObject({ secretId: v.optional(v.string()) })),
+      serviceEventDetails: v.optional(v.looseObject({ versionId: v.optional(v.string()) })),
+      resources: v.optional(v.array(v.looseObject({ ARN: v.optional(v.string()) }))),
+    }),
+  ),
+});
+type CloudTrailServiceEvent = v.InferOutput<typeof CloudTrailServiceEventSchema>;
+
+/** What reached the relay is not an EventBridge event of the shape Secrets Manager's have. */
+export class InvalidRelayEventError extends Error {
+  override readonly name = "InvalidRelayEventError";
+  readonly retryable = false;
+}
+
+/** The event, parsed; a typed error naming the fields that are not what a service event carries. */
+export function parseRelayEvent(event: unknown): CloudTrailServiceEvent {
+  const parsed = v.safeParse(CloudTrailServiceEventSchema, event);
+  if (!parsed.success) {
+    throw new InvalidRelayEventError(
+      `Not an EventBridge service event: ${parsed.issues.map((issue) => v.getDotPath(issue) ?? "event").join(", ")} ` +
+        "missing or of the wrong type. The relay expects Secrets Manager's RotationFailed or RotationAbandoned " +
+        "from the rule on the default bus.",
+    );
+  }
+  return parsed.output;
 }
 
 /** The secret a CloudTrail service event is about: its documented fields, most specific first. */

@@ -5,12 +5,11 @@ import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { SecretStore } from "#aws/secret-store.ts";
-import { relaySecretsManagerEvent } from "#engine/relay.ts";
+import { parseRelayEvent, relaySecretsManagerEvent } from "#engine/relay.ts";
 import { RelayEnvironment, readEnvironment } from "./environment.ts";
 
 export function createRelayHandler(deps: { store: SecretStore; publisher: EventPublisher }) {
-  return async (event: unknown) =>
-    await relaySecretsManagerEvent(deps, (event ?? {}) as Parameters<typeof relaySecretsManagerEvent>[1]);
+  return async (event: unknown) => await relaySecretsManagerEvent(deps, parseRelayEvent(event));
 }
 
 const environment = readEnvironment(RelayEnvironment, process.env, "relay");

@@ -1,6 +1,7 @@
 // Secrets Manager's own rotation failures, re-published into keyturn's catalog.
 import { afterEach, beforeEach, expect, test } from "vitest";
 import { EventPublisher } from "#aws/event-publisher.ts";
+import { InvalidRelayEventError } from "#engine/relay.ts";
 import { createRelayHandler } from "#handlers/relay.ts";
 import { eventProblems } from "../support/event-schemas.ts";
 import { BUS_NAME, type ImmutaFixture, immutaFixture } from "../support/immuta-fixture.ts";
@@ -82,5 +83,25 @@ test("a failure of a secret keyturn may not even describe (another team's) is ig
   );
 
   expect(outcome).toBe("ignored");
+  expect(await fx.subscriber.drain()).toEqual([]);
+});
+
+test("an event that is not shaped as a service event is refused with a typed error naming the fields, and nothing is published", async () => {
+  // Before: the handler cast whatever reached it (null became {}, a string detail was read as one).
+  for (const event of [
+    null,
+    "RotationFailed",
+    { source: "aws.secretsmanager", detail: "RotationFailed" },
+    { detail: { additionalEventData: { SecretId: 42 } } },
+  ]) {
+    const error = await relay(event).catch((caught: unknown) => caught);
+
+    expect(error, JSON.stringify(event)).toBeInstanceOf(InvalidRelayEventError);
+    expect((error as InvalidRelayEventError).retryable).toBe(false);
+  }
+  const nested = await relay({ detail: { additionalEventData: { SecretId: 42 } } }).catch(
+    (caught: unknown) => caught,
+  );
+  expect((nested as Error).message).toContain("detail.additionalEventData.SecretId");
   expect(await fx.subscriber.drain()).toEqual([]);
 });
