@@ -32,7 +32,6 @@ import { KeyRecords } from "#aws/record-store.ts";
 import { createUsageTable, UsageReports } from "#aws/usage-store.ts";
 import { Tag } from "#engine/settings.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
-import { startVendorHub } from "#sandbox/simulators/hub.ts";
 import { IMMUTA_REGIONS, startImmutaSimulator } from "#sandbox/simulators/immuta.ts";
 import {
   SOFTWAREONE_ADMIN_MODULE,
@@ -40,7 +39,6 @@ import {
   startSoftwareOneSimulator,
 } from "#sandbox/simulators/softwareone.ts";
 import { type CredentialValue, createConsumer } from "../consumer/index.ts";
-import { benchAws } from "./aws.ts";
 import { bundleLambda } from "./lambda-build.ts";
 
 const MINUTE = 60_000;
@@ -175,29 +173,25 @@ async function playWeek(
   const sweepEveryMs = options.sweepEveryMs ?? 15 * MINUTE;
   const rotateEveryMs = options.rotateEveryMs ?? DAY;
   const { createMonitorHandler } = await import("#handlers/monitor.ts");
-  const { RECORDS_TABLE, startLocalKeyturn } = await import("#sandbox/local-keyturn.ts");
+  const { RECORDS_TABLE } = await import("#sandbox/local-keyturn.ts");
   const clock = new ManualClock(START);
   const immuta = await startImmutaSimulator({ clock });
   const softwareone = await startSoftwareOneSimulator({ clock });
-  const hub = await startVendorHub({
-    ...Object.fromEntries(IMMUTA_REGIONS.map((region) => [`${region}.api.immutacloud.com`, immuta.url])),
-    [SOFTWAREONE_HOST]: softwareone.url,
-  });
+  // The benchmark's world (bench/scenarios.ts), imported once the handlers' environment is set.
+  const { startBenchWorld } = await import("./scenarios.ts");
+  const world = await startBenchWorld(
+    endpoint,
+    clock,
+    {
+      ...Object.fromEntries(IMMUTA_REGIONS.map((region) => [`${region}.api.immutacloud.com`, immuta.url])),
+      [SOFTWAREONE_HOST]: softwareone.url,
+    },
+    [immuta, softwareone],
+  );
   try {
-    const aws = benchAws(endpoint);
-    const keyturn = await startLocalKeyturn({
-      clients: aws,
-      busName: BUS_NAME,
-      clock,
-      vendorEndpoint: hub.url,
-      orphanSafetyMarginMs: HOUR,
-      reconcileIntervalMs: 6 * HOUR,
-      stuckAfterMs: 6 * HOUR,
-      refreshIntervalMs: 2 * MINUTE,
-      minTokenRemainingMs: 2 * MINUTE,
-    });
+    const { aws, keyturn } = world;
     await createUsageTable(aws.dynamodb, USAGE_TABLE);
-    const http = { endpointOverride: hub.url };
+    const http = { endpointOverride: world.vendorEndpoint };
     const context = { getRemainingTimeInMillis: () => 120_000, awsRequestId: "continuity" };
     // The world's monitor as the stack wires it: with the usage table (KEYTURN_USAGE_TABLE).
     const monitor = createMonitorHandler({
@@ -376,9 +370,7 @@ async function playWeek(
     }
     return played;
   } finally {
-    await hub.close();
-    await immuta.close();
-    await softwareone.close();
+    await world.close();
   }
 }
 

@@ -51,20 +51,22 @@ export async function timed<T>(work: () => Promise<T>): Promise<Timed<T>> {
 }
 
 /** A vendor simulator as the benchmark uses it: what it answered, and how to stop it. */
-interface Simulator {
+export interface Simulator {
   readonly requests: readonly unknown[];
   close(): Promise<void>;
 }
 
-interface BenchWorld {
+export interface BenchWorld {
   aws: BenchAws;
   clock: ManualClock;
   keyturn: LocalKeyturn;
+  /** The hub in front of the simulators, for vendor clients built outside keyturn's sandbox. */
+  vendorEndpoint: string;
   vendorCalls(): number;
   close(): Promise<void>;
 }
 
-async function startBenchWorld(
+export async function startBenchWorld(
   endpoint: string,
   clock: ManualClock,
   routes: Record<string, string>,
@@ -87,6 +89,7 @@ async function startBenchWorld(
     aws,
     clock,
     keyturn,
+    vendorEndpoint: hub.url,
     vendorCalls: () => simulators.reduce((sum, sim) => sum + sim.requests.length, 0),
     close: async () => {
       await hub.close();
