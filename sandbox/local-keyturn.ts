@@ -82,6 +82,8 @@ export interface LocalKeyturnOptions {
 
 export interface LocalKeyturn {
   store: SecretStore;
+  /** keyturn's own records (the records table): what tests inspect, never what a neighbour can write. */
+  records: KeyRecords;
   /** What the handlers trust: tests add to it, or tamper with the secrets behind it. */
   pinned: PinnedCredentials;
   subscriber: EventSubscriber;
@@ -202,6 +204,7 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
 
   return {
     store,
+    records,
     pinned,
     subscriber,
     invoke,

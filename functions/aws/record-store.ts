@@ -19,6 +19,16 @@
 // sweep read the credentials due by now with one Query per shard, whatever the fleet's size.
 // Only keyturn's functions write it: storing a key makes the credential due at once (0: the next
 // due sweep looks and writes the real time), the monitor writes it after looking.
+//
+// And every previous key the credential still has (issue 13, case 6), one attribute per key
+// (`prev:<keyId>`: its state, revoke-after, delete-after and postponements): a rotation or handover
+// starts one, the sweep, the emergency revoke and a person's confirmation move it on. Each move is
+// a conditional write on the state (and the postponement count) the decision was made from: a sweep
+// that decided from a record read before a rotation or another sweep changed it loses, and is told
+// so (false), instead of writing over a newer decision. One attribute per key, never one shared
+// map: a decision about one key cannot overwrite another's, and the first write needs no map to
+// exist. `ledger` marks a record that keeps them; a record without it predates the ledger, and
+// the monitor adopts the previous key its secret's tags named once (functions/engine/previous-keys.ts).
 
 import {
   type AttributeValue,
@@ -33,6 +43,50 @@ import {
 /** How keyturn retired a credential's keys: revoked at the vendor, or named to a person in an event. */
 export type Retirement = "revoked" | "announced";
 
+/**
+ * A previous key's revocation state: "active" (in its grace period, or postponed), "disabled"
+ * (soft-revoked, deleted at deleteAfter), "revoked", or "refused" (the revocation guard refused it:
+ * a person decides).
+ */
+export type PreviousState = "active" | "disabled" | "revoked" | "refused";
+
+/** A previous key as keyturn's records keep it. */
+export interface PreviousKey {
+  keyId: string;
+  state: PreviousState;
+  /** When its grace period ends (ISO). */
+  revokeAfter: string;
+  /** When a disabled key is deleted (ISO); undefined unless disabled. */
+  deleteAfter: string | undefined;
+  /** How many sweeps postponed its revocation because it was still in use. */
+  postponements: number;
+}
+
+/** What a move of a previous key writes: its new state and, where they change, its times and count. */
+export interface PreviousKeyChange {
+  state: PreviousState;
+  deleteAfter?: string | undefined;
+  postponements?: number | undefined;
+}
+
+const PREVIOUS_PREFIX = "prev:";
+const PREVIOUS_STATES: readonly string[] = ["active", "disabled", "revoked", "refused"];
+
+function previousOf(name: string, value: AttributeValue): PreviousKey | undefined {
+  const entry = value.M;
+  const state = entry?.state?.S;
+  const revokeAfter = entry?.revokeAfter?.S;
+  if (!entry || !state || !PREVIOUS_STATES.includes(state) || !revokeAfter) return undefined;
+  const postponements = Number(entry.postponements?.N ?? "0");
+  return {
+    keyId: name.slice(PREVIOUS_PREFIX.length),
+    state: state as PreviousState,
+    revokeAfter,
+    deleteAfter: entry.deleteAfter?.S,
+    postponements: Number.isFinite(postponements) ? postponements : 0,
+  };
+}
+
 /** A credential's record as the monitor reads it. */
 export interface KeyRecord {
   credential: string;
@@ -46,6 +100,10 @@ export interface KeyRecord {
   retiredBecause: "secret-deleted" | "left-config" | undefined;
   /** When the monitor must next look at it (epoch ms); undefined when never written. */
   nextDueAt?: number | undefined;
+  /** Every previous key the record keeps, earliest revoke-after first. */
+  previous: PreviousKey[];
+  /** Whether the record keeps previous keys (written since the ledger); false: adopt from the tags once. */
+  ledger: boolean;
 }
 
 /** The records table's index of next-due times (sparse: only credentials' records carry its keys). */
@@ -99,6 +157,13 @@ function recordOf(item: Record<string, AttributeValue>): KeyRecord | undefined {
   }
   const retirement = item.retirement?.S;
   const because = item.retiredBecause?.S;
+  const previous: PreviousKey[] = [];
+  for (const [name, value] of Object.entries(item)) {
+    if (!name.startsWith(PREVIOUS_PREFIX)) continue;
+    const entry = previousOf(name, value);
+    if (entry) previous.push(entry);
+  }
+  previous.sort((a, b) => a.revokeAfter.localeCompare(b.revokeAfter) || a.keyId.localeCompare(b.keyId));
   return {
     credential,
     keys: new Set(item.keys?.SS ?? []),
@@ -108,6 +173,8 @@ function recordOf(item: Record<string, AttributeValue>): KeyRecord | undefined {
     retirement: retirement === "revoked" || retirement === "announced" ? retirement : undefined,
     retiredBecause: because === "secret-deleted" || because === "left-config" ? because : undefined,
     nextDueAt: item.nextDueAt?.N === undefined ? undefined : Number(item.nextDueAt.N),
+    previous,
+    ledger: item.ledger?.BOOL === true,
   };
 }
 
@@ -323,31 +390,141 @@ export class KeyRecords {
     );
   }
 
-  /** Every record, a page of the table at a time (a Scan of the few attributes the monitor needs). */
+  /**
+   * Every record, a page of the table at a time (a Scan of whole items: the previous keys are one
+   * attribute each, which no projection can name in advance; a record is a few hundred bytes).
+   */
   async *all(): AsyncIterable<KeyRecord[]> {
     let start: Record<string, AttributeValue> | undefined;
     do {
       const page = await this.#client.send(
         new ScanCommand({
           TableName: this.#table,
-          ProjectionExpression:
-            "#credential, #keys, #pinned, #departed, #retired, #retirement, #because, #due",
-          ExpressionAttributeNames: {
-            "#due": "nextDueAt",
-            "#credential": "credential",
-            "#keys": "keys",
-            "#pinned": "pinned",
-            "#departed": "departedAt",
-            "#retired": "retiredAt",
-            "#retirement": "retirement",
-            "#because": "retiredBecause",
-          },
+          ConsistentRead: true,
           ...(start ? { ExclusiveStartKey: start } : {}),
         }),
       );
       yield (page.Items ?? []).map(recordOf).filter((record): record is KeyRecord => record !== undefined);
       start = page.LastEvaluatedKey;
     } while (start);
+  }
+
+  /**
+   * Starts (or starts afresh) the revocation of `keyId`, a key the credential just stopped using
+   * (a rotation or a handover made another current): active, revoked after `revokeAfter`. Written
+   * only if the key is in the credential's record (keyturn stored it; `recordedOnly: false`, for a
+   * manual vendor's reminders alone: any key of a credential that has a record) and is not already
+   * being revoked (disabled, revoked or refused stay as they are: false). The credential is due at once.
+   */
+  async trackPrevious(
+    credential: string,
+    keyId: string,
+    revokeAfter: string,
+    options: { recordedOnly?: boolean } = {},
+  ): Promise<boolean> {
+    const recorded = options.recordedOnly ?? true;
+    return this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: "SET #p = :entry, #ledger = :true, #shard = :shard, #due = :due",
+      ConditionExpression: `${recorded ? "contains(#keys, :keyId)" : "attribute_exists(#credential)"} AND (attribute_not_exists(#p) OR #p.#state = :active)`,
+      ExpressionAttributeNames: {
+        "#p": `${PREVIOUS_PREFIX}${keyId}`,
+        "#state": "state",
+        ...(recorded ? { "#keys": "keys" } : { "#credential": "credential" }),
+        "#ledger": "ledger",
+        "#shard": "dueShard",
+        "#due": "nextDueAt",
+      },
+      ExpressionAttributeValues: {
+        ":entry": {
+          M: { state: { S: "active" }, revokeAfter: { S: revokeAfter }, postponements: { N: "0" } },
+        },
+        ...(recorded ? { ":keyId": { S: keyId } } : {}),
+        ":active": { S: "active" },
+        ":true": { BOOL: true },
+        ":shard": { S: dueShardOf(credential) },
+        ":due": { N: "0" },
+      },
+    });
+  }
+
+  /**
+   * A record written before the ledger: takes the previous key its secret's tags named (once; only
+   * a key in the record, and only while the record keeps no previous key). False when the record
+   * already keeps previous keys or does not hold the key.
+   */
+  async adoptPrevious(credential: string, entry: PreviousKey): Promise<boolean> {
+    return this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: "SET #p = :entry, #ledger = :true",
+      ConditionExpression: "contains(#keys, :keyId) AND attribute_not_exists(#ledger)",
+      ExpressionAttributeNames: {
+        "#p": `${PREVIOUS_PREFIX}${entry.keyId}`,
+        "#keys": "keys",
+        "#ledger": "ledger",
+      },
+      ExpressionAttributeValues: {
+        ":entry": {
+          M: {
+            state: { S: entry.state },
+            revokeAfter: { S: entry.revokeAfter },
+            postponements: { N: String(entry.postponements) },
+            ...(entry.deleteAfter === undefined ? {} : { deleteAfter: { S: entry.deleteAfter } }),
+          },
+        },
+        ":keyId": { S: entry.keyId },
+        ":true": { BOOL: true },
+      },
+    });
+  }
+
+  /**
+   * Moves a previous key on (see the header): written only if the key is still in the state the
+   * decision was made from (`from`, one of them) and, when given, still has `postponements` as the
+   * decision read it. False when it is not: another writer got there first, and its decision stands.
+   */
+  async movePrevious(
+    credential: string,
+    keyId: string,
+    from: { states: readonly PreviousState[]; postponements?: number | undefined },
+    change: PreviousKeyChange,
+  ): Promise<boolean> {
+    const sets = ["#p.#state = :to"];
+    const values: Record<string, AttributeValue> = { ":to": { S: change.state } };
+    if (change.deleteAfter !== undefined) {
+      sets.push("#p.#deleteAfter = :deleteAfter");
+      values[":deleteAfter"] = { S: change.deleteAfter };
+    }
+    if (change.postponements !== undefined) {
+      sets.push("#p.#postponements = :postponements");
+      values[":postponements"] = { N: String(change.postponements) };
+    }
+    const states = from.states.map((state, i) => {
+      values[`:from${i}`] = { S: state };
+      return `:from${i}`;
+    });
+    let condition = `#p.#state IN (${states.join(", ")})`;
+    if (from.postponements !== undefined) {
+      condition += " AND #p.#postponements = :expected";
+      values[":expected"] = { N: String(from.postponements) };
+    }
+    return this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: `SET ${sets.join(", ")}`,
+      ConditionExpression: condition,
+      ExpressionAttributeNames: {
+        "#p": `${PREVIOUS_PREFIX}${keyId}`,
+        "#state": "state",
+        ...(change.deleteAfter === undefined ? {} : { "#deleteAfter": "deleteAfter" }),
+        ...(change.postponements === undefined && from.postponements === undefined
+          ? {}
+          : { "#postponements": "postponements" }),
+      },
+      ExpressionAttributeValues: values,
+    });
   }
 
   /**

@@ -1,13 +1,15 @@
 // When the monitor must next look at a credential (issue 16, "O(due)"): the earliest time any of
 // its checks could act, written to keyturn's records (functions/aws/record-store.ts, nextDueAt) so
-// that the hourly due sweep reads only the credentials due by now. The checks decide from the
-// secret's keyturn:* tags and the pinned policy exactly as the sweep does (./expiry.ts,
-// ./revocation.ts, ./manual.ts); this module only asks "from when could it act?":
+// that the hourly due sweep reads only the credentials due by now. The checks decide from
+// keyturn's records (the previous keys, ./previous-keys.ts), the secret's keyturn:* tags (notices,
+// reminders, reconciliation and pending marks) and the pinned policy exactly as the sweep does
+// (./expiry.ts, ./revocation.ts, ./manual.ts); this module only asks "from when could it act?":
 //
-// - an automatic credential's previous key: its revoke-after (active) or delete-after (disabled);
-//   a key past it stays due every sweep until revoked (a postponed revocation is retried hourly);
+// - an automatic credential's previous keys: each one's revoke-after (active) or delete-after
+//   (disabled); a key past it stays due every sweep until revoked (a postponed revocation is
+//   retried hourly);
 // - the next expiry notice not yet sent for the current key (a threshold, or the expiry itself);
-// - a manual credential's reminders: the old key's revoke-after, its maximum age, and a day after
+// - a manual credential's reminders: its old keys' revoke-after, its maximum age, and a day after
 //   the last reminder of either;
 // - the reconciliation of an automatic credential's vendor keys (reconciled-at + interval);
 // - a rotation in progress (an AWSPENDING version): the stuck-rotation check (first seen +
@@ -23,6 +25,7 @@
 import { CURRENT, PENDING } from "#aws/secret-store.ts";
 import { isAutomatic } from "#providers/types.ts";
 import type { ManagedCredential } from "./credentials.ts";
+import type { PreviousKey } from "./previous-keys.ts";
 import { Tag } from "./settings.ts";
 
 const DAY = 86_400_000;
@@ -49,7 +52,11 @@ function earliest(now: number, candidates: number[]): number {
  * When the monitor must next look at `credential` (epoch ms; `Infinity` when nothing of it can
  * ever come due until its state changes, which a keyturn write then makes due at once).
  */
-export function nextDueAt(credential: ManagedCredential, options: DueOptions): number {
+export function nextDueAt(
+  credential: ManagedCredential,
+  previous: readonly PreviousKey[],
+  options: DueOptions,
+): number {
   const now = options.now.getTime();
   const { tags, versions, settings, provider } = credential;
   const candidates: number[] = [];
@@ -59,12 +66,12 @@ export function nextDueAt(credential: ManagedCredential, options: DueOptions): n
   const rotated = tags[Tag.rotatedVersion];
   if (rotated && current && rotated !== current) candidates.push(now);
 
-  // The previous key: revoked by keyturn where the vendor has an API (a manual one's is reminded, below).
-  const previous = tags[Tag.previousKeyId];
-  const state = tags[Tag.previousState] ?? "active";
-  if (isAutomatic(provider) && previous && state !== "revoked" && state !== "refused") {
-    candidates.push(at(state === "disabled" ? tags[Tag.deleteAfter] : tags[Tag.revokeAfter]));
-  }
+  // The previous keys: revoked by keyturn where the vendor has an API (a manual one's are reminded, below).
+  if (isAutomatic(provider))
+    for (const entry of previous) {
+      if (entry.state === "active") candidates.push(at(entry.revokeAfter));
+      else if (entry.state === "disabled") candidates.push(at(entry.deleteAfter ?? entry.revokeAfter));
+    }
 
   // Expiry notices: the next threshold not yet sent for the current key, or the expiry.
   const keyId = tags[Tag.keyId];
@@ -93,8 +100,9 @@ export function nextDueAt(credential: ManagedCredential, options: DueOptions): n
         : Number.NaN;
       return Number.isNaN(due) || Number.isNaN(remindedAt) ? due : Math.max(due, remindedAt + DAY);
     };
-    if (previous && state === "active")
-      candidates.push(nextReminder("old-key-not-revoked", at(tags[Tag.revokeAfter])));
+    for (const entry of previous)
+      if (entry.state === "active")
+        candidates.push(nextReminder("old-key-not-revoked", at(entry.revokeAfter)));
     if (settings.maxAgeMs !== undefined) {
       const issuedAt = tags[Tag.issuedAt];
       candidates.push(issuedAt ? nextReminder("max-age", at(issuedAt) + settings.maxAgeMs) : now);

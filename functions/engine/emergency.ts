@@ -40,6 +40,7 @@ import {
 import { ownedElsewhere } from "./lifecycle.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
+import { movePrevious, openPrevious, type PreviousKey, previousKeysOf } from "./previous-keys.ts";
 import { refOf } from "./revocation.ts";
 import { refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
@@ -137,11 +138,10 @@ async function revokePinned(
   // redacted whatever key they are.
   logger.warn("emergency revoke requested", { keyId, reason: redactText(request.reason) });
   await claimCurrentKey(deps.records, credential, compromised.keyId);
-  const previousState = credential.tags[Tag.previousState];
-  const livePrevious =
-    credential.tags[Tag.previousKeyId] === keyId &&
-    previousState !== "revoked" &&
-    previousState !== "refused";
+  // Whether `keyId` is a previous key still to revoke: keyturn's records say (./previous-keys.ts),
+  // never the secret's tags.
+  const previous = await previousKeysOf(deps, credential, await deps.records.get(name));
+  const livePrevious = openPrevious(previous, keyId);
   if (keyId !== compromised.keyId && !livePrevious) {
     // Already revoked (a second delivery of the same request, or a key revoked since), or not a
     // key of this credential: nothing to do, and nothing is rotated.
@@ -179,13 +179,13 @@ async function revokePinned(
     }
   }
 
-  if (target === "previous") {
+  if (livePrevious) {
     const outcome = await provider.revoke(keyId, authority, "hard", ctx);
     await deps.publisher.publish([
       credentialRevoked(refOf(credential), { keyId, reason: "compromised", strength: "hard", outcome }),
     ]);
-    await deps.store.tag(credential.arn, { [Tag.previousState]: "revoked" });
-    return { credential: name, keyId, target, rotated: false, revocation: outcome };
+    await recordRevoked(deps, credential, livePrevious);
+    return { credential: name, keyId, target: "previous", rotated: false, revocation: outcome };
   }
 
   let rotationError: unknown;
@@ -212,7 +212,10 @@ async function revokePinned(
     }),
   ]);
   if (rotated) {
-    await deps.store.tag(credential.arn, { [Tag.previousState]: "revoked" });
+    // The rotation made the compromised key previous (keyturn's records): it is revoked already.
+    const now = await previousKeysOf(deps, after, await deps.records.get(name));
+    const entry = openPrevious(now, compromised.keyId);
+    if (entry) await recordRevoked(deps, after, entry);
   } else {
     const failure = asKeyturnError(
       rotationError ??
@@ -241,6 +244,17 @@ async function revokePinned(
     logger.error("emergency revoke: rotation failed, compromised key revoked anyway", { error: failure });
   }
   return { credential: name, keyId: compromised.keyId, target, rotated, revocation: outcome };
+}
+
+/**
+ * Records a previous key revoked (keyturn's records, a conditional write on the state it was read
+ * in), then mirrors it in the tags while they name it.
+ */
+async function recordRevoked(deps: EmergencyDeps, credential: ManagedCredential, entry: PreviousKey) {
+  if (!(await movePrevious(deps.records, credential.name, entry, { state: "revoked" }))) return;
+  const tags = (await deps.store.describe(credential.arn)).tags;
+  if (tags[Tag.previousKeyId] === entry.keyId)
+    await deps.store.tag(credential.arn, { [Tag.previousState]: "revoked" });
 }
 
 /**

@@ -8,7 +8,8 @@
 //   older than its maximum age, with the vendor's UI steps; and after a replacement, once
 //   the grace period has passed, a daily reminder until the old key is revoked in the UI,
 //   which keyturn confirms by calling the vendor with the old key (the vendor rejecting it
-//   is the proof).
+//   is the proof). The old keys and their state are keyturn's records (./previous-keys.ts);
+//   the secret's tags mirror them.
 
 import { randomUUID } from "node:crypto";
 import type { EventPublisher } from "#aws/event-publisher.ts";
@@ -31,6 +32,7 @@ import { CredentialRejectedError, InvalidSettingsError, KeyturnError } from "./e
 import { credentialRevoked, credentialRotated, manualRotationRequired } from "./events.ts";
 import { logger } from "./logger.ts";
 import { CredentialTamperedError, type PinnedCredentials, valueTampering } from "./pinned.ts";
+import { isOpen, movePrevious, type PreviousKey, previousKeysOf } from "./previous-keys.ts";
 import { refOf } from "./revocation.ts";
 import { refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
@@ -124,6 +126,8 @@ async function acceptPinnedKey(
       if (isAutomatic(provider)) replacedKeyId = undefined;
     }
   }
+  // The previous keys keyturn's records keep for it, as they were before this handover.
+  const previous = await previousKeysOf(deps, credential, await deps.records.get(name));
   const now = deps.now();
   const {
     keyId: _oldKeyId,
@@ -185,7 +189,19 @@ async function acceptPinnedKey(
   await deps.store.moveStage(credential.arn, CURRENT, versionId, currentVersion);
   await deps.store.removeStage(credential.arn, PENDING, versionId);
   const expiresAt = provider.expiresAt(candidate)?.toISOString() ?? null;
-  await retireSuperseded(deps, credential, replacedKeyId);
+  await retireSuperseded(deps, credential, previous, [replacedKeyId, candidate.keyId]);
+  if (replacedKeyId) {
+    // Tracked in keyturn's records (the tags below only mirror it). A key keyturn never stored (a
+    // tampered value's, for a manual vendor) is tracked for reminders, never revoked by API.
+    const tracked = await deps.records.trackPrevious(name, replacedKeyId, revokeAfter, {
+      recordedOnly: isAutomatic(provider),
+    });
+    if (!tracked)
+      logger.warn("manual handover: the replaced key is already being revoked; its state is kept", {
+        credential: name,
+        keyId: replacedKeyId,
+      });
+  }
   await deps.publisher.publish([
     credentialRotated(refOf(credential), {
       versionId,
@@ -221,24 +237,35 @@ async function acceptPinnedKey(
 }
 
 /**
- * The tags track one previous key. If the one they name has not been revoked yet when a
- * handover makes another key previous, keyturn is about to stop tracking it: revoke it where
- * the vendor has an API, or tell the operator now that it must be revoked in the UI.
+ * The previous keys keyturn's records keep open when a handover makes another key previous (`keep`:
+ * the new previous key and the new key): at most two keys live, so each is revoked now where the
+ * vendor has an API; for a manual vendor the operator is told now that it must be revoked in the
+ * UI, and the key is left to them (state "refused": keyturn cannot check a key it no longer holds).
  */
 async function retireSuperseded(
   deps: ManualDeps,
   credential: ManagedCredential,
-  newPrevious: string | undefined,
+  previous: readonly PreviousKey[],
+  keep: readonly (string | undefined)[],
 ) {
-  const superseded = credential.tags[Tag.previousKeyId];
-  const state = credential.tags[Tag.previousState] ?? "active";
-  if (!superseded || state === "revoked" || state === "refused" || superseded === newPrevious) return;
+  for (const entry of previous) {
+    if (!isOpen(entry) || keep.includes(entry.keyId)) continue;
+    await retireOne(deps, credential, entry);
+  }
+}
+
+async function retireOne(deps: ManualDeps, credential: ManagedCredential, entry: PreviousKey) {
+  const superseded = entry.keyId;
+  const name = credential.settings.credential;
   const { provider } = credential;
   if (isAutomatic(provider)) {
     const authority = await readAuthority(deps.store, credential);
     // Refused: the handover itself is sound, so it is accepted; the key is left to a person.
     const refused = await refuseRevocation(deps, credential, superseded, authority, { during: "handover" });
-    if (refused) return;
+    if (refused) {
+      await movePrevious(deps.records, name, entry, { state: "refused" });
+      return;
+    }
     const outcome = await provider.revoke(superseded, authority, "hard", context(deps, credential));
     await deps.publisher.publish([
       credentialRevoked(refOf(credential), {
@@ -246,9 +273,10 @@ async function retireSuperseded(
         reason: "superseded",
         strength: "hard",
         outcome,
-        alreadyDisabled: state === "disabled",
+        alreadyDisabled: entry.state === "disabled",
       }),
     ]);
+    await movePrevious(deps.records, name, entry, { state: "revoked" });
     return;
   }
   const current = await readValue(deps.store, credential, { stage: CURRENT });
@@ -265,8 +293,9 @@ async function retireSuperseded(
       steps: { create: [], revoke: steps?.revoke ?? [] },
     }),
   ]);
-  logger.warn("manual handover: an older key was never confirmed revoked; keyturn stops tracking it", {
-    credential: credential.settings.credential,
+  await movePrevious(deps.records, name, entry, { state: "refused" });
+  logger.warn("manual handover: an older key was never confirmed revoked; it is left to the operator", {
+    credential: name,
     keyId: superseded,
   });
 }
@@ -283,9 +312,15 @@ export class ManualWatch {
     this.#deps = deps;
   }
 
-  async check(credential: ManagedCredential, report: ManualReport): Promise<void> {
+  /** The reminders of a credential only a person can replace; `previous`: its records' previous keys. */
+  async check(
+    credential: ManagedCredential,
+    previous: readonly PreviousKey[],
+    report: ManualReport,
+  ): Promise<void> {
     if (credential.provider.mode === "automatic" || !credential.provider.manualSteps) return;
-    await this.#oldKey(credential, report);
+    for (const entry of previous)
+      if (entry.state === "active" && (await this.#oldKey(credential, entry, report))) break;
     await this.#maxAge(credential, report);
   }
 
@@ -347,15 +382,18 @@ export class ManualWatch {
     });
   }
 
-  async #oldKey(credential: ManagedCredential, report: ManualReport): Promise<void> {
-    const { tags } = credential;
-    const keyId = tags[Tag.previousKeyId];
-    if (!keyId || (tags[Tag.previousState] ?? "active") !== "active") return;
-    const revokeAfter = Date.parse(tags[Tag.revokeAfter] ?? "");
-    if (Number.isNaN(revokeAfter) || this.#deps.now().getTime() < revokeAfter) return;
-    if (this.#remindedRecently(credential, "old-key-not-revoked")) return;
+  /**
+   * After its grace period, an old key the person has not revoked yet: confirmed revoked when the
+   * vendor rejects it, else reminded (at most once a day). True when it published either.
+   */
+  async #oldKey(credential: ManagedCredential, entry: PreviousKey, report: ManualReport): Promise<boolean> {
+    const { keyId } = entry;
+    const revokeAfter = Date.parse(entry.revokeAfter);
+    if (Number.isNaN(revokeAfter) || this.#deps.now().getTime() < revokeAfter) return false;
+    if (this.#remindedRecently(credential, "old-key-not-revoked")) return false;
+    // Only the key AWSPREVIOUS holds can be tried at the vendor.
     const old = await readValue(this.#deps.store, credential, { stage: "AWSPREVIOUS" });
-    if (!old || old.keyId !== keyId) return;
+    if (!old || old.keyId !== keyId) return false;
     try {
       await credential.provider.verify(old, context(this.#deps, credential));
     } catch (error) {
@@ -368,18 +406,22 @@ export class ManualWatch {
           outcome: "revoked",
         }),
       ]);
-      await this.#deps.store.tag(credential.arn, {
-        [Tag.previousState]: "revoked",
-        [Tag.manualReminder]: "",
-      });
+      if (await movePrevious(this.#deps.records, credential.name, entry, { state: "revoked" }))
+        await this.#deps.store.tag(credential.arn, {
+          ...((await this.#deps.store.describe(credential.arn)).tags[Tag.previousKeyId] === keyId
+            ? { [Tag.previousState]: "revoked" }
+            : {}),
+          [Tag.manualReminder]: "",
+        });
       report.confirmedRevoked.push({ credential: credential.settings.credential, keyId });
-      return;
+      return true;
     }
     await this.#remind(credential, report, "old-key-not-revoked", {
       keyId,
       dueAt: new Date(revokeAfter).toISOString(),
       value: old,
     });
+    return true;
   }
 }
 

@@ -53,6 +53,7 @@ import { Lifecycle, type LifecycleReport } from "./lifecycle.ts";
 import { logger } from "./logger.ts";
 import { type ManualReport, ManualWatch } from "./manual.ts";
 import { CredentialTamperedError, type PinnedCredential, type PinnedCredentials } from "./pinned.ts";
+import { type PreviousKey, previousKeysOf } from "./previous-keys.ts";
 import { Revocation, type RevocationReport } from "./revocation.ts";
 import { KeyReferences } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
@@ -184,6 +185,8 @@ interface SweepState {
   references: KeyReferences;
   /** keyturn's records by credential, when this sweep read them all (else undefined: read one at a time). */
   records: Map<string, KeyRecord> | undefined;
+  /** Each checked credential's previous keys, from its record (./previous-keys.ts). */
+  previous: Map<string, PreviousKey[]>;
   /** Credentials whose checks ran (reconciled at the end). */
   swept: ManagedCredential[];
   /** Pinned credentials whose secret is live. */
@@ -258,18 +261,26 @@ export class Monitor {
         claimed: error instanceof Error && error.name === "ResourceNotFoundException",
         cursor: undefined,
       }));
+    // Every audit reads the records (the previous keys are there, ./previous-keys.ts); the departures
+    // are looked for only by the audit that claimed the scan.
     const scanned = claim.claimed;
-    const scan = scanned ? this.#lifecycle.records() : Promise.resolve(new Map<string, KeyRecord>());
-    const records = await scan.catch((error: unknown) => {
+    const read = await this.#lifecycle.records().catch((error: unknown) => {
       const failure = asKeyturnError(error, "(records)", "Monitor sweep (keyturn's records table)");
       logger.error("monitor: keyturn's records could not be read", { error: failure });
       report.failures.push({ credential: "(records)", error: failure.message });
-      return new Map<string, KeyRecord>();
+      return undefined;
     });
+    const records = scanned && read ? read : new Map<string, KeyRecord>();
+    // The previous keys the records keep open are referenced too (a key in two credentials' records).
+    for (const record of read?.values() ?? [])
+      if (this.#deps.pinned.bySecretName(record.credential))
+        for (const entry of record.previous)
+          if (entry.state !== "revoked") references.reference(entry.keyId, record.credential);
     const state: SweepState = {
       report,
       references,
-      records: scanned ? records : undefined,
+      records: read,
+      previous: new Map(),
       swept: [],
       live: [],
     };
@@ -284,7 +295,12 @@ export class Monitor {
       reached++;
       const credential = await this.#check(description, state);
       // The due index, from what this audit saw (see ./due.ts), written where it changed.
-      if (credential && state.records) await this.#writeDue(credential, state.records.get(credential.name));
+      if (credential && state.records)
+        await this.#writeDue(
+          credential,
+          state.records.get(credential.name),
+          state.previous.get(credential.name),
+        );
     }
     report.deferred.push(...order.slice(reached).map((description) => description.name));
     const next = order[reached]?.name;
@@ -298,9 +314,7 @@ export class Monitor {
     // A pinned credential whose secret is gone for good (deleted without a recovery window, or
     // after it) is a deleted one whose value nobody can read.
     for (const pinned of vanished) {
-      const record = scanned
-        ? records.get(pinned.secretName)
-        : await this.#deps.records.get(pinned.secretName);
+      const record = read ? read.get(pinned.secretName) : await this.#deps.records.get(pinned.secretName);
       if (!record || record.keys.size === 0) continue;
       const description = {
         arn: pinned.secretArn ?? pinned.secretName,
@@ -352,6 +366,7 @@ export class Monitor {
         this.#budget ? this.#budget.excluding(work) : work(),
       ),
       records: undefined,
+      previous: new Map(),
       swept: [],
       live: [],
     };
@@ -390,7 +405,7 @@ export class Monitor {
         await this.#deps.records.setDue(name, failed ? now : NEVER).catch(() => {});
         continue;
       }
-      await this.#writeDue(credential, { nextDueAt: entry.nextDueAt }, true);
+      await this.#writeDue(credential, { nextDueAt: entry.nextDueAt }, state.previous.get(name), true);
     }
     report.deferred.push(...entries.slice(reached).map((entry) => entry.credential));
     await this.#reconcile(state);
@@ -455,22 +470,25 @@ export class Monitor {
       if (!description.deletedDate) state.live.push(credential);
       return undefined;
     }
+    const record = state.records ? state.records.get(name) : await this.#deps.records.get(name);
     if (description.deletedDate) {
       step.action = "retirement";
-      const record = state.records ? state.records.get(name) : await this.#deps.records.get(name);
       await this.#lifecycle.deleted(credential, record, report, references);
       return undefined;
     }
     state.live.push(credential);
+    step.action = "revocation";
+    const previous = await previousKeysOf(this.#deps, credential, record);
+    state.previous.set(name, previous);
     state.swept.push(credential);
     step.action = "expiry";
     await this.#expiry.check(credential, report);
     step.action = "stuck-rotation";
     await this.#expiry.checkStuck(credential, report);
     step.action = "revocation";
-    await this.#revocation.previousKey(credential, report, references);
+    await this.#revocation.previousKeys(credential, previous, report, references);
     step.action = "reminder";
-    await this.#manual.check(credential, report);
+    await this.#manual.check(credential, previous, report);
     return credential;
   }
 
@@ -482,6 +500,7 @@ export class Monitor {
   async #writeDue(
     credential: ManagedCredential,
     record: Pick<KeyRecord, "nextDueAt"> | undefined,
+    previous: readonly PreviousKey[] | undefined,
     fresh = false,
   ): Promise<void> {
     const now = this.#deps.now();
@@ -490,11 +509,15 @@ export class Monitor {
       reconcileIntervalMs: this.#deps.reconcileIntervalMs,
       stuckAfterMs: this.#deps.stuckAfterMs,
     };
-    let due = nextDueAt(credential, options);
+    let due = nextDueAt(credential, previous ?? [], options);
     if (due <= now.getTime() && fresh) {
       try {
         const again = await this.#deps.store.describe(credential.arn);
-        due = nextDueAt({ ...credential, tags: again.tags, versions: again.versions }, options);
+        due = nextDueAt(
+          { ...credential, tags: again.tags, versions: again.versions },
+          previous ?? [],
+          options,
+        );
       } catch (error) {
         logger.warn("monitor: a due credential could not be described again; it stays due", {
           credential: credential.name,
@@ -542,7 +565,7 @@ export class Monitor {
       this.#budget = budget;
       try {
         await withinBudget(budget, first.name, "Reconciliation", () =>
-          this.#revocation.reconcile(group, report, references),
+          this.#revocation.reconcile(group, report, references, (name) => state.previous.get(name) ?? []),
         );
       } catch (error) {
         for (const credential of group) {

@@ -127,6 +127,11 @@ export class KeyReferences {
     this.#unknown.add(credential);
   }
 
+  /** A key `credential` uses as keyturn's records know it (an open previous key). */
+  reference(keyId: string, credential: string): void {
+    this.#add(keyId, credential);
+  }
+
   #add(keyId: string, credential: string): void {
     const users = this.#byKey.get(keyId) ?? new Set<string>();
     users.add(credential);

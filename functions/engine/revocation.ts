@@ -2,9 +2,10 @@
 // sweep revokes each previous key once its grace period has passed, and reconciles what the
 // vendors hold against what the secrets reference, revoking orphans.
 //
-// - Decided from ListSecrets pages (tags and staging labels): a credential with nothing due
-//   costs no value read and no vendor call.
-// - Never the key that is AWSCURRENT or AWSPENDING.
+// - Decided from keyturn's records (each previous key's state and times, ./previous-keys.ts) and
+//   the secret's staging labels: a credential with nothing due costs no value read and no vendor
+//   call. The keyturn:previous-* tags are a mirror, never read back.
+// - Never the key that is AWSCURRENT (as the value says) or AWSPENDING.
 // - Where the vendor reports last use, a key used within the in-use window waits ("Previous
 //   Credential Still In Use"), up to the postponement limit; then it is revoked anyway. So does
 //   a key that a consumer reported holding within the in-use window (the usage reports the
@@ -17,12 +18,13 @@
 //   previous or pending version references, older than a safety margin so that a rotation
 //   in flight (minted, not yet stored) is left alone.
 //
-// Each action is done at the vendor first, then published, then recorded in tags: a crash in
+// Each action is done at the vendor first, then published, then recorded (the records, with a
+// conditional write on the state the decision was made from, then the tags' mirror): a crash in
 // between repeats the action next sweep (revoking twice answers "already-gone") rather than
-// forgetting it.
+// forgetting it, and a decision made from a stale read loses to the newer one.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
-import type { KeyRecords } from "#aws/record-store.ts";
+import type { KeyRecords, PreviousKeyChange } from "#aws/record-store.ts";
 import { CURRENT, PENDING, type SecretStore } from "#aws/secret-store.ts";
 import type { UsageReport, UsageReports } from "#aws/usage-store.ts";
 import type { HttpClient } from "#http/client.ts";
@@ -46,6 +48,7 @@ import {
 } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
+import { isOpen, movePrevious, type PreviousKey } from "./previous-keys.ts";
 import { type KeyReferences, refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
@@ -118,26 +121,37 @@ export class Revocation {
     this.#deps = deps;
   }
 
-  /** Revokes the credential's previous key if its time has come (see the header). */
-  async previousKey(
+  /**
+   * Revokes each of the credential's previous keys (keyturn's records: ./previous-keys.ts) whose
+   * time has come (see the header).
+   */
+  async previousKeys(
     credential: ManagedCredential,
+    previous: readonly PreviousKey[],
     report: RevocationReport,
     references: KeyReferences,
   ): Promise<void> {
     if (!isAutomatic(credential.provider)) return;
-    await this.#previousKey(credential as AutomaticCredential, report, references);
+    for (const entry of previous)
+      if (isOpen(entry))
+        await this.#previousKey(credential as AutomaticCredential, entry, report, references);
   }
 
-  /** Reconciles the vendors' keys against the secrets of every automatic credential that is due. */
+  /**
+   * Reconciles the vendors' keys against the keys of every automatic credential that is due: its
+   * secret's versions and the previous keys keyturn's records keep open (`previousOf`).
+   */
   async reconcile(
     credentials: readonly ManagedCredential[],
     report: RevocationReport,
     references: KeyReferences,
+    previousOf: (credential: string) => readonly PreviousKey[],
   ): Promise<void> {
     await this.#reconcile(
       credentials.filter((c): c is AutomaticCredential => isAutomatic(c.provider)),
       report,
       references,
+      previousOf,
     );
   }
 
@@ -151,6 +165,7 @@ export class Revocation {
     authority: CredentialValue,
     references: KeyReferences,
     during: "sweep" | "reconciliation",
+    entry?: PreviousKey,
   ): Promise<boolean> {
     const refused = await refuseRevocation(this.#deps, credential, keyId, authority, {
       references,
@@ -158,8 +173,10 @@ export class Revocation {
       // An orphan is tied to the credential by keyturn's marker at the vendor instead.
       markerTied: during === "reconciliation",
     });
-    if (refused && during === "sweep")
-      await this.#deps.store.tag(credential.arn, { [Tag.previousState]: "refused" });
+    if (refused && entry) {
+      if (await movePrevious(this.#deps.records, credential.name, entry, { state: "refused" }))
+        await this.#mirror(credential, keyId, { [Tag.previousState]: "refused" });
+    }
     return refused === undefined;
   }
 
@@ -188,18 +205,24 @@ export class Revocation {
 
   async #previousKey(
     credential: AutomaticCredential,
+    entry: PreviousKey,
     report: RevocationReport,
     references: KeyReferences,
   ): Promise<void> {
     const { tags, settings, provider } = credential;
-    const keyId = tags[Tag.previousKeyId];
-    const state = tags[Tag.previousState] ?? "active";
-    // "refused": the guard refused it once; a person decides now (docs/architecture.md, "The revocation guard").
-    if (!keyId || state === "revoked" || state === "refused") return;
+    const { keyId } = entry;
     const now = this.#deps.now();
-    const dueAt = Date.parse((state === "disabled" ? tags[Tag.deleteAfter] : tags[Tag.revokeAfter]) ?? "");
+    const dueAt = Date.parse(
+      entry.state === "disabled" ? (entry.deleteAfter ?? entry.revokeAfter) : entry.revokeAfter,
+    );
     if (Number.isNaN(dueAt) || now.getTime() < dueAt) return;
-    if (keyId === tags[Tag.keyId] || keyId === (await this.#pendingKeyId(credential))) {
+    // Never the key in use: the value's own key id decides (the key-id tag is only a mirror).
+    const current = await readCurrent(this.#deps.store, credential);
+    if (
+      keyId === current.keyId ||
+      keyId === tags[Tag.keyId] ||
+      keyId === (await this.#pendingKeyId(credential))
+    ) {
       logger.warn("revocation sweep: previous key is AWSCURRENT or AWSPENDING, not revoking it", {
         credential: settings.credential,
         keyId,
@@ -207,21 +230,20 @@ export class Revocation {
       return;
     }
     const ctx = this.#context(credential);
-    const authority = await readAuthority(this.#deps.store, credential);
-    if (!(await this.#guard(credential, keyId, authority, references, "sweep"))) {
+    const authority = await readAuthority(this.#deps.store, credential, current);
+    if (!(await this.#guard(credential, keyId, authority, references, "sweep", entry))) {
       report.failures.push({ credential: settings.credential, error: `revocation of key ${keyId} refused` });
       return;
     }
 
-    if (state === "disabled") {
+    if (entry.state === "disabled") {
       const outcome = await provider.revoke(keyId, authority, "hard", ctx);
       await this.#record(
         credential,
         report,
         { keyId, reason: "grace-period-ended", strength: "hard", outcome },
-        {
-          [Tag.previousState]: "revoked",
-        },
+        entry,
+        { state: "revoked" },
       );
       return;
     }
@@ -236,7 +258,8 @@ export class Revocation {
           credential,
           report,
           { keyId, reason, strength: "hard", outcome: "already-gone" },
-          { [Tag.previousState]: "revoked" },
+          entry,
+          { state: "revoked" },
         );
         return;
       }
@@ -245,9 +268,8 @@ export class Revocation {
     }
     const { holders, truncated } = await this.#holders(credential, keyId, now, report);
     if (vendorInUse || holders.length > 0 || truncated) {
-      const postponements = Number(tags[Tag.postponements] ?? "0");
-      if (postponements < settings.inUseLimit) {
-        await this.#postpone(credential, report, keyId, postponements + 1, vendorInUse, holders);
+      if (entry.postponements < settings.inUseLimit) {
+        await this.#postpone(credential, report, entry, vendorInUse, holders);
         return;
       }
       reason = "in-use-limit-reached";
@@ -259,12 +281,13 @@ export class Revocation {
       credential,
       report,
       { keyId, reason, strength, outcome },
+      entry,
       disabled
         ? {
-            [Tag.previousState]: "disabled",
-            [Tag.deleteAfter]: new Date(now.getTime() + settings.hardRevokeDelayMs).toISOString(),
+            state: "disabled",
+            deleteAfter: new Date(now.getTime() + settings.hardRevokeDelayMs).toISOString(),
           }
-        : { [Tag.previousState]: "revoked" },
+        : { state: "revoked" },
       lastUsedAt,
     );
   }
@@ -315,12 +338,25 @@ export class Revocation {
   async #postpone(
     credential: AutomaticCredential,
     report: RevocationReport,
-    keyId: string,
-    postponements: number,
+    entry: PreviousKey,
     vendorInUse: Date | undefined,
     holders: UsageReport[],
   ): Promise<void> {
-    const { settings, tags } = credential;
+    const { settings } = credential;
+    const { keyId } = entry;
+    const postponements = entry.postponements + 1;
+    // Counted first, on the count this sweep read: a sweep racing another counts once, not twice,
+    // and one that lost (another writer moved the key on) announces nothing.
+    if (
+      !(await movePrevious(
+        this.#deps.records,
+        credential.name,
+        entry,
+        { state: "active", postponements },
+        true,
+      ))
+    )
+      return;
     const latest = [vendorInUse, holders[0]?.reportedAt]
       .filter((at): at is Date => at !== undefined)
       .reduce((a, b) => (a > b ? a : b));
@@ -330,7 +366,7 @@ export class Revocation {
         lastUsedAt: latest.toISOString(),
         postponements,
         limit: settings.inUseLimit,
-        revokeAfter: tags[Tag.revokeAfter] ?? "",
+        revokeAfter: entry.revokeAfter,
         ...(holders.length > 0
           ? {
               consumers: holders.slice(0, MAX_CONSUMERS_NAMED).map((holder) => ({
@@ -343,7 +379,7 @@ export class Revocation {
           : {}),
       }),
     ]);
-    await this.#deps.store.tag(credential.arn, { [Tag.postponements]: String(postponements) });
+    await this.#mirror(credential, keyId, { [Tag.postponements]: String(postponements) });
     report.postponed.push({ credential: settings.credential, keyId, postponements });
     logger.warn("revocation postponed: the previous key is still in use", {
       credential: settings.credential,
@@ -352,40 +388,37 @@ export class Revocation {
     });
   }
 
-  /** Publishes "Credential Revoked", then writes the tags that record it (see the header on order). */
+  /**
+   * Publishes "Credential Revoked", then records it: the previous key's new state in keyturn's
+   * records (`entry`: a conditional write on the state this sweep read; an orphan has none), then
+   * the tags that mirror it (see the header on order).
+   */
   async #record(
     credential: ManagedCredential,
     report: RevocationReport,
     revocation: Omit<RevocationRecord, "credential">,
-    tags: Record<string, string>,
+    entry: PreviousKey | undefined,
+    change: PreviousKeyChange | undefined,
     lastUsedAt?: string | null,
   ): Promise<void> {
     await this.#deps.publisher.publish([credentialRevoked(refOf(credential), { ...revocation, lastUsedAt })]);
-    if (Object.keys(tags).length > 0) await this.#tagIfStillPrevious(credential, revocation.keyId, tags);
+    if (entry && change && (await movePrevious(this.#deps.records, credential.name, entry, change)))
+      await this.#mirror(credential, revocation.keyId, {
+        [Tag.previousState]: change.state,
+        ...(change.deleteAfter ? { [Tag.deleteAfter]: change.deleteAfter } : {}),
+      });
     report.revoked.push({ credential: credential.settings.credential, ...revocation });
     logger.info("key revoked", { credential: credential.settings.credential, ...revocation });
   }
 
   /**
-   * Writes the previous key's new state only if it is still the previous key: the sweep decided
-   * from a page it listed earlier, and a rotation that finished meanwhile has a new previous key,
-   * whose state a stale write would overwrite (it would then be taken for an orphan and revoked
-   * before its grace period ended). Tags have no conditional write; reading them again just
-   * before narrows the race to the two calls.
+   * Mirrors a previous key's new state in the secret's tags (for `keyturn status` and people; the
+   * records are the authority), only while the tags still name that key as the previous one: a
+   * rotation that finished meanwhile mirrors its own.
    */
-  async #tagIfStillPrevious(credential: ManagedCredential, keyId: string, tags: Record<string, string>) {
+  async #mirror(credential: ManagedCredential, keyId: string, tags: Record<string, string>) {
     const now = await this.#deps.store.describe(credential.arn);
-    if (now.tags[Tag.previousKeyId] !== keyId) {
-      logger.warn(
-        "revocation: the previous key changed since the sweep listed it; its state is left as it is",
-        {
-          credential: credential.settings.credential,
-          keyId,
-          previousKeyId: now.tags[Tag.previousKeyId],
-        },
-      );
-      return;
-    }
+    if (now.tags[Tag.previousKeyId] !== keyId) return;
     await this.#deps.store.tag(credential.arn, tags);
   }
 
@@ -393,6 +426,7 @@ export class Revocation {
     credentials: AutomaticCredential[],
     report: RevocationReport,
     references: KeyReferences,
+    previousOf: (credential: string) => readonly PreviousKey[],
   ): Promise<void> {
     const now = this.#deps.now().getTime();
     const due = credentials.filter(
@@ -408,7 +442,7 @@ export class Revocation {
       const first = group[0];
       if (!first) continue;
       try {
-        await this.#reconcileGroup(group, first, report, references);
+        await this.#reconcileGroup(group, first, report, references, previousOf);
       } catch (error) {
         for (const credential of group) this.#failed(report, credential.settings.credential, error);
       }
@@ -420,6 +454,7 @@ export class Revocation {
     first: AutomaticCredential,
     report: RevocationReport,
     references: KeyReferences,
+    previousOf: (credential: string) => readonly PreviousKey[],
   ): Promise<void> {
     const byName = new Map<string, { credential: AutomaticCredential; referenced: Set<string> }>();
     for (const credential of group) {
@@ -428,6 +463,10 @@ export class Revocation {
       const currentKeyId = tags[Tag.keyId];
       const previousKeyId = tags[Tag.previousKeyId];
       if (currentKeyId) referenced.add(currentKeyId);
+      // The records' open previous keys are the credential's (a tag can add a reference, which only
+      // spares a key, never take one away); a refused one is left to a person, never an orphan.
+      for (const entry of previousOf(credential.name))
+        if (entry.state !== "revoked") referenced.add(entry.keyId);
       if (previousKeyId && tags[Tag.previousState] !== "revoked") referenced.add(previousKeyId);
       const pending = await this.#pendingKeyId(credential);
       if (pending) referenced.add(pending);
@@ -470,7 +509,8 @@ export class Revocation {
         orphan.credential,
         report,
         { keyId: orphan.keyId, reason: "orphan", strength: "hard", outcome },
-        {},
+        undefined,
+        undefined,
       );
     }
     const reconciledAt = new Date(now).toISOString();

@@ -11,8 +11,9 @@
 // - testSecret: the pending key must authenticate at the vendor.
 // - finishSecret: AWSCURRENT moves to the token's version, where AWSPENDING may stay (a
 //   finished rotation as RotateSecret's reference describes it: only AWSPENDING on another
-//   version than AWSCURRENT is a rotation in progress), the old key and its
-//   revokeAfter are recorded in tags, and "Credential Rotated" is published. The event goes
+//   version than AWSCURRENT is a rotation in progress), the old key and its revokeAfter are
+//   recorded in keyturn's records (./previous-keys.ts; the tags mirror them), any older previous
+//   key still open is revoked as superseded, and "Credential Rotated" is published. The event goes
 //   out before the final bookkeeping tag, so a crash between them repeats the event rather
 //   than losing it.
 
@@ -50,6 +51,7 @@ import {
 } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
+import { isOpen, movePrevious, type PreviousKey, previousKeysOf } from "./previous-keys.ts";
 import { refuseRevocation } from "./revocation-guard.ts";
 import { type CredentialSettings, Tag } from "./settings.ts";
 
@@ -252,45 +254,49 @@ export class RotationEngine {
     }
   }
   /**
-   * The tags track one previous key. If the one they name is still live (its grace period
-   * not over) when this rotation makes another key previous, it is two generations old and
-   * would be tracked by nothing: revoke it now, before the tags forget it. A failure fails
-   * the step, and Secrets Manager's retry tries again.
+   * At most two live keys: the previous keys keyturn's records keep open, other than the one this
+   * rotation makes previous and the new key (`keep`), are two generations old when it finishes.
+   * Each is revoked now, before its grace period ends, and recorded revoked (a conditional write:
+   * a sweep that revoked it meanwhile keeps its decision). A failure fails the step, and Secrets
+   * Manager's retry tries again.
    */
   async #retireSuperseded(
     target: RotationTarget,
-    previousKeyId: string | undefined,
-    newKeyId: string,
+    previous: readonly PreviousKey[],
+    keep: readonly (string | undefined)[],
   ): Promise<void> {
-    const superseded = target.tags[Tag.previousKeyId];
-    const state = target.tags[Tag.previousState] ?? "active";
-    if (
-      !superseded ||
-      state === "revoked" ||
-      state === "refused" ||
-      superseded === previousKeyId ||
-      superseded === newKeyId
-    )
-      return;
+    for (const entry of previous) {
+      if (!isOpen(entry) || keep.includes(entry.keyId)) continue;
+      await this.#retireOne(target, entry);
+    }
+  }
+
+  async #retireOne(target: RotationTarget, entry: PreviousKey): Promise<void> {
+    const superseded = entry.keyId;
+    const name = target.settings.credential;
     const authority = await readAuthority(this.#deps.store, target.credential);
     // Refused: the rotation itself is sound, so it finishes; the key is left to a person.
     const refused = await refuseRevocation(this.#deps, target.credential, superseded, authority, {
       during: "rotation",
     });
-    if (refused) return;
+    if (refused) {
+      await movePrevious(this.#deps.records, name, entry, { state: "refused" });
+      return;
+    }
     const outcome = await target.provider.revoke(superseded, authority, "hard", target.ctx);
     await this.#deps.publisher.publish([
       credentialRevoked(
-        { credential: target.settings.credential, provider: target.settings.provider, secretArn: target.arn },
+        { credential: name, provider: target.settings.provider, secretArn: target.arn },
         {
           keyId: superseded,
           reason: "superseded",
           strength: "hard",
           outcome,
-          alreadyDisabled: state === "disabled",
+          alreadyDisabled: entry.state === "disabled",
         },
       ),
     ]);
+    await movePrevious(this.#deps.records, name, entry, { state: "revoked" });
     logger.warn(
       "finishSecret: revoked the previous key of an earlier rotation, superseded before its grace period ended",
       {
@@ -349,13 +355,18 @@ export class RotationEngine {
     ]);
     await this.#deps.store.removeStage(target.secretId, PENDING, target.versionId);
     const replaced = pending.previous?.keyId;
+    const revokeAfter = new Date(this.#deps.now().getTime() + settings.gracePeriodMs).toISOString();
+    // Tracked in keyturn's records beside any other previous key (only a key keyturn stored).
+    const tracked = replaced
+      ? await this.#deps.records.trackPrevious(settings.credential, replaced, revokeAfter)
+      : false;
     const previousState = target.tags[Tag.previousState] ?? "active";
     const tracksAnother =
       Boolean(target.tags[Tag.previousKeyId]) && previousState !== "revoked" && previousState !== "refused";
-    if (replaced && !tracksAnother) {
+    if (replaced && tracked && !tracksAnother) {
       await this.#deps.store.tag(target.secretId, {
         [Tag.previousKeyId]: replaced,
-        [Tag.revokeAfter]: new Date(this.#deps.now().getTime() + settings.gracePeriodMs).toISOString(),
+        [Tag.revokeAfter]: revokeAfter,
         [Tag.previousState]: "active",
         [Tag.postponements]: "0",
         [Tag.deleteAfter]: "",
@@ -364,7 +375,7 @@ export class RotationEngine {
     throw new RotationStateError(
       `Credential "${settings.credential}": AWSCURRENT was moved to version ${currentVersion} by someone other than ` +
         `keyturn while rotation ${target.versionId} was in flight. keyturn left it current, revoked the key it had ` +
-        `minted (${pending.keyId}) and ${replaced && !tracksAnother ? `will revoke the replaced key ${replaced} after the grace period` : "left the replaced key as it was"}. ` +
+        `minted (${pending.keyId}) and ${replaced && tracked ? `will revoke the replaced key ${replaced} after the grace period` : "left the replaced key as it was"}. ` +
         "The key now current was not stored by keyturn: hand it over with keyturn put (or restore the previous " +
         "version) before the next rotation, which refuses it until then.",
       { credential: settings.credential, retryable: false },
@@ -400,7 +411,16 @@ export class RotationEngine {
     const revokeAfter = new Date(now.getTime() + settings.gracePeriodMs).toISOString();
     const expiresAt = target.provider.expiresAt(pending)?.toISOString() ?? null;
     const previousKeyId = pending.previous?.keyId;
-    await this.#retireSuperseded(target, previousKeyId, pending.keyId);
+    // keyturn's records keep the previous keys (./previous-keys.ts): the one this rotation replaced
+    // starts its grace period, and any older one still open is superseded.
+    const previous = await previousKeysOf(
+      this.#deps,
+      target.credential,
+      await this.#deps.records.get(settings.credential),
+    );
+    if (previousKeyId)
+      await this.#deps.records.trackPrevious(settings.credential, previousKeyId, revokeAfter);
+    await this.#retireSuperseded(target, previous, [previousKeyId, pending.keyId]);
     await this.#deps.publisher.publish([
       credentialRotated(
         { credential: settings.credential, provider: settings.provider, secretArn: target.arn },

@@ -118,7 +118,7 @@ describe("the grace period", () => {
   });
 
   test("the current token is never revoked, even when the tags name it as the previous one", async () => {
-    const { secretId } = await fx.createCredential();
+    const { secretId, keyId: first } = await fx.createCredential();
     await fx.rotate(secretId);
     const current = await fx.current(secretId);
     await fx.store.tag(secretId, { [Tag.previousKeyId]: current.keyId });
@@ -126,8 +126,28 @@ describe("the grace period", () => {
 
     const report = await fx.sweep();
 
-    expect(report.revoked).toEqual([]);
+    // keyturn's records name the previous key, not the tags: the first token goes, the current stays.
+    expect(report.revoked.map((revocation) => revocation.keyId)).toEqual([first]);
     expect(tokenState(current.keyId)).toBe("live");
+  });
+
+  test("a previous token made current again by hand (a rollback) is not revoked when its grace period ends", async () => {
+    const { secretId, keyId: first } = await fx.createCredential();
+    await fx.rotate(secretId);
+    const versions = await fx.store.describe(secretId);
+    const [firstVersion] =
+      Object.entries(versions.versions).find(([, stages]) => stages.includes("AWSPREVIOUS")) ?? [];
+    const [secondVersion] =
+      Object.entries(versions.versions).find(([, stages]) => stages.includes("AWSCURRENT")) ?? [];
+    expect(firstVersion && secondVersion).toBeTruthy();
+    // A person restores the first version (UpdateSecretVersionStage); the tags still mirror the second key.
+    await fx.store.moveStage(secretId, "AWSCURRENT", String(firstVersion), String(secondVersion));
+    fx.clock.advance(2 * DAY);
+
+    const report = await fx.sweep();
+
+    expect(report.revoked.map((revocation) => revocation.keyId)).not.toContain(first);
+    expect(tokenState(first)).toBe("live");
   });
 
   test("a previous token already deleted by hand is recorded as already gone", async () => {

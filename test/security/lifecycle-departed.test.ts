@@ -9,6 +9,7 @@
 
 import { describe, expect, test } from "vitest";
 import { Tag } from "#engine/settings.ts";
+import { RECORDS_TABLE } from "#sandbox/local-keyturn.ts";
 import { DAY, HOUR } from "../support/world.ts";
 import { EAGER_SWEEPS, neighbourWorlds, redeployWithout, storeEverflowKey } from "./neighbour.ts";
 
@@ -168,27 +169,30 @@ describe("the cost of watching for departures", () => {
     expect(writes).toHaveLength(2);
   });
 
-  test("the records are scanned for departures once per reconcile interval, not every sweep", async () => {
+  test("an audit reads keyturn's records in one Scan, never one read per credential", async () => {
     const fx = await worlds.softwareone({ reconcileIntervalMs: 6 * HOUR, orphanSafetyMarginMs: 0 });
     await fx.createAdmin();
-    const scans: string[] = [];
+    await fx.createConsumer("softwareone/catalog");
+    await fx.createConsumer("softwareone/billing");
+    const calls: string[] = [];
     fx.aws.dynamodb.middlewareStack.add(
       (next, context) => async (args) => {
-        if (context.commandName === "ScanCommand") scans.push(new Date(fx.clock.now()).toISOString());
+        const input = args.input as { TableName?: string; Key?: { credential?: { S?: string } } };
+        const item = input.Key?.credential?.S;
+        // The records of credentials (not the monitor's own "#sweep" item, nor other tables' items).
+        if (input.TableName === RECORDS_TABLE && (item === undefined || !item.startsWith("#")))
+          calls.push(context.commandName ?? "");
         return next(args);
       },
-      { step: "initialize", name: "countRecordScans" },
+      { step: "initialize", name: "countRecordReads" },
     );
 
     await fx.sweep();
     fx.clock.advance(HOUR);
     await fx.sweep();
-    const withinInterval = scans.length;
-    fx.clock.advance(5 * HOUR);
-    await fx.sweep();
 
-    expect(withinInterval).toBe(1);
-    expect(scans).toHaveLength(2);
+    const reads = calls.filter((name) => name === "ScanCommand" || name === "GetItemCommand");
+    expect(reads).toEqual(["ScanCommand", "ScanCommand"]);
   });
 });
 

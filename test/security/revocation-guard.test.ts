@@ -34,7 +34,7 @@ async function refusals(world: World, secrets: readonly string[]) {
 }
 
 describe("case 1: a pinned credential's tags naming another credential's key as its previous key", () => {
-  test("the sweep refuses to delete it, says so once (critical), and does not try again", async () => {
+  test("the tags are only a mirror: the sweep revokes nothing and records nothing from them", async () => {
     const fx = await immuta();
     const mine = await fx.createCredential({ name: "immuta/na-mine" });
     const victim = await fx.createCredential({ name: "immuta/na-victim" });
@@ -45,17 +45,10 @@ describe("case 1: a pinned credential's tags naming another credential's key as 
 
     expect(fx.sim.isLive(victim.token)).toBe(true);
     expect([...first.revoked, ...second.revoked]).toEqual([]);
-    const { refused } = await refusals(fx, fx.sim.issuedValues);
-    expect(refused).toEqual([
-      expect.objectContaining({
-        credential: mine.secretId,
-        severity: "critical",
-        keyId: victim.keyId,
-        referencedBy: [victim.secretId],
-        during: "sweep",
-      }),
-    ]);
-    expect((await fx.tags(mine.secretId))[Tag.previousState]).toBe("refused");
+    // keyturn's records hold no previous key for it: the victim's key is not among its keys.
+    const record = await fx.records.get(mine.secretId);
+    expect(record?.previous).toEqual([]);
+    expect(record?.keys.has(victim.keyId)).toBe(false);
   });
 
   test("nor an issuer's own key, which would cut every credential it mints for", async () => {
@@ -67,15 +60,39 @@ describe("case 1: a pinned credential's tags naming another credential's key as 
     await fx.sweep();
 
     expect(fx.status(admin.keyId)).toBe("Active");
-    const { refused, revoked } = await refusals(fx, fx.sim.issuedValues);
+    const { revoked } = await refusals(fx, fx.sim.issuedValues);
     expect(revoked).toEqual([]);
+  });
+
+  test("a key in two credentials' records (handed over to both) is refused once, critical, and not tried again", async () => {
+    const fx = await immuta();
+    const mine = await fx.createCredential({ name: "immuta/na-mine" });
+    const victim = await fx.createCredential({ name: "immuta/na-victim" });
+    // An operator hands the victim's key to mine too (the same user's token: Immuta accepts it).
+    await fx.put(mine.secretId, { token: victim.token, keyId: victim.keyId });
+    // mine's next rotation makes it mine's previous key, revoked when the grace period ends.
+    expect((await fx.rotate(mine.secretId)).succeeded).toBe(true);
+    fx.clock.advance(25 * 3_600_000);
+    await fx.subscriber.drain();
+
+    const first = await fx.sweep();
+    const second = await fx.sweep();
+
+    expect(fx.sim.isLive(victim.token)).toBe(true);
+    expect([...first.revoked, ...second.revoked].map((r) => r.keyId)).not.toContain(victim.keyId);
+    const { refused } = await refusals(fx, fx.sim.issuedValues);
     expect(refused).toEqual([
       expect.objectContaining({
-        credential: consumer.secretId,
-        keyId: admin.keyId,
-        referencedBy: [admin.secretId],
+        credential: mine.secretId,
+        severity: "critical",
+        keyId: victim.keyId,
+        referencedBy: [victim.secretId],
+        during: "sweep",
       }),
     ]);
+    const record = await fx.records.get(mine.secretId);
+    expect(record?.previous.find((entry) => entry.keyId === victim.keyId)?.state).toBe("refused");
+    expect((await fx.tags(mine.secretId))[Tag.previousState]).toBe("refused");
   });
 
   test("the credential's own previous key is still revoked when its grace period ends", async () => {
@@ -93,11 +110,27 @@ describe("case 1: a pinned credential's tags naming another credential's key as 
 });
 
 describe("an emergency revoke of a key that is not the credential's", () => {
-  test("--previous naming another credential's key is refused before anything is done", async () => {
+  test("--previous naming another credential's key by the tags alone is nothing to do", async () => {
     const fx = await immuta();
     const mine = await fx.createCredential({ name: "immuta/na-mine" });
     const victim = await fx.createCredential({ name: "immuta/na-victim" });
     await tag(fx, mine.secretId, { [Tag.previousKeyId]: victim.keyId });
+
+    const outcome = await fx.revoke({ credential: mine.secretId, keyId: victim.keyId, reason: "test" });
+
+    expect(outcome).toMatchObject({ target: "neither", revocation: "nothing-to-revoke", rotated: false });
+    expect(fx.sim.isLive(victim.token)).toBe(true);
+    const { revoked } = await refusals(fx, fx.sim.issuedValues);
+    expect(revoked).toEqual([]);
+  });
+
+  test("--previous naming a key another credential uses is refused before anything is done", async () => {
+    const fx = await immuta();
+    const mine = await fx.createCredential({ name: "immuta/na-mine" });
+    const victim = await fx.createCredential({ name: "immuta/na-victim" });
+    await fx.put(mine.secretId, { token: victim.token, keyId: victim.keyId });
+    expect((await fx.rotate(mine.secretId)).succeeded).toBe(true);
+    await fx.subscriber.drain();
 
     const attempt = fx.revoke({ credential: mine.secretId, keyId: victim.keyId, reason: "test" });
 

@@ -49,6 +49,13 @@ test("a sweep that listed before a rotation finished leaves the new previous key
   expect(second).not.toBe(first);
   expect(tags[Tag.previousKeyId]).toBe(second);
   expect(tags[Tag.previousState]).toBe("active");
+  // keyturn's records (the authority): each key has its own entry, and the sweep's write, made
+  // from the state it read, landed on the first key only.
+  const record = await fx.records.get(secretId);
+  expect(record?.previous.map((entry) => [entry.keyId, entry.state])).toEqual([
+    [first, "revoked"],
+    [second, "active"],
+  ]);
   // Two hours on (past the orphan margin, within the grace period), the next sweep reconciles.
   fx.clock.advance(2 * HOUR);
   await fx.sweep();

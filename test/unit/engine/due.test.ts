@@ -5,6 +5,7 @@ import { describe, expect, test } from "vitest";
 import { managedCredential } from "#engine/credentials.ts";
 import { nextDueAt } from "#engine/due.ts";
 import { PinnedCredentials } from "#engine/pinned.ts";
+import type { PreviousKey, PreviousState } from "#engine/previous-keys.ts";
 import { Tag } from "#engine/settings.ts";
 import { pinnedFromTags } from "#sandbox/pin-from-tags.ts";
 
@@ -13,6 +14,13 @@ const DAY = 24 * HOUR;
 const NOW = new Date("2026-11-22T10:00:00Z");
 const OPTIONS = { now: NOW, reconcileIntervalMs: 6 * HOUR, stuckAfterMs: 6 * HOUR };
 const iso = (ms: number) => new Date(NOW.getTime() + ms).toISOString();
+const previousKey = (keyId: string, state: PreviousState, revokeAfter: string): PreviousKey => ({
+  keyId,
+  state,
+  revokeAfter,
+  deleteAfter: undefined,
+  postponements: 0,
+});
 
 function credential(provider: "immuta-request" | "incorta-v2", tags: Record<string, string>, versions = {}) {
   const name = `keyturn/${provider}`;
@@ -39,48 +47,55 @@ describe("an automatic credential", () => {
   const mirrored = { [Tag.keyId]: "k1", [Tag.expiresAt]: "none", [Tag.reconciledAt]: iso(-HOUR) };
 
   test("is due for its reconciliation one interval after the last", () => {
-    expect(nextDueAt(credential("immuta-request", mirrored), OPTIONS)).toBe(NOW.getTime() + 5 * HOUR);
+    expect(nextDueAt(credential("immuta-request", mirrored), [], OPTIONS)).toBe(NOW.getTime() + 5 * HOUR);
   });
 
-  test("is due for its previous key's revocation, or its deletion once disabled, whichever is earlier", () => {
-    const previous = {
-      [Tag.previousKeyId]: "k0",
-      [Tag.revokeAfter]: iso(2 * HOUR),
+  test("is due for each previous key's revocation (keyturn's records), or its deletion once disabled, whichever is earliest", () => {
+    const fresh = credential("immuta-request", { ...mirrored, [Tag.reconciledAt]: iso(0) });
+    const k0 = previousKey("k0", "active", iso(2 * HOUR));
+    expect(nextDueAt(fresh, [k0], OPTIONS)).toBe(NOW.getTime() + 2 * HOUR);
+    const disabled = { ...k0, state: "disabled" as const, deleteAfter: iso(3 * HOUR) };
+    expect(nextDueAt(fresh, [disabled], OPTIONS)).toBe(NOW.getTime() + 3 * HOUR);
+    // Every previous key counts, not one.
+    expect(nextDueAt(fresh, [disabled, previousKey("k-1", "active", iso(HOUR))], OPTIONS)).toBe(
+      NOW.getTime() + HOUR,
+    );
+    for (const state of ["revoked", "refused"] as const)
+      expect(nextDueAt(fresh, [{ ...k0, state }], OPTIONS)).toBe(NOW.getTime() + 6 * HOUR);
+  });
+
+  test("takes no time from the secret's previous-key tags (a mirror: anyone who may tag could write them)", () => {
+    const forged = {
+      ...mirrored,
       [Tag.reconciledAt]: iso(0),
+      [Tag.previousKeyId]: "k0",
+      [Tag.revokeAfter]: iso(-DAY),
     };
-    expect(nextDueAt(credential("immuta-request", { ...mirrored, ...previous }), OPTIONS)).toBe(
-      NOW.getTime() + 2 * HOUR,
-    );
-    const disabled = { ...previous, [Tag.previousState]: "disabled", [Tag.deleteAfter]: iso(3 * HOUR) };
-    expect(nextDueAt(credential("immuta-request", { ...mirrored, ...disabled }), OPTIONS)).toBe(
-      NOW.getTime() + 3 * HOUR,
-    );
-    const revoked = { ...previous, [Tag.previousState]: "revoked" };
-    expect(nextDueAt(credential("immuta-request", { ...mirrored, ...revoked }), OPTIONS)).toBe(
-      NOW.getTime() + 6 * HOUR,
-    );
+    expect(nextDueAt(credential("immuta-request", forged), [], OPTIONS)).toBe(NOW.getTime() + 6 * HOUR);
   });
 
   test("is due now when its key is not mirrored yet, or its reconciliation time is unreadable", () => {
-    expect(nextDueAt(credential("immuta-request", { [Tag.reconciledAt]: iso(0) }), OPTIONS)).toBe(
+    expect(nextDueAt(credential("immuta-request", { [Tag.reconciledAt]: iso(0) }), [], OPTIONS)).toBe(
       NOW.getTime(),
     );
     expect(
-      nextDueAt(credential("immuta-request", { ...mirrored, [Tag.reconciledAt]: "soon" }), OPTIONS),
+      nextDueAt(credential("immuta-request", { ...mirrored, [Tag.reconciledAt]: "soon" }), [], OPTIONS),
     ).toBe(NOW.getTime());
   });
 
   test("with a rotation in progress: now when first seen, then when it would be stuck", () => {
     const pending = { v2: ["AWSPENDING"] };
     const fresh = { ...mirrored, [Tag.reconciledAt]: iso(0) };
-    expect(nextDueAt(credential("immuta-request", fresh, pending), OPTIONS)).toBe(NOW.getTime());
+    expect(nextDueAt(credential("immuta-request", fresh, pending), [], OPTIONS)).toBe(NOW.getTime());
     const seen = { ...fresh, [Tag.pendingSeen]: `v2@${iso(-HOUR)}` };
-    expect(nextDueAt(credential("immuta-request", seen, pending), OPTIONS)).toBe(NOW.getTime() + 5 * HOUR);
+    expect(nextDueAt(credential("immuta-request", seen, pending), [], OPTIONS)).toBe(
+      NOW.getTime() + 5 * HOUR,
+    );
   });
 
   test("is due now when a rotation's tags have not landed (the current version is not the one it recorded)", () => {
     const rotated = { ...mirrored, [Tag.reconciledAt]: iso(0), [Tag.rotatedVersion]: "v0" };
-    expect(nextDueAt(credential("immuta-request", rotated), OPTIONS)).toBe(NOW.getTime());
+    expect(nextDueAt(credential("immuta-request", rotated), [], OPTIONS)).toBe(NOW.getTime());
   });
 });
 
@@ -88,26 +103,28 @@ describe("a manual credential's expiry", () => {
   const expiring = { [Tag.keyId]: "pat-1", [Tag.expiresAt]: iso(40 * DAY) };
 
   test("is due at the first threshold not yet noticed", () => {
-    expect(nextDueAt(credential("incorta-v2", expiring), OPTIONS)).toBe(NOW.getTime() + 10 * DAY);
+    expect(nextDueAt(credential("incorta-v2", expiring), [], OPTIONS)).toBe(NOW.getTime() + 10 * DAY);
     const noticed = { ...expiring, [Tag.expiryNotice]: "pat-1@30d" };
-    expect(nextDueAt(credential("incorta-v2", noticed), OPTIONS)).toBe(NOW.getTime() + 33 * DAY);
+    expect(nextDueAt(credential("incorta-v2", noticed), [], OPTIONS)).toBe(NOW.getTime() + 33 * DAY);
   });
 
   test("a notice for another key counts for nothing; once expired and noticed, nothing more is due", () => {
     const otherKey = { ...expiring, [Tag.expiryNotice]: "pat-0@1d" };
-    expect(nextDueAt(credential("incorta-v2", otherKey), OPTIONS)).toBe(NOW.getTime() + 10 * DAY);
+    expect(nextDueAt(credential("incorta-v2", otherKey), [], OPTIONS)).toBe(NOW.getTime() + 10 * DAY);
     const expired = { [Tag.keyId]: "pat-1", [Tag.expiresAt]: iso(-DAY), [Tag.expiryNotice]: "pat-1@expired" };
-    expect(nextDueAt(credential("incorta-v2", expired), OPTIONS)).toBe(Number.POSITIVE_INFINITY);
+    expect(nextDueAt(credential("incorta-v2", expired), [], OPTIONS)).toBe(Number.POSITIVE_INFINITY);
   });
 
   test("an old key not confirmed revoked is chased a day after the last reminder", () => {
     const old = {
       [Tag.keyId]: "pat-1",
       [Tag.expiresAt]: "none",
-      [Tag.previousKeyId]: "pat-0",
-      [Tag.revokeAfter]: iso(-2 * DAY),
       [Tag.manualReminder]: `old-key-not-revoked@${iso(-HOUR)}`,
     };
-    expect(nextDueAt(credential("incorta-v2", old), OPTIONS)).toBe(NOW.getTime() + 23 * HOUR);
+    const pat0 = previousKey("pat-0", "active", iso(-2 * DAY));
+    expect(nextDueAt(credential("incorta-v2", old), [pat0], OPTIONS)).toBe(NOW.getTime() + 23 * HOUR);
+    expect(nextDueAt(credential("incorta-v2", old), [{ ...pat0, state: "refused" }], OPTIONS)).toBe(
+      Number.POSITIVE_INFINITY,
+    );
   });
 });

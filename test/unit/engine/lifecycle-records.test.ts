@@ -38,6 +38,8 @@ function record(pinned: unknown, keys: string[] = ["TKN-1111-0001"]): KeyRecord 
     departedAt: "2020-01-01T00:00:00.000Z",
     retiredAt: undefined,
     retirement: undefined,
+    previous: [],
+    ledger: true,
     retiredBecause: undefined,
   };
 }
