@@ -71,9 +71,12 @@ async function main(argv: string[], env: NodeJS.ProcessEnv): Promise<ExitCode> {
     if (!load) throw new Error(`no module for command ${parsed.command}`);
     const { options } = parsed;
     if (typeof options.bus === "string") context.bus = options.bus;
-    const { logger } = await import("#engine/logger.ts");
     // The handlers' structured logs are for CloudWatch; here they would bury the result.
-    // POWERTOOLS_LOG_LEVEL set by the operator brings them back (on stdout).
+    // POWERTOOLS_LOG_LEVEL set by the operator brings them back (on stdout). Set before the logger
+    // is built, as its initial level: Powertools' injectLambdaContext (functions/handlers/
+    // middleware.ts) puts a warm invocation's logger back to the initial level.
+    if (!env.POWERTOOLS_LOG_LEVEL) process.env.POWERTOOLS_LOG_LEVEL = "SILENT";
+    const { logger } = await import("#engine/logger.ts");
     if (!env.POWERTOOLS_LOG_LEVEL) logger.setLogLevel("SILENT");
     const command = await load();
     return await command.run({

@@ -73,3 +73,16 @@ export function asKeyturnError(error: unknown, credential: string, doing: string
     cause: error,
   });
 }
+
+/**
+ * What reached a keyturn function is not the event it is invoked with (functions/handlers/): it
+ * is refused before any AWS or vendor call. Never retryable: the same event fails the same way.
+ * Names the credential (or secret id) the event names, when it names one; "(unknown)" otherwise.
+ */
+export class InvalidEventError extends KeyturnError {
+  override name = "InvalidEventError";
+
+  constructor(message: string, options: { credential?: string | undefined; cause?: unknown } = {}) {
+    super(message, { credential: options.credential || "(unknown)", retryable: false, cause: options.cause });
+  }
+}

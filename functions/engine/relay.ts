@@ -7,6 +7,7 @@ import * as v from "valibot";
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { SecretStore } from "#aws/secret-store.ts";
 import { isProviderId } from "#providers/registry.ts";
+import { InvalidEventError } from "./errors.ts";
 import { credentialRotationFailed } from "./events.ts";
 import { logger } from "./logger.ts";
 import { Tag } from "./settings.ts";
@@ -34,9 +35,8 @@ export const CloudTrailServiceEventSchema = v.looseObject({
 type CloudTrailServiceEvent = v.InferOutput<typeof CloudTrailServiceEventSchema>;
 
 /** What reached the relay is not an EventBridge event of the shape Secrets Manager's have. */
-export class InvalidRelayEventError extends Error {
+export class InvalidRelayEventError extends InvalidEventError {
   override readonly name = "InvalidRelayEventError";
-  readonly retryable = false;
 }
 
 /** The event, parsed; a typed error naming the fields that are not what a service event carries. */
@@ -53,7 +53,7 @@ export function parseRelayEvent(event: unknown): CloudTrailServiceEvent {
 }
 
 /** The secret a CloudTrail service event is about: its documented fields, most specific first. */
-function secretOf(event: CloudTrailServiceEvent): string | undefined {
+export function secretOf(event: CloudTrailServiceEvent): string | undefined {
   const detail = event.detail ?? {};
   return (
     detail.additionalEventData?.SecretId ??

@@ -15,6 +15,7 @@ import {
   DEFAULT_TOKEN_PARAMETER_PREFIX,
 } from "#engine/defaults.ts";
 import { parseDuration } from "#engine/duration.ts";
+import { KeyturnError } from "#engine/errors.ts";
 
 const name = v.pipe(v.string(), v.minLength(1));
 
@@ -87,9 +88,16 @@ export const RevokeEnvironment = v.object({
 });
 export type RevokeEnvironment = v.InferInput<typeof RevokeEnvironment>;
 
-export class EnvironmentError extends Error {
+/** The credential of an error that is about no single one (a cold start, a sweep, a refresh run). */
+export const EVERY_CREDENTIAL = "(all)";
+
+/** A function's environment is incomplete: it fails its cold start, whatever credential it was invoked for. */
+export class EnvironmentError extends KeyturnError {
   override readonly name = "EnvironmentError";
-  readonly retryable = false;
+
+  constructor(message: string) {
+    super(message, { credential: EVERY_CREDENTIAL, retryable: false });
+  }
 }
 
 export function readEnvironment<S extends v.GenericSchema>(

@@ -4,11 +4,13 @@
 // credentials keyturn's due index names) and {"mode":"audit"} (daily by default: the full sweep
 // over ListSecrets); any other event is an audit, the sweep that misses nothing. Each sweep that
 // finishes writes its metrics (./metrics.ts): what it did and what failed; the audit also the
-// fleet by state, from the listing it read (watched here, not read again).
+// fleet by state, from the listing it read (watched here, not read again). The log context and
+// keys, and the errors' types, are ./middleware.ts's.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import * as v from "valibot";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { KeyRecords } from "#aws/record-store.ts";
@@ -23,8 +25,9 @@ import type { RevocationDeps } from "#engine/revocation.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { MonitorEnvironment, readEnvironment } from "./environment.ts";
 import { MetricName, publishMetrics, sweepMetrics } from "./metrics.ts";
+import { type InvocationHandler, invocation } from "./middleware.ts";
 import { bundledPinnedCredentials } from "./pinned.ts";
-import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
+import { vendorHttp } from "./vendor-http.ts";
 
 export interface MonitorHandlerDeps {
   store: SecretStore;
@@ -58,11 +61,27 @@ export const DEFAULT_FAILURE_ESCALATION_MS = parseDuration(DEFAULT_FAILURE_ESCAL
 /** The HTTP client's own default (functions/http/client.ts), kept back from a budget's end as from the Lambda's. */
 const HTTP_SAFETY_MARGIN_MS = 2_000;
 
+/** The events the schedules send (infra/functions/monitor.ts); {} is the audit too. */
+const MonitorEvent = v.object({ mode: v.optional(v.picklist(["due", "audit"]), "audit") });
+
 /** The sweep an event asks for: {"mode":"due"} is the due sweep; anything else the audit. */
 export function sweepModeOf(event: unknown): SweepMode {
-  return typeof event === "object" && event !== null && (event as { mode?: unknown }).mode === "due"
-    ? "due"
-    : "audit";
+  const parsed = v.safeParse(MonitorEvent, event);
+  return parsed.success ? parsed.output.mode : "audit";
+}
+
+/**
+ * The event, parsed. Never refused: an event that is not one the schedules send runs the audit,
+ * the sweep that misses nothing (a monitor that refused would silence the safety net), and says
+ * so in a warning naming the fields that were not what the schedules send.
+ */
+export function parseMonitorEvent(event: unknown): { mode: SweepMode } {
+  const parsed = v.safeParse(MonitorEvent, event);
+  if (parsed.success) return parsed.output;
+  logger.warn('monitor: not {"mode":"due"} or {"mode":"audit"}, running the audit', {
+    invalid: parsed.issues.map((issue) => v.getDotPath(issue) ?? "event"),
+  });
+  return { mode: "audit" };
 }
 
 /** The fleet's gauges come from the audit's listing: a due sweep reads none, and writes none. */
@@ -72,14 +91,17 @@ const FLEET_GAUGES: readonly string[] = [
   MetricName.fewestDaysToExpiry,
 ];
 
-export function createMonitorHandler(deps: MonitorHandlerDeps) {
-  return async (event: unknown, context: InvocationContext): Promise<MonitorReport> => {
-    logger.appendKeys({ requestId: context.awsRequestId });
-    const mode = sweepModeOf(event);
-    const now = deps.now ?? (() => new Date());
-    const started = performance.now();
-    const listed = new Map<string, SecretDescription>();
-    try {
+export function createMonitorHandler(deps: MonitorHandlerDeps): InvocationHandler<MonitorReport> {
+  return invocation(
+    {
+      parse: parseMonitorEvent,
+      keys: ({ mode }) => ({ sweep: mode }),
+      doing: ({ mode }) => `The monitor's ${mode} sweep`,
+    },
+    async ({ mode }, context) => {
+      const now = deps.now ?? (() => new Date());
+      const started = performance.now();
+      const listed = new Map<string, SecretDescription>();
       // The usage reports reach the revocation (functions/engine/revocation.ts) in the deps the
       // monitor hands it.
       const monitorDeps: MonitorDeps & Pick<RevocationDeps, "usage"> = {
@@ -125,10 +147,8 @@ export function createMonitorHandler(deps: MonitorHandlerDeps) {
         mode === "due" ? metrics.filter((point) => !FLEET_GAUGES.includes(point.name)) : metrics,
       );
       return report;
-    } finally {
-      logger.resetKeys();
-    }
-  };
+    },
+  );
 }
 
 /**

@@ -7,7 +7,8 @@
 // The function stays warm between its runs (every 2 minutes): what it read is kept in a
 // RefreshMemory (functions/engine/refresh-memory.ts) for at most KEYTURN_REFRESH_MEMORY (default
 // 1 hour), so that a run reads a credential's key and decrypts its token parameter only when
-// either changed, or the bound has passed.
+// either changed, or the bound has passed. The log context and the errors' types are
+// ./middleware.ts's.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -17,15 +18,15 @@ import { EventPublisher } from "#aws/event-publisher.ts";
 import { LeaseTable } from "#aws/lease.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type StoredTokens, TokenStore } from "#aws/token-store.ts";
-import { logger } from "#engine/logger.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
 import { type RefreshReport, TokenRefresher } from "#engine/refresh.ts";
 import { DEFAULT_REFRESH_MEMORY_MS, RefreshMemory } from "#engine/refresh-memory.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { RefreshEnvironment, readEnvironment } from "./environment.ts";
 import { publishMetrics, refreshMetrics } from "./metrics.ts";
+import { type InvocationHandler, invocation } from "./middleware.ts";
 import { bundledPinnedCredentials } from "./pinned.ts";
-import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
+import { vendorHttp } from "./vendor-http.ts";
 
 export interface RefreshHandlerDeps {
   store: SecretStore;
@@ -43,14 +44,23 @@ export interface RefreshHandlerDeps {
   http?: Partial<HttpClientOptions>;
 }
 
-export function createRefreshHandler(deps: RefreshHandlerDeps) {
+/**
+ * The refresh reads nothing from its event: Scheduler's notification, {} and any other event are
+ * the same run over every refresh-mode credential. Nothing in it is acted on, so nothing is
+ * refused (a refresh that refused would let consumers' tokens run out).
+ */
+export function parseRefreshEvent(_event: unknown): Record<string, never> {
+  return {};
+}
+
+export function createRefreshHandler(deps: RefreshHandlerDeps): InvocationHandler<RefreshReport> {
   // One per handler: what this process keeps between its runs.
   const memory = new RefreshMemory(deps.memoryMs ?? DEFAULT_REFRESH_MEMORY_MS);
-  return async (_event: unknown, context: InvocationContext): Promise<RefreshReport> => {
-    logger.appendKeys({ requestId: context.awsRequestId });
-    const now = deps.now ?? (() => new Date());
-    const expiries = new Map<string, number>();
-    try {
+  return invocation(
+    { parse: parseRefreshEvent, doing: () => "The token refresh" },
+    async (_event, context) => {
+      const now = deps.now ?? (() => new Date());
+      const expiries = new Map<string, number>();
       const report = await new TokenRefresher({
         ...deps,
         memory,
@@ -64,10 +74,8 @@ export function createRefreshHandler(deps: RefreshHandlerDeps) {
       }).run();
       publishMetrics(refreshMetrics(report, expiries, now()));
       return report;
-    } finally {
-      logger.resetKeys();
-    }
-  };
+    },
+  );
 }
 
 /** The token store, noting the access token expiry each parameter last held (read or written). */

@@ -5,7 +5,8 @@
 // lambda:InvokeFunction, which the account's IAM may give to more than the operators (and a
 // function policy cannot deny). The operators' `keyturn revoke` invokes this function too
 // (cli/connection.ts), so it is held alike: the answer says until when. See
-// functions/engine/emergency.ts.
+// functions/engine/emergency.ts. The request is parsed, the log keys set and cleared, and errors
+// typed by ./middleware.ts.
 
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
@@ -18,18 +19,19 @@ import { SecretStore } from "#aws/secret-store.ts";
 import { DEFAULT_REVOKE_COOLDOWN } from "#engine/defaults.ts";
 import { parseDuration } from "#engine/duration.ts";
 import { type EmergencyOutcome, emergencyRevoke, rotateThroughSecretsManager } from "#engine/emergency.ts";
+import { InvalidEventError } from "#engine/errors.ts";
 import { RevokeRequested } from "#engine/event-catalog.ts";
 import { DetailType } from "#engine/events.ts";
-import { logger } from "#engine/logger.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
 import type { HttpClientOptions } from "#http/client.ts";
 import { RevokeEnvironment, readEnvironment } from "./environment.ts";
+import { type InvocationHandler, invocation } from "./middleware.ts";
 import { bundledPinnedCredentials } from "./pinned.ts";
-import { type InvocationContext, vendorHttp } from "./vendor-http.ts";
+import { vendorHttp } from "./vendor-http.ts";
 
-export class InvalidRevokeRequestError extends Error {
+/** Not a revoke request: refused before any call (./middleware.ts). */
+export class InvalidRevokeRequestError extends InvalidEventError {
   override readonly name = "InvalidRevokeRequestError";
-  readonly retryable = false;
 }
 
 export interface RevokeHandlerDeps {
@@ -54,7 +56,7 @@ export interface RevokeHandlerDeps {
 const defaultCooldownMs = parseDuration(DEFAULT_REVOKE_COOLDOWN) ?? 0;
 
 /** The request, from an event's envelope or as invoked directly. */
-function requestOf(event: unknown) {
+export function requestOf(event: unknown): v.InferOutput<typeof RevokeRequested> {
   const fromBus =
     typeof event === "object" &&
     event !== null &&
@@ -62,21 +64,27 @@ function requestOf(event: unknown) {
   const body = fromBus ? (event as { detail?: unknown }).detail : event;
   const parsed = v.safeParse(RevokeRequested, body);
   if (!parsed.success) {
+    const credential = (body as { credential?: unknown } | null)?.credential;
     throw new InvalidRevokeRequestError(
       `Not a revoke request: ${parsed.issues.map((i) => v.getDotPath(i) ?? "request").join(", ")} missing or invalid. ` +
         'Send {"credential": "<secret name>", "keyId": "<the compromised key\'s id>", "reason": "<why>"}, directly or as ' +
         'the detail of a "Revoke Requested" event on the keyturn bus.',
+      { credential: typeof credential === "string" ? credential : undefined },
     );
   }
   return parsed.output;
 }
 
-export function createRevokeHandler(deps: RevokeHandlerDeps) {
-  return async (event: unknown, context: InvocationContext): Promise<EmergencyOutcome> => {
-    const request = requestOf(event);
-    logger.appendKeys({ requestId: context.awsRequestId });
-    try {
-      return await emergencyRevoke(
+export function createRevokeHandler(deps: RevokeHandlerDeps): InvocationHandler<EmergencyOutcome> {
+  return invocation(
+    {
+      parse: requestOf,
+      keys: (request) => ({ credential: request.credential }),
+      credential: (request) => request.credential,
+      doing: () => "Emergency revoke",
+    },
+    async (request, context) =>
+      await emergencyRevoke(
         {
           store: deps.store,
           pinned: deps.pinned,
@@ -94,11 +102,8 @@ export function createRevokeHandler(deps: RevokeHandlerDeps) {
             }),
         },
         request,
-      );
-    } finally {
-      logger.resetKeys();
-    }
-  };
+      ),
+  );
 }
 
 const environment = readEnvironment(RevokeEnvironment, process.env, "revoke");
