@@ -6,33 +6,22 @@
 // asked for again (a redelivery, or a retry of a run that crashed), which the engine answers
 // without rotating twice.
 
-import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import { UpdateItemCommand } from "@aws-sdk/client-dynamodb";
+import { ConditionalTable } from "./conditional-table.ts";
 
 export type CooldownClaim = { held: false } | { held: true; until: Date; keyId: string };
 
-export class EmergencyCooldowns {
-  readonly #client: DynamoDBClient;
-  readonly #table: string;
-
-  constructor(client: DynamoDBClient, table: string) {
-    this.#client = client;
-    this.#table = table;
-  }
-
+export class EmergencyCooldowns extends ConditionalTable {
   /**
    * Takes the credential's cooldown for `keyId` at `now`, in one conditional write: granted when
    * the last emergency acted on is `periodMs` old or more, or was for the same key. Otherwise
    * answers until when the earlier one holds it, and for which key.
    */
   async claim(credential: string, keyId: string, now: Date, periodMs: number): Promise<CooldownClaim> {
-    try {
-      await this.#client.send(
+    const outcome = await this.conditionally(
+      this.client.send(
         new UpdateItemCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Key: { credential: { S: credential } },
           UpdateExpression: "SET #at = :now, #key = :key",
           ConditionExpression: "attribute_not_exists(#at) OR #at <= :cutoff OR #key = :key",
@@ -44,12 +33,10 @@ export class EmergencyCooldowns {
           },
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
-      );
-      return { held: false };
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-      const at = Number(error.Item?.emergencyAt?.N ?? now.getTime());
-      return { held: true, until: new Date(at + periodMs), keyId: error.Item?.emergencyKeyId?.S ?? "" };
-    }
+      ),
+    );
+    if (outcome.written) return { held: false };
+    const at = Number(outcome.item?.emergencyAt?.N ?? now.getTime());
+    return { held: true, until: new Date(at + periodMs), keyId: outcome.item?.emergencyKeyId?.S ?? "" };
   }
 }

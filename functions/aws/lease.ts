@@ -4,28 +4,16 @@
 // Used so that two refreshes of one credential never run at once: a refresh invalidates the
 // previous token pair, and two at once would leave one of them with a dead pair.
 
-import {
-  ConditionalCheckFailedException,
-  DeleteItemCommand,
-  type DynamoDBClient,
-  PutItemCommand,
-} from "@aws-sdk/client-dynamodb";
+import { DeleteItemCommand, PutItemCommand } from "@aws-sdk/client-dynamodb";
+import { ConditionalTable } from "./conditional-table.ts";
 
-export class LeaseTable {
-  readonly #client: DynamoDBClient;
-  readonly #table: string;
-
-  constructor(client: DynamoDBClient, table: string) {
-    this.#client = client;
-    this.#table = table;
-  }
-
+export class LeaseTable extends ConditionalTable {
   /** Takes the lease `name` for `holder` until `until`; false when someone else holds a live lease. */
   async acquire(name: string, holder: string, now: Date, until: Date): Promise<boolean> {
-    try {
-      await this.#client.send(
+    const outcome = await this.conditionally(
+      this.client.send(
         new PutItemCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Item: {
             lease: { S: name },
             holder: { S: holder },
@@ -35,27 +23,22 @@ export class LeaseTable {
           ConditionExpression: "attribute_not_exists(lease) OR expiresAt < :now",
           ExpressionAttributeValues: { ":now": { N: String(Math.floor(now.getTime() / 1000)) } },
         }),
-      );
-      return true;
-    } catch (error) {
-      if (error instanceof ConditionalCheckFailedException) return false;
-      throw error;
-    }
+      ),
+    );
+    return outcome.written;
   }
 
-  /** Gives the lease back, if `holder` still holds it. */
+  /** Gives the lease back, if `holder` still holds it (a lease taken over since is left alone). */
   async release(name: string, holder: string): Promise<void> {
-    try {
-      await this.#client.send(
+    await this.conditionally(
+      this.client.send(
         new DeleteItemCommand({
-          TableName: this.#table,
+          TableName: this.table,
           Key: { lease: { S: name } },
           ConditionExpression: "holder = :holder",
           ExpressionAttributeValues: { ":holder": { S: holder } },
         }),
-      );
-    } catch (error) {
-      if (!(error instanceof ConditionalCheckFailedException)) throw error;
-    }
+      ),
+    );
   }
 }

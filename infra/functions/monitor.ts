@@ -9,11 +9,12 @@ import { Schedule, type ScheduleExpression, ScheduleTargetInput } from "aws-cdk-
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { DUE_INDEX } from "#aws/record-store.ts";
-import { KeyturnFunction } from "../keyturn-function.ts";
 import { KeyturnUsage, type KeyturnUsageProps } from "../keyturn-usage.ts";
 import {
   acknowledgeListSecrets,
   allow,
+  busAndRecordsEnvironment,
+  CredentialFunction,
   deadLetterQueue,
   grantRecords,
   InvokeFunction,
@@ -22,9 +23,7 @@ import {
   listSecrets,
   mirrorKeyturnTags,
   onManagedSecrets,
-  recordsEnvironment,
   schedulerRole,
-  throughSecretsManager,
 } from "./shared.ts";
 
 export interface MonitorFunctionProps {
@@ -43,19 +42,16 @@ export interface MonitorFunctionProps {
   readonly usage: Omit<KeyturnUsageProps, "monitor">;
 }
 
-export class MonitorFunction extends KeyturnFunction<"monitor"> {
+export class MonitorFunction extends CredentialFunction<"monitor"> {
   /** Sweeps that failed for good (the schedule could not invoke the monitor, or the sweep threw). */
   readonly deadLetters: Queue;
   /** The consumers' usage reports and grantConsumer (infra/keyturn-usage.ts). */
   readonly usage: KeyturnUsage;
-  readonly #context: KeyturnContext;
 
   constructor(scope: Construct, id: string, props: MonitorFunctionProps) {
-    const { context } = props;
     // Beside the function, in the Keyturn scope (infra/functions/shared.ts says why).
     const deadLetters = deadLetterQueue(scope, "MonitorDeadLetters");
-    super(scope, id, {
-      pinned: context.pinned,
+    super(scope, id, props.context, {
       handler: "monitor",
       description: "keyturn: sweep over every managed credential (due revocations, orphaned vendor keys)",
       // One ListSecrets page per 100 credentials, then vendor calls only for what is due: a
@@ -64,8 +60,7 @@ export class MonitorFunction extends KeyturnFunction<"monitor"> {
       // fails a credential cleanly and the next sweep takes it up again.
       timeout: Duration.minutes(5),
       environment: {
-        KEYTURN_EVENT_BUS_NAME: context.bus.eventBusName,
-        ...recordsEnvironment(context),
+        ...busAndRecordsEnvironment(props.context),
         KEYTURN_ORPHAN_SAFETY_MARGIN: props.orphanSafetyMargin,
         KEYTURN_RECONCILE_INTERVAL: props.reconcileInterval,
         KEYTURN_STUCK_ROTATION_AFTER: props.stuckRotationAfter,
@@ -84,14 +79,13 @@ export class MonitorFunction extends KeyturnFunction<"monitor"> {
       },
     });
     this.deadLetters = deadLetters;
-    this.#context = context;
     this.usage = new KeyturnUsage(scope, "Usage", { ...props.usage, monitor: this.function });
     // Scan lists every credential's record (the lifecycle edges of the sweep: records of
     // credentials no longer pinned, due dates); UpdateItem records what the sweep did, with
     // conditional writes as the other functions do; PutItem keeps each failing action's streak
     // in an item of its own (functions/aws/failure-streaks.ts).
     grantRecords(
-      context,
+      this.context,
       this.function,
       "dynamodb:GetItem",
       "dynamodb:Scan",
@@ -103,25 +97,25 @@ export class MonitorFunction extends KeyturnFunction<"monitor"> {
       new PolicyStatement({
         sid: "QueryTheDueIndex",
         actions: ["dynamodb:Query"],
-        resources: [`${context.recordsTable.tableArn}/index/${DUE_INDEX}`],
+        resources: [`${this.context.recordsTable.tableArn}/index/${DUE_INDEX}`],
       }),
     );
     allow(
-      context,
+      this.context,
       this.function,
       listSecrets(),
-      onManagedSecrets(context, "ReadKeyturnSecrets", [
+      onManagedSecrets(this.context, "ReadKeyturnSecrets", [
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
       ]),
       // RotateSecret starts an early rotation of a key about to expire; UpdateSecretVersionStage
       // takes AWSPENDING off a stuck rotation's version (functions/engine/expiry.ts). Neither
       // writes a value: the rotate function still makes every key.
-      onManagedSecrets(context, "RotateKeyturnSecretsEarly", [
+      onManagedSecrets(this.context, "RotateKeyturnSecretsEarly", [
         "secretsmanager:RotateSecret",
         "secretsmanager:UpdateSecretVersionStage",
       ]),
-      mirrorKeyturnTags(context),
+      mirrorKeyturnTags(this.context),
     );
     // RotateSecret requires lambda:InvokeFunction on the secret's rotation function.
     this.function.addToRolePolicy(invokeRotateFunction(props.rotateFunctionArn));
@@ -149,12 +143,5 @@ export class MonitorFunction extends KeyturnFunction<"monitor"> {
       }),
     });
     acknowledgeListSecrets(this.role);
-  }
-
-  /** Decrypts keyturn's secrets under these KMS keys, through Secrets Manager only. */
-  useSecretKeys(keyArns: string[]): void {
-    this.function.addToRolePolicy(
-      throughSecretsManager(this, this.#context, "DecryptKeyturnSecrets", ["kms:Decrypt"], keyArns),
-    );
   }
 }

@@ -16,17 +16,16 @@ import { parseDuration } from "#engine/duration.ts";
 import type { CredentialConfig } from "../config.ts";
 import { InvalidKeyturnPropsError } from "../keyturn-errors.ts";
 import { keyAdministration, keyUse, principalArnOf } from "../keyturn-fences.ts";
-import { KeyturnFunction } from "../keyturn-function.ts";
 import {
   acknowledgeListSecrets,
   allow,
+  CredentialFunction,
   deadLetterQueue,
   InvokeFunction,
   type KeyturnContext,
   listSecrets,
   onManagedSecrets,
   schedulerRole,
-  throughSecretsManager,
 } from "./shared.ts";
 
 /**
@@ -51,7 +50,7 @@ export interface RefreshFunctionProps {
   readonly credentials: readonly CredentialConfig[];
 }
 
-export class RefreshFunction extends KeyturnFunction<"refresh"> {
+export class RefreshFunction extends CredentialFunction<"refresh"> {
   /** Refresh runs that failed for good (the schedule could not invoke the function, or the run threw). */
   readonly deadLetters: Queue;
   /** Leases that keep two refreshes of one credential apart (functions/aws/lease.ts). */
@@ -60,7 +59,6 @@ export class RefreshFunction extends KeyturnFunction<"refresh"> {
   readonly tokenKey: Key;
   /** Token pairs live under this Parameter Store path, one parameter per credential. */
   readonly tokenParameterPrefix: string;
-  readonly #context: KeyturnContext;
   #tokenReaders = 0;
 
   constructor(scope: Construct, id: string, props: RefreshFunctionProps) {
@@ -98,8 +96,7 @@ export class RefreshFunction extends KeyturnFunction<"refresh"> {
       pendingWindow: Duration.days(30),
       policy: new PolicyDocument({ statements: [keyAdministration()] }),
     });
-    super(scope, id, {
-      pinned: context.pinned,
+    super(scope, id, context, {
       handler: "refresh",
       description:
         "keyturn: keeps a valid access token for every token-refresh credential in Parameter Store",
@@ -133,7 +130,6 @@ export class RefreshFunction extends KeyturnFunction<"refresh"> {
     this.leaseTable = leaseTable;
     this.tokenKey = tokenKey;
     this.tokenParameterPrefix = props.tokenParameterPrefix;
-    this.#context = context;
     allow(
       context,
       this.function,
@@ -188,13 +184,6 @@ export class RefreshFunction extends KeyturnFunction<"refresh"> {
         "The refresh stores one token parameter per refresh-mode credential, named after it, under keyturn's own token " +
         "prefix; credentials come and go with the config, so the prefix needs a wildcard (GetParameter and PutParameter only).",
     });
-  }
-
-  /** Decrypts keyturn's secrets under these KMS keys, through Secrets Manager only. */
-  useSecretKeys(keyArns: string[]): void {
-    this.function.addToRolePolicy(
-      throughSecretsManager(this, this.#context, "DecryptKeyturnSecrets", ["kms:Decrypt"], keyArns),
-    );
   }
 
   /** Keyturn.grantReadTokens: the token parameter of `credential` (or every one) and its decryption. */

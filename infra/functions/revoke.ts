@@ -11,17 +11,16 @@ import type { CfnFunction } from "aws-cdk-lib/aws-lambda";
 import type { Queue } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { DetailType } from "#engine/events.ts";
-import { KeyturnFunction } from "../keyturn-function.ts";
 import {
   allow,
+  busAndRecordsEnvironment,
+  CredentialFunction,
   deadLetterQueue,
   grantRecords,
   invokeRotateFunction,
   type KeyturnContext,
   mirrorKeyturnTags,
   onManagedSecrets,
-  recordsEnvironment,
-  throughSecretsManager,
 } from "./shared.ts";
 
 export interface RevokeFunctionProps {
@@ -38,19 +37,16 @@ export interface RevokeFunctionProps {
   readonly requesterSources: readonly string[];
 }
 
-export class RevokeFunction extends KeyturnFunction<"revoke"> {
+export class RevokeFunction extends CredentialFunction<"revoke"> {
   /** Revoke requests that failed for good (the rule could not deliver one, or the revoke threw). */
   readonly deadLetters: Queue;
   /** The rule that runs the function on a configured requester's "Revoke Requested"; none without requesters. */
   readonly rule: Rule | undefined;
-  readonly #context: KeyturnContext;
 
   constructor(scope: Construct, id: string, props: RevokeFunctionProps) {
-    const { context } = props;
     // Beside the function, in the Keyturn scope (infra/functions/shared.ts says why).
     const deadLetters = deadLetterQueue(scope, "RevokeDeadLetters");
-    super(scope, id, {
-      pinned: context.pinned,
+    super(scope, id, props.context, {
       handler: "revoke",
       description: "keyturn: emergency revoke, rotates a credential at once and revokes the compromised key",
       // It waits for a whole rotation through Secrets Manager. Only createSecret and testSecret
@@ -59,8 +55,7 @@ export class RevokeFunction extends KeyturnFunction<"revoke"> {
       // handler reserves to revoke and publish after the wait.
       timeout: Duration.minutes(10),
       environment: {
-        KEYTURN_EVENT_BUS_NAME: context.bus.eventBusName,
-        ...recordsEnvironment(context),
+        ...busAndRecordsEnvironment(props.context),
         KEYTURN_ROTATE_FUNCTION_ARN: props.rotateFunctionArn,
         KEYTURN_REVOKE_COOLDOWN: props.revokeCooldown,
       },
@@ -80,7 +75,6 @@ export class RevokeFunction extends KeyturnFunction<"revoke"> {
       },
     });
     this.deadLetters = deadLetters;
-    this.#context = context;
     // Named after the bus, as the records table, so that `keyturn revoke` finds it from the bus
     // name alone (cli/connection.ts); the bus name is already unique in the account and region.
     (this.function.node.defaultChild as CfnFunction).functionName = `${props.busName}-revoke`;
@@ -93,16 +87,16 @@ export class RevokeFunction extends KeyturnFunction<"revoke"> {
         action: "lambda:InvokeFunction",
       });
     }
-    grantRecords(context, this.function, "dynamodb:GetItem", "dynamodb:UpdateItem");
+    grantRecords(this.context, this.function, "dynamodb:GetItem", "dynamodb:UpdateItem");
     allow(
-      context,
+      this.context,
       this.function,
-      onManagedSecrets(context, "RotateKeyturnSecretsNow", [
+      onManagedSecrets(this.context, "RotateKeyturnSecretsNow", [
         "secretsmanager:RotateSecret",
         "secretsmanager:DescribeSecret",
         "secretsmanager:GetSecretValue",
       ]),
-      mirrorKeyturnTags(context),
+      mirrorKeyturnTags(this.context),
     );
     // RotateSecret requires lambda:InvokeFunction on the secret's rotation function.
     this.function.addToRolePolicy(invokeRotateFunction(props.rotateFunctionArn));
@@ -118,7 +112,7 @@ export class RevokeFunction extends KeyturnFunction<"revoke"> {
       sources.length === 0
         ? undefined
         : new Rule(scope, "RevokeRequested", {
-            eventBus: context.bus,
+            eventBus: this.context.bus,
             description:
               "keyturn: runs the revoke function for each Revoke Requested event of a configured requester",
             eventPattern: { source: sources, detailType: [DetailType.revokeRequested] },
@@ -132,12 +126,5 @@ export class RevokeFunction extends KeyturnFunction<"revoke"> {
               }),
             ],
           });
-  }
-
-  /** Decrypts keyturn's secrets under these KMS keys, through Secrets Manager only. */
-  useSecretKeys(keyArns: string[]): void {
-    this.function.addToRolePolicy(
-      throughSecretsManager(this, this.#context, "DecryptKeyturnSecrets", ["kms:Decrypt"], keyArns),
-    );
   }
 }

@@ -6,26 +6,23 @@
 import { Duration, Stack } from "aws-cdk-lib";
 import { ServicePrincipal } from "aws-cdk-lib/aws-iam";
 import type { Construct } from "constructs";
-import { KeyturnFunction } from "../keyturn-function.ts";
 import {
   allow,
+  busAndRecordsEnvironment,
+  CredentialFunction,
   grantRecords,
   type KeyturnContext,
   mirrorKeyturnTags,
   onManagedSecrets,
-  recordsEnvironment,
   throughSecretsManager,
 } from "./shared.ts";
 
 /** The id of the permission that lets Secrets Manager invoke the function (the rotation schedules depend on it). */
 export const INVOKED_BY_SECRETS_MANAGER = "InvokedBySecretsManager";
 
-export class RotateFunction extends KeyturnFunction<"rotate"> {
-  readonly #context: KeyturnContext;
-
+export class RotateFunction extends CredentialFunction<"rotate"> {
   constructor(scope: Construct, id: string, context: KeyturnContext) {
-    super(scope, id, {
-      pinned: context.pinned,
+    super(scope, id, context, {
       handler: "rotate",
       description: "keyturn: Secrets Manager rotation function for vendor API credentials",
       // One step makes a few vendor calls (list issued keys, revoke a lost one, mint); each
@@ -33,9 +30,8 @@ export class RotateFunction extends KeyturnFunction<"rotate"> {
       // worst. Three minutes lets a step finish through one slow vendor; beyond that the
       // client's deadline check fails the step cleanly and Secrets Manager retries it.
       timeout: Duration.minutes(3),
-      environment: { KEYTURN_EVENT_BUS_NAME: context.bus.eventBusName, ...recordsEnvironment(context) },
+      environment: busAndRecordsEnvironment(context),
     });
-    this.#context = context;
     grantRecords(context, this.function, "dynamodb:GetItem", "dynamodb:UpdateItem");
     // AWS recommends aws:SourceAccount for rotation functions and warns that an exact
     // aws:SourceArn would tie the function to one secret. Lambda matches SourceArn with ArnLike,
@@ -59,11 +55,11 @@ export class RotateFunction extends KeyturnFunction<"rotate"> {
   }
 
   /** Decrypts and stores keyturn's secrets under these KMS keys, through Secrets Manager only. */
-  useSecretKeys(keyArns: string[]): void {
+  override useSecretKeys(keyArns: string[]): void {
     this.function.addToRolePolicy(
       throughSecretsManager(
         this,
-        this.#context,
+        this.context,
         "DecryptAndEncryptKeyturnSecrets",
         ["kms:Decrypt", "kms:GenerateDataKey"],
         keyArns,

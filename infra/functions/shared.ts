@@ -1,8 +1,8 @@
 // What keyturn's five function constructs (rotate.ts, monitor.ts, refresh.ts, revoke.ts,
 // relay.ts beside this file) are given by the Keyturn construct and build alike: the context
-// they share (the bus, the secrets folder, the records table, the pinned config), the IAM
-// statements on keyturn's secrets, the dead-letter queue, and EventBridge Scheduler's target and
-// role.
+// they share (the bus, the secrets folder, the records table, the pinned config), the base of
+// the four that act on credentials (CredentialFunction), the IAM statements on keyturn's
+// secrets, the dead-letter queue, and EventBridge Scheduler's target and role.
 //
 // Each function construct extends KeyturnFunction at the id the function has always had under
 // Keyturn, and creates what stands beside it (its queue, schedules, rules, tables, keys) in the
@@ -20,6 +20,7 @@ import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct, IConstruct } from "constructs";
 import type { PinnedDocument } from "#engine/pinned.ts";
 import { Tag } from "#engine/settings.ts";
+import { KeyturnFunction, type KeyturnFunctionProps } from "../keyturn-function.ts";
 
 /** What the Keyturn construct gives each of its functions. */
 export interface KeyturnContext {
@@ -106,9 +107,15 @@ export function grantRecords(context: KeyturnContext, fn: IFunction, ...actions:
   fn.addToRolePolicy(new PolicyStatement({ actions, resources: [context.recordsTable.tableArn] }));
 }
 
-/** The records table, as the functions that keep records find it. */
-export function recordsEnvironment(context: KeyturnContext): { KEYTURN_RECORDS_TABLE: string } {
-  return { KEYTURN_RECORDS_TABLE: context.recordsTable.tableName };
+/** The keyturn bus and the records table, as the functions that publish and keep records find them. */
+export function busAndRecordsEnvironment(context: KeyturnContext): {
+  KEYTURN_EVENT_BUS_NAME: string;
+  KEYTURN_RECORDS_TABLE: string;
+} {
+  return {
+    KEYTURN_EVENT_BUS_NAME: context.bus.eventBusName,
+    KEYTURN_RECORDS_TABLE: context.recordsTable.tableName,
+  };
 }
 
 /**
@@ -145,6 +152,36 @@ export function throughSecretsManager(
       StringLike: { "kms:EncryptionContext:SecretARN": context.secretArnPattern },
     },
   });
+}
+
+/** The functions that act on keyturn's credentials, and so read their secrets. */
+export type CredentialHandler = "rotate" | "monitor" | "refresh" | "revoke";
+
+/**
+ * A function that acts on keyturn's credentials (rotate, monitor, refresh, revoke): the
+ * deployment's pinned config is baked into it, and it decrypts the credentials' secrets through
+ * Secrets Manager under the KMS keys the Keyturn construct names once the credentials are known
+ * (`useSecretKeys`).
+ */
+export class CredentialFunction<H extends CredentialHandler> extends KeyturnFunction<H> {
+  protected readonly context: KeyturnContext;
+
+  constructor(
+    scope: Construct,
+    id: string,
+    context: KeyturnContext,
+    props: Omit<KeyturnFunctionProps<H>, "pinned">,
+  ) {
+    super(scope, id, { ...props, pinned: context.pinned });
+    this.context = context;
+  }
+
+  /** Decrypts keyturn's secrets under these KMS keys, through Secrets Manager only. */
+  useSecretKeys(keyArns: string[]): void {
+    this.function.addToRolePolicy(
+      throughSecretsManager(this, this.context, "DecryptKeyturnSecrets", ["kms:Decrypt"], keyArns),
+    );
+  }
 }
 
 /**

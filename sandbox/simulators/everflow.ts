@@ -62,11 +62,11 @@
 // `issuedValues`, so that tests can scan everything keyturn printed for any of them.
 
 import { createHash, randomBytes } from "node:crypto";
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
+import { type IncomingMessage, STATUS_CODES } from "node:http";
 import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { FaultInjector, NO_ANSWER, type SimulatedResponse, sendResponse, serveWithFaults } from "./faults.ts";
-import { serveOnLoopback } from "./loopback-server.ts";
+import type { SimulatedResponse } from "./faults.ts";
+import { type SimulatorControls, startSimulatorServer } from "./simulator-server.ts";
 
 export const EVERFLOW_HOSTS = ["api.eflow.team", "api-eu.eflow.team"] as const;
 export type EverflowHost = (typeof EVERFLOW_HOSTS)[number];
@@ -139,14 +139,9 @@ export interface EverflowSimulatorOptions {
   rateLimit?: EverflowRateLimitOptions | false;
 }
 
-export interface EverflowSimulator {
-  /** `http://127.0.0.1:PORT` */
-  readonly url: string;
+export interface EverflowSimulator extends SimulatorControls<RecordedRequest> {
   /** `${url}/${host}/v1`, default host api.eflow.team. */
   baseUrl(host?: EverflowHost): string;
-  readonly clock: Clock;
-  /** Checked on every API request; paths are matched after the host segment, e.g. `/v1/partners`. */
-  readonly faults: FaultInjector;
   /** A key as if created under Account > API Keys; the value is returned once. */
   createKey(options: CreateKeyOptions): { id: number; key: string };
   /** Revokes a key for good, as the row menu's Revoke does; a revoked key stays revoked. */
@@ -155,13 +150,6 @@ export interface EverflowSimulator {
   isLive(key: string): boolean;
   /** Every key, revoked ones included. */
   keys(): EverflowKeyRecord[];
-  /** Every key value this simulator has handed out, for leak scans in tests. */
-  readonly issuedValues: readonly string[];
-  /** A snapshot of the API requests answered so far (never their key header). */
-  readonly requests: readonly RecordedRequest[];
-  resetRequests(): void;
-  /** Stops listening and closes every connection, idle keep-alive ones included. */
-  close(): Promise<void>;
 }
 
 interface RateWindow {
@@ -202,12 +190,9 @@ export async function startEverflowSimulator(
 ): Promise<EverflowSimulator> {
   const clock = options.clock ?? systemClock;
   const startedAt = clock.now();
-  const faults = new FaultInjector();
-  const closing = new AbortController();
   const keys = new Map<number, StoredKey>();
   const keyIdByHash = new Map<string, number>();
   let nextId = 1;
-  let requests: RecordedRequest[] = [];
   const rateLimit = options.rateLimit === false ? undefined : (options.rateLimit ?? {});
   const rateWindowMs = rateLimit?.windowMs ?? EVERFLOW_RATE_WINDOW_MS;
   // One window per customer: the account of a host and portal.
@@ -372,45 +357,32 @@ export async function startEverflowSimulator(
     return json(200, toRecord(key));
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const at = clock.now();
-    const method = req.method ?? "GET";
-    const target = locate(req.url ?? "/");
-    let status = NO_ANSWER;
-    try {
-      const body = await readBody(req);
-      if (target.ui) {
-        sendResponse(res, answerUi(method, target.path, body));
-        return;
-      }
-      const { host, path } = target;
-      status = await serveWithFaults({
-        faults,
-        method,
-        path,
-        res,
-        signal: closing.signal,
-        statusBody: (faultStatus) =>
-          everflowError(faultStatus, STATUS_CODES[faultStatus] ?? "Error").body ?? "",
-        act: () =>
-          host === undefined ? everflowError(404, "Not found") : answerApi(host, method, path, req, body),
-      });
-    } catch {
-      // The client went away mid-request or the simulator is closing: nobody is left to answer.
-      res.destroy();
-    } finally {
-      if (!target.ui) requests.push({ method, host: target.host, path: target.path, status, at });
-    }
-  };
-
-  const served = await serveOnLoopback(handle, options.port);
-  const { url } = served;
-
-  return {
-    url,
-    baseUrl: (host = EVERFLOW_DEFAULT_HOST) => `${url}/${host}/v1`,
+  const server = await startSimulatorServer({
     clock,
-    faults,
+    port: options.port,
+    issuedValues,
+    locate,
+    answer: (target, method, req, body) => {
+      if (target.ui) return answerUi(method, target.path, body);
+      return target.host === undefined
+        ? everflowError(404, "Not found")
+        : answerApi(target.host, method, target.path, req, body);
+    },
+    statusBody: (status) => everflowError(status, STATUS_CODES[status] ?? "Error").body ?? "",
+    logEntry: ({ target, method, status, at }) => ({
+      method,
+      host: target.ui ? undefined : target.host,
+      path: target.path,
+      status,
+      at,
+    }),
+    // UI calls stand for a person: neither fault-injected nor recorded in `requests`.
+    bypass: (target) => target.ui,
+  });
+  const { url } = server;
+
+  return server.with<EverflowSimulator>({
+    baseUrl: (host = EVERFLOW_DEFAULT_HOST) => `${url}/${host}/v1`,
     createKey(keyOptions) {
       const request = validateCreateRequest(keyOptions);
       if ("error" in request) throw new Error(`Everflow simulator: ${request.error}`);
@@ -424,20 +396,7 @@ export async function startEverflowSimulator(
     },
     isLive: (key) => liveKey(key) !== undefined,
     keys: () => [...keys.values()].map(toRecord),
-    get issuedValues() {
-      return [...issuedValues];
-    },
-    get requests() {
-      return [...requests];
-    },
-    resetRequests() {
-      requests = [];
-    },
-    close() {
-      closing.abort();
-      return served.close();
-    },
-  };
+  });
 }
 
 type Route =
@@ -538,10 +497,4 @@ function hashOf(key: string): string {
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

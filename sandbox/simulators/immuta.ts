@@ -31,11 +31,11 @@
 // `issuedValues`, so that tests can scan everything keyturn printed for any of them.
 
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
+import { type IncomingMessage, STATUS_CODES } from "node:http";
 import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
-import { serveOnLoopback } from "./loopback-server.ts";
+import type { SimulatedResponse } from "./faults.ts";
+import { type SimulatorControls, startSimulatorServer } from "./simulator-server.ts";
 
 export const IMMUTA_REGIONS = ["na", "eu", "ap"] as const;
 export type ImmutaRegion = (typeof IMMUTA_REGIONS)[number];
@@ -84,14 +84,9 @@ export interface ImmutaSimulatorOptions {
   selfIssue?: boolean;
 }
 
-export interface ImmutaSimulator {
-  /** `http://127.0.0.1:PORT` */
-  readonly url: string;
+export interface ImmutaSimulator extends SimulatorControls<RecordedRequest> {
   /** `${url}/${region}.api.immutacloud.com/marketplace` */
   baseUrl(region: ImmutaRegion): string;
-  readonly clock: Clock;
-  /** Checked on every request; paths are matched after the host segment, e.g. `/marketplace/api/auth/tokens`. */
-  readonly faults: FaultInjector;
   createUser(region: ImmutaRegion, options?: { name?: string; tenantId?: string }): SimulatedUser;
   /** A token as if generated in the web UI. */
   seedToken(
@@ -104,13 +99,6 @@ export interface ImmutaSimulator {
   /** Tokens that would authenticate now: not deleted, not expired. */
   liveTokens(region?: ImmutaRegion): SimulatedToken[];
   isLive(tokenValue: string): boolean;
-  /** Every token value this simulator has handed out, for leak scans in tests. */
-  readonly issuedValues: readonly string[];
-  /** A snapshot of the requests answered so far (never their Authorization header). */
-  readonly requests: readonly RecordedRequest[];
-  resetRequests(): void;
-  /** Stops listening and closes every connection, idle keep-alive ones included. */
-  close(): Promise<void>;
 }
 
 interface StoredUser {
@@ -143,15 +131,12 @@ const JSON_CONTENT_TYPE = "application/json; charset=utf-8";
 export async function startImmutaSimulator(options: ImmutaSimulatorOptions = {}): Promise<ImmutaSimulator> {
   const clock = options.clock ?? systemClock;
   const selfIssue = options.selfIssue ?? true;
-  const faults = new FaultInjector();
-  const closing = new AbortController();
   const regions = new Map<ImmutaRegion, RegionState>(
     IMMUTA_REGIONS.map((region) => [
       region,
       { users: new Map(), tokens: new Map(), tokenIdByHash: new Map() },
     ]),
   );
-  let requests: RecordedRequest[] = [];
   const issuedValues: string[] = [];
 
   const stateOf = (region: ImmutaRegion): RegionState => {
@@ -290,35 +275,19 @@ export async function startImmutaSimulator(options: ImmutaSimulatorOptions = {})
     }
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const at = clock.now();
-    const method = req.method ?? "GET";
-    const { region, path } = locate(req.url ?? "/");
-    let status = NO_ANSWER;
-    try {
-      const body = await readBody(req);
-      status = await serveWithFaults({
-        faults,
-        method,
-        path,
-        res,
-        signal: closing.signal,
-        statusBody: (faultStatus) => nestError(faultStatus, STATUS_CODES[faultStatus] ?? "Error").body ?? "",
-        act: () =>
-          region
-            ? answer(stateOf(region), region, method, path, req, body)
-            : nestError(404, `Cannot ${method} ${path}`),
-      });
-    } catch {
-      // The client went away mid-request or the simulator is closing: nobody is left to answer.
-      res.destroy();
-    } finally {
-      requests.push({ method, region, path, status, at });
-    }
-  };
-
-  const served = await serveOnLoopback(handle, options.port);
-  const { url } = served;
+  const server = await startSimulatorServer({
+    clock,
+    port: options.port,
+    issuedValues,
+    locate,
+    answer: ({ region, path }, method, req, body) =>
+      region
+        ? answer(stateOf(region), region, method, path, req, body)
+        : nestError(404, `Cannot ${method} ${path}`),
+    statusBody: (status) => nestError(status, STATUS_CODES[status] ?? "Error").body ?? "",
+    logEntry: ({ target: { region, path }, method, status, at }) => ({ method, region, path, status, at }),
+  });
+  const { url } = server;
 
   const allTokens = (region?: ImmutaRegion): { region: ImmutaRegion; token: StoredToken }[] =>
     (region ? [region] : IMMUTA_REGIONS).flatMap((r) =>
@@ -336,11 +305,8 @@ export async function startImmutaSimulator(options: ImmutaSimulatorOptions = {})
     deleted: token.deleted,
   });
 
-  return {
-    url,
+  return server.with<ImmutaSimulator>({
     baseUrl: (region) => `${url}/${region}${HOST_SUFFIX}/marketplace`,
-    clock,
-    faults,
     createUser(region, userOptions = {}) {
       const state = stateOf(region);
       const user: StoredUser = {
@@ -378,20 +344,7 @@ export async function startImmutaSimulator(options: ImmutaSimulatorOptions = {})
         return token !== undefined && isTokenLive(token);
       });
     },
-    get issuedValues() {
-      return [...issuedValues];
-    },
-    get requests() {
-      return [...requests];
-    },
-    resetRequests() {
-      requests = [];
-    },
-    close() {
-      closing.abort();
-      return served.close();
-    },
-  };
+  });
 }
 
 type Route =
@@ -464,12 +417,6 @@ function hashOf(tokenValue: string): string {
 function isJson(contentType: string | undefined): boolean {
   const mediaType = contentType?.split(";")[0]?.trim().toLowerCase() ?? "";
   return mediaType === "application/json" || mediaType.endsWith("+json");
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }
 
 function json(status: number, body: unknown): SimulatedResponse {

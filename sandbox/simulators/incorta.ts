@@ -59,11 +59,11 @@
 // `issuedValues`, so that tests can scan everything keyturn printed for any of them.
 
 import { createHash, randomBytes, randomUUID } from "node:crypto";
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
+import { type IncomingMessage, STATUS_CODES } from "node:http";
 import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
-import { serveOnLoopback } from "./loopback-server.ts";
+import type { SimulatedResponse } from "./faults.ts";
+import { type SimulatorControls, startSimulatorServer } from "./simulator-server.ts";
 
 /** Public API v1: how far a mint request's `timestamp` may be from the cluster's clock, by default. */
 export const INCORTA_TIMESTAMP_WINDOW_MS = 30 * 60_000;
@@ -120,14 +120,9 @@ export interface IncortaSimulatorOptions {
   timestampWindowMs?: number;
 }
 
-export interface IncortaSimulator {
-  /** `http://127.0.0.1:PORT` */
-  readonly url: string;
+export interface IncortaSimulator extends SimulatorControls<RecordedRequest> {
   /** `${url}/${cluster}/incorta/api` */
   baseUrl(cluster: string): string;
-  readonly clock: Clock;
-  /** Checked on every request; paths are matched after the host segment, e.g. `/incorta/api/v1/tokens/refresh`. */
-  readonly faults: FaultInjector;
   /** Lifetimes of pairs minted or refreshed from now on. */
   setLifetimes(lifetimes: { accessMs?: number; refreshMs?: number }): void;
   /** Generate Key in the user's Security tab; creates the tenant and user as needed. Returns the key. */
@@ -155,13 +150,6 @@ export interface IncortaSimulator {
   isAccessTokenValid(accessToken: string): boolean;
   /** Whether a v2 call would accept this PAT now (for its own tenant). */
   isPatLive(value: string): boolean;
-  /** Every key, token and PAT value this simulator has handed out, for leak scans in tests. */
-  readonly issuedValues: readonly string[];
-  /** A snapshot of the requests answered so far (never their Authorization header or body). */
-  readonly requests: readonly RecordedRequest[];
-  resetRequests(): void;
-  /** Stops listening and closes every connection, idle keep-alive ones included. */
-  close(): Promise<void>;
 }
 
 interface StoredUser {
@@ -202,8 +190,6 @@ export async function startIncortaSimulator(
   options: IncortaSimulatorOptions = {},
 ): Promise<IncortaSimulator> {
   const clock = options.clock ?? systemClock;
-  const faults = new FaultInjector();
-  const closing = new AbortController();
   // cluster -> tenant -> login -> user
   const clusters = new Map<string, Map<string, Map<string, StoredUser>>>();
   const pairsByAccess = new Map<string, StoredPair>();
@@ -211,7 +197,6 @@ export async function startIncortaSimulator(
   const pats = new Map<string, StoredPat>();
   const patIdByHash = new Map<string, string>();
   const lifetimes = { accessMs: INCORTA_DEFAULT_ACCESS_MS, refreshMs: INCORTA_DEFAULT_REFRESH_MS };
-  let requests: RecordedRequest[] = [];
   const issuedValues: string[] = [];
   const timestampWindowMs = options.timestampWindowMs ?? INCORTA_TIMESTAMP_WINDOW_MS;
   const disabledTenants = new Set<string>();
@@ -430,39 +415,20 @@ export async function startIncortaSimulator(
     return listSchemasV2(req, cluster, tenantName, body);
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const at = clock.now();
-    const method = req.method ?? "GET";
-    const { cluster, path } = locate(req.url ?? "/");
-    let status = NO_ANSWER;
-    try {
-      const body = await readBody(req);
-      status = await serveWithFaults({
-        faults,
-        method,
-        path,
-        res,
-        signal: closing.signal,
-        statusBody: (faultStatus) => message(faultStatus, faultMessage(faultStatus)).body ?? "",
-        act: () =>
-          cluster === "" ? message(404, "No cluster in the path.") : answer(method, cluster, path, req, body),
-      });
-    } catch {
-      // The client went away mid-request or the simulator is closing: nobody is left to answer.
-      res.destroy();
-    } finally {
-      requests.push({ method, cluster, path, status, at });
-    }
-  };
-
-  const served = await serveOnLoopback(handle, options.port);
-  const { url } = served;
-
-  return {
-    url,
-    baseUrl: (cluster) => `${url}/${cluster}/incorta/api`,
+  const server = await startSimulatorServer({
     clock,
-    faults,
+    port: options.port,
+    issuedValues,
+    locate,
+    answer: ({ cluster, path }, method, req, body) =>
+      cluster === "" ? message(404, "No cluster in the path.") : answer(method, cluster, path, req, body),
+    statusBody: (status) => message(status, faultMessage(status)).body ?? "",
+    logEntry: ({ target: { cluster, path }, method, status, at }) => ({ method, cluster, path, status, at }),
+  });
+  const { url } = server;
+
+  return server.with<IncortaSimulator>({
+    baseUrl: (cluster) => `${url}/${cluster}/incorta/api`,
     setLifetimes(next) {
       for (const [name, ms] of Object.entries(next)) {
         if (ms !== undefined && !(Number.isFinite(ms) && ms > 0)) {
@@ -552,20 +518,7 @@ export async function startIncortaSimulator(
       const pat = patOf(value);
       return pat !== undefined && isPatActive(pat);
     },
-    get issuedValues() {
-      return [...issuedValues];
-    },
-    get requests() {
-      return [...requests];
-    },
-    resetRequests() {
-      requests = [];
-    },
-    close() {
-      closing.abort();
-      return served.close();
-    },
-  };
+  });
 }
 
 /** Public API v1: hex SHA-256 of the API key followed by the timestamp as a decimal string. */
@@ -630,10 +583,4 @@ function hashOf(value: string): string {
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

@@ -72,11 +72,11 @@
 // keyturn printed for any of them; the test-facing `tokens()` never shows them.
 
 import { createHash, randomBytes, randomInt } from "node:crypto";
-import { type IncomingMessage, type ServerResponse, STATUS_CODES } from "node:http";
+import { type IncomingMessage, STATUS_CODES } from "node:http";
 import { transcript } from "../transcript.ts";
 import { type Clock, systemClock } from "./clock.ts";
-import { FaultInjector, NO_ANSWER, type SimulatedResponse, serveWithFaults } from "./faults.ts";
-import { serveOnLoopback } from "./loopback-server.ts";
+import type { SimulatedResponse } from "./faults.ts";
+import { type SimulatorControls, startSimulatorServer } from "./simulator-server.ts";
 
 export const SOFTWAREONE_HOST = "api.platform.softwareone.com";
 /** The module that makes a token an account administrator (a simulator choice, see above). */
@@ -149,14 +149,9 @@ export interface SoftwareOneSimulatorOptions extends SoftwareOneBehaviour {
   port?: number;
 }
 
-export interface SoftwareOneSimulator {
-  /** `http://127.0.0.1:PORT` */
-  readonly url: string;
+export interface SoftwareOneSimulator extends SimulatorControls<RecordedRequest> {
   /** `${url}/api.platform.softwareone.com/public/v1` */
   readonly baseUrl: string;
-  readonly clock: Clock;
-  /** Checked on every request; paths are matched after the host segment, e.g. `/public/v1/accounts/api-tokens`. */
-  readonly faults: FaultInjector;
   /** `accountId` gives the account a known id (one a config names, such as ACC-1234-5678); default a new one. */
   createAccount(options?: { name?: string; accountId?: string }): { accountId: string };
   /** Changes behaviours the spec allows either way (see SoftwareOneBehaviour). */
@@ -176,13 +171,6 @@ export interface SoftwareOneSimulator {
   isLive(tokenValue: string): boolean;
   /** Simulates a consumer using the token: sets its lastAccessAt (default: the clock's now). */
   touch(id: string, at?: Date | number): void;
-  /** Every token value this simulator has handed out, for leak scans in tests. */
-  readonly issuedValues: readonly string[];
-  /** A snapshot of the requests answered so far (never their Authorization header). */
-  readonly requests: readonly RecordedRequest[];
-  resetRequests(): void;
-  /** Stops listening and closes every connection, idle keep-alive ones included. */
-  close(): Promise<void>;
 }
 
 interface Actor {
@@ -272,13 +260,10 @@ export async function startSoftwareOneSimulator(
     repeatedStateChange: options.repeatedStateChange ?? "ok",
     problemErrors: options.problemErrors ?? "array",
   };
-  const faults = new FaultInjector();
-  const closing = new AbortController();
   const accounts = new Map<string, StoredAccount>();
   const tokens = new Map<string, StoredToken>();
   const tokenIdByHash = new Map<string, string>();
   const usedIds = new Set<string>();
-  let requests: RecordedRequest[] = [];
   const issuedValues: string[] = [];
 
   const newId = (prefix: string): string => {
@@ -511,32 +496,17 @@ export async function startSoftwareOneSimulator(
     }
   };
 
-  const handle = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
-    const at = clock.now();
-    const method = req.method ?? "GET";
-    const { known, path, query } = locate(req.url ?? "/");
-    let status = NO_ANSWER;
-    try {
-      const body = await readBody(req);
-      status = await serveWithFaults({
-        faults,
-        method,
-        path,
-        res,
-        signal: closing.signal,
-        statusBody: (faultStatus) => problem(faultStatus, faultDetail(faultStatus), path).body ?? "",
-        act: () => (known ? answer(method, path, query, req, body) : problem(404, "Unknown host.", path)),
-      });
-    } catch {
-      // The client went away mid-request or the simulator is closing: nobody is left to answer.
-      res.destroy();
-    } finally {
-      requests.push({ method, path, query, status, at });
-    }
-  };
-
-  const served = await serveOnLoopback(handle, options.port);
-  const { url } = served;
+  const server = await startSimulatorServer({
+    clock,
+    port: options.port,
+    issuedValues,
+    locate,
+    answer: ({ known, path, query }, method, req, body) =>
+      known ? answer(method, path, query, req, body) : problem(404, "Unknown host.", path),
+    statusBody: (status, { path }) => problem(status, faultDetail(status), path).body ?? "",
+    logEntry: ({ target: { path, query }, method, status, at }) => ({ method, path, query, status, at }),
+  });
+  const { url } = server;
 
   const toSimulated = (token: StoredToken): SimulatedApiToken => ({
     ...toApiToken(token),
@@ -545,11 +515,8 @@ export async function startSoftwareOneSimulator(
   const ofAccount = (accountId: string | undefined) =>
     [...tokens.values()].filter((token) => accountId === undefined || token.accountId === accountId);
 
-  return {
-    url,
+  return server.with<SoftwareOneSimulator>({
     baseUrl: `${url}/${SOFTWAREONE_HOST}${API_PREFIX}`,
-    clock,
-    faults,
     configure(changes) {
       for (const key of ["paginationTotal", "repeatedStateChange", "problemErrors"] as const) {
         const value = changes[key];
@@ -601,20 +568,7 @@ export async function startSoftwareOneSimulator(
       if (!token) throw new Error(`No SoftwareOne token ${id}`);
       token.lastAccessAt = at === undefined ? clock.now() : typeof at === "number" ? at : at.getTime();
     },
-    get issuedValues() {
-      return [...issuedValues];
-    },
-    get requests() {
-      return [...requests];
-    },
-    resetRequests() {
-      requests = [];
-    },
-    close() {
-      closing.abort();
-      return served.close();
-    },
-  };
+  });
 }
 
 type Route =
@@ -1000,10 +954,4 @@ function hashOf(tokenValue: string): string {
 
 function firstHeader(value: string | string[] | undefined): string | undefined {
   return Array.isArray(value) ? value[0] : value;
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of req) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
 }

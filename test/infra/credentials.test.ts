@@ -2,11 +2,18 @@
 // adopted one, tagged by a custom resource), Secrets Manager's rotation schedules, the KMS
 // permissions each function needs and no more, and the alarms on the critical topic.
 
-import type { Template } from "aws-cdk-lib/assertions";
 import { AccountRootPrincipal, type CfnRole, Role } from "aws-cdk-lib/aws-iam";
 import { beforeAll, describe, expect, test } from "vitest";
 import { credentialTags, INITIAL_SECRET_VALUE, parseConfig, pinnedCredential } from "../../infra/config.ts";
 import { InvalidKeyturnPropsError } from "../../infra/keyturn.ts";
+import {
+  actionsOf,
+  functionStatements,
+  identityStatements,
+  joinedArn,
+  resourcesOf,
+  type Statement,
+} from "./statements.ts";
 import {
   ADOPTED_ARN,
   ADOPTED_KEY,
@@ -20,47 +27,6 @@ import {
   type Synthesized,
   synthesize,
 } from "./synthesize.ts";
-
-interface Statement {
-  Sid?: string;
-  Effect?: string;
-  Principal?: unknown;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
-
-const actionsOf = (statement: Statement) =>
-  Array.isArray(statement.Action) ? statement.Action : [statement.Action];
-const resourcesOf = (statement: Statement) =>
-  Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
-
-/** Every statement of every identity policy in the template, with the policy's logical id. */
-function identityStatements(template: Template): (Statement & { policy: string })[] {
-  return Object.entries(template.findResources("AWS::IAM::Policy")).flatMap(([policy, resource]) =>
-    (resource.Properties.PolicyDocument.Statement as Statement[]).map((statement) => ({
-      ...statement,
-      policy,
-    })),
-  );
-}
-
-function functionStatements(template: Template, functionId: string): Statement[] {
-  const role = resourceProperties(template, functionId).Role as { "Fn::GetAtt": [string, string] };
-  return Object.values(template.findResources("AWS::IAM::Policy"))
-    .filter(
-      (policy) =>
-        JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: role["Fn::GetAtt"][0] }]),
-    )
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
-}
-
-/** The resource string of a Fn::Join ARN, with the pseudo parameters left as placeholders. */
-function joinedArn(resource: unknown): string {
-  if (typeof resource === "string") return resource;
-  const join = (resource as { "Fn::Join": [string, unknown[]] })["Fn::Join"];
-  return join[1].map((part) => (typeof part === "string" ? part : `{${JSON.stringify(part)}}`)).join("");
-}
 
 const SECRETS =
   'arn:{{"Ref":"AWS::Partition"}}:secretsmanager:{{"Ref":"AWS::Region"}}:{{"Ref":"AWS::AccountId"}}:secret:keyturn/*';

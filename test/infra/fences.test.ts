@@ -11,6 +11,7 @@ import { AccountRootPrincipal, type CfnRole, Role, ServicePrincipal } from "aws-
 import { beforeAll, describe, expect, test } from "vitest";
 import { InvalidKeyturnPropsError } from "../../infra/keyturn.ts";
 import type { KeyturnStack } from "../../infra/keyturn-stack.ts";
+import { actionsOf, joinedArn, type Statement } from "./statements.ts";
 import {
   ADOPTED_ARN,
   configProps,
@@ -22,25 +23,6 @@ import {
   type Synthesized,
   synthesize,
 } from "./synthesize.ts";
-
-interface Statement {
-  Sid?: string;
-  Effect?: string;
-  Principal?: unknown;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
-
-const actionsOf = (statement: Statement) =>
-  Array.isArray(statement.Action) ? statement.Action : [statement.Action];
-
-/** The resource string of a Fn::Join ARN, with the pseudo parameters left as placeholders. */
-function joinedArn(resource: unknown): string {
-  if (typeof resource === "string") return resource;
-  const join = (resource as { "Fn::Join": [string, unknown[]] })["Fn::Join"];
-  return join[1].map((part) => (typeof part === "string" ? part : `{${JSON.stringify(part)}}`)).join("");
-}
 
 // Operators with one command each, so that each exception shows which command it is for.
 const PUT = "arn:aws:iam::123456789012:role/ops/keyturn-put";

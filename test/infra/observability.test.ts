@@ -26,6 +26,13 @@ describe("the stack of the example config", () => {
   let synthesized: Synthesized;
   const alarm = (name: string) =>
     resourceProperties(synthesized.template, synthesized.alarmIds[name] as string);
+  /** What every alarm below shares: one of keyturn's metrics, raised on the critical topic. */
+  const onKeyturnMetric = (metric: Record<string, unknown>) => ({
+    Namespace: "keyturn",
+    Dimensions: KEYTURN_DIMENSIONS,
+    AlarmActions: [{ Ref: synthesized.topicIds.critical }],
+    ...metric,
+  });
 
   beforeAll(() => {
     synthesized = synthesize(configProps(), { bundle: false });
@@ -42,50 +49,34 @@ describe("the stack of the example config", () => {
     }
   });
 
-  test("raises an alarm on any failure keyturn's metrics count, on the critical topic", () => {
-    expect(alarm("Failures")).toMatchObject({
-      Namespace: "keyturn",
-      MetricName: "Failures",
-      Dimensions: KEYTURN_DIMENSIONS,
-      Statistic: "Sum",
-      Period: 3600,
-      Threshold: 0,
-      ComparisonOperator: "GreaterThanThreshold",
-      EvaluationPeriods: 1,
-      TreatMissingData: "notBreaching",
-      AlarmActions: [{ Ref: synthesized.topicIds.critical }],
-    });
-  });
-
-  test("raises an alarm when the monitor's heartbeat is missing for two of its hourly periods, missing data breaching", () => {
-    expect(alarm("MonitorHeartbeat")).toMatchObject({
-      Namespace: "keyturn",
-      MetricName: "SweepDuration",
-      Dimensions: KEYTURN_DIMENSIONS,
-      Statistic: "SampleCount",
-      Period: 3600,
-      Threshold: 1,
-      ComparisonOperator: "LessThanThreshold",
-      EvaluationPeriods: 2,
-      TreatMissingData: "breaching",
-      AlarmActions: [{ Ref: synthesized.topicIds.critical }],
-    });
-  });
-
-  test("raises an alarm when consumers' access token would fall under the 2-minute margin before the next run, or no run reports", () => {
-    expect(alarm("AccessTokenLifetime")).toMatchObject({
-      Namespace: "keyturn",
-      MetricName: "AccessTokenLifetime",
-      Dimensions: KEYTURN_DIMENSIONS,
-      Statistic: "Minimum",
+  // Each alarm on one of keyturn's metrics: the metric (name, statistic, period) and the rule.
+  test.each([
+    {
+      says: "raises an alarm on any failure keyturn's metrics count, on the critical topic",
+      name: "Failures",
+      metric: ["Failures", "Sum", 3600],
+      rule: { Threshold: 0, ComparisonOperator: "GreaterThanThreshold", EvaluationPeriods: 1 },
+      missingData: "notBreaching",
+    },
+    {
+      says: "raises an alarm when the monitor's heartbeat is missing for two of its hourly periods, missing data breaching",
+      name: "MonitorHeartbeat",
+      metric: ["SweepDuration", "SampleCount", 3600],
+      rule: { Threshold: 1, ComparisonOperator: "LessThanThreshold", EvaluationPeriods: 2 },
+      missingData: "breaching",
+    },
+    {
+      says: "raises an alarm when consumers' access token would fall under the 2-minute margin before the next run, or no run reports",
+      name: "AccessTokenLifetime",
       // The refresh runs every 2 minutes: two runs a period; 2 minutes' interval + 2 minutes' margin.
-      Period: 240,
-      Threshold: 240,
-      ComparisonOperator: "LessThanThreshold",
-      EvaluationPeriods: 1,
-      TreatMissingData: "breaching",
-      AlarmActions: [{ Ref: synthesized.topicIds.critical }],
-    });
+      metric: ["AccessTokenLifetime", "Minimum", 240],
+      rule: { Threshold: 240, ComparisonOperator: "LessThanThreshold", EvaluationPeriods: 1 },
+      missingData: "breaching",
+    },
+  ] as const)("$says", ({ name, metric: [MetricName, Statistic, Period], rule, missingData }) => {
+    expect(alarm(name)).toMatchObject(
+      onKeyturnMetric({ MetricName, Statistic, Period, ...rule, TreatMissingData: missingData }),
+    );
   });
 
   describe("the dashboard", () => {

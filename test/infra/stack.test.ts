@@ -20,6 +20,15 @@ import { InvalidKeyturnPropsError } from "../../infra/keyturn.ts";
 import { SEVERITIES } from "../../infra/keyturn-alerts.ts";
 import type { KeyturnStack } from "../../infra/keyturn-stack.ts";
 import {
+  actionsOf,
+  functionStatements,
+  joinedArn,
+  policyStatements,
+  resourcesOf,
+  roleStatements,
+  type Statement,
+} from "./statements.ts";
+import {
   configProps,
   exampleConfig,
   HANDLERS,
@@ -28,42 +37,6 @@ import {
   type Synthesized,
   synthesize,
 } from "./synthesize.ts";
-
-interface Statement {
-  Sid?: string;
-  Effect?: string;
-  Principal?: unknown;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
-
-function policyStatements(template: Template): Statement[] {
-  return Object.values(template.findResources("AWS::IAM::Policy")).flatMap(
-    (policy) => policy.Properties.PolicyDocument.Statement,
-  );
-}
-
-/** The statements of the policies attached to a role, by its logical id. */
-function roleStatements(template: Template, roleId: string): Statement[] {
-  return Object.values(template.findResources("AWS::IAM::Policy"))
-    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
-}
-
-/** The statements of the policies attached to a function's execution role. */
-function functionStatements(template: Template, functionId: string): Statement[] {
-  const role = resourceProperties(template, functionId).Role as { "Fn::GetAtt": [string, string] };
-  return roleStatements(template, role["Fn::GetAtt"][0]);
-}
-
-function actionsOf(statement: Statement): string[] {
-  return Array.isArray(statement.Action) ? statement.Action : [statement.Action];
-}
-
-function resourcesOf(statement: Statement): unknown[] {
-  return Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
-}
 
 function statementsAllowing(template: Template, prefix: string): Statement[] {
   return policyStatements(template).filter((statement) =>
@@ -108,12 +81,6 @@ function schedulesOf(template: Template, functionId: string): Record<string, unk
       (schedule) =>
         JSON.stringify(schedule.Target.Arn) === JSON.stringify({ "Fn::GetAtt": [functionId, "Arn"] }),
     );
-}
-
-/** The resource string of a Fn::Join ARN, with the pseudo parameters left as placeholders. */
-function joinedArn(resource: unknown): string {
-  const join = (resource as { "Fn::Join": [string, unknown[]] })["Fn::Join"];
-  return join[1].map((part) => (typeof part === "string" ? part : `{${JSON.stringify(part)}}`)).join("");
 }
 
 const PROJECT_ROOT = join(import.meta.dirname, "..", "..");

@@ -3,10 +3,10 @@
 // what keyturn/consumer needs for one credential and nothing more. Acting as a consumer granted
 // credential A: nothing on B, neither its secret nor its partition of the usage table.
 
-import type { Template } from "aws-cdk-lib/assertions";
 import { AccountRootPrincipal, type CfnRole, Role } from "aws-cdk-lib/aws-iam";
 import { describe, expect, test } from "vitest";
 import { InvalidKeyturnPropsError } from "../../infra/keyturn.ts";
+import { actionsOf, resourcesOf, roleStatements, type Statement } from "./statements.ts";
 import {
   configProps,
   exampleConfigJson,
@@ -14,26 +14,6 @@ import {
   type Synthesized,
   synthesize,
 } from "./synthesize.ts";
-
-interface Statement {
-  Sid?: string;
-  Effect?: string;
-  Principal?: unknown;
-  Action: string | string[];
-  Resource: unknown;
-  Condition?: Record<string, Record<string, unknown>>;
-}
-
-const actionsOf = (statement: Statement) =>
-  Array.isArray(statement.Action) ? statement.Action : [statement.Action];
-const resourcesOf = (statement: Statement) =>
-  Array.isArray(statement.Resource) ? statement.Resource : [statement.Resource];
-
-function roleStatements(template: Template, roleId: string): Statement[] {
-  return Object.values(template.findResources("AWS::IAM::Policy"))
-    .filter((policy) => JSON.stringify(policy.Properties.Roles) === JSON.stringify([{ Ref: roleId }]))
-    .flatMap((policy) => policy.Properties.PolicyDocument.Statement);
-}
 
 function usageTableId(synthesized: Synthesized): string {
   return synthesized.stack.getLogicalId(

@@ -29,8 +29,9 @@
 import * as v from "valibot";
 import { CredentialRejectedError, InvalidSecretError } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
-import { isoDateTime, parseSecretValue, parseVendorAnswer, secretFields } from "../schema.ts";
-import type { Provider, ProviderContext } from "../types.ts";
+import { parseCredentialValue } from "../credential-value.ts";
+import { isoDateTime, parseVendorAnswer, secretFields } from "../schema.ts";
+import type { Provider, ProviderConfig, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
 
 export const EVERFLOW_BASE_URL = "https://api.eflow.team/v1";
@@ -44,15 +45,18 @@ const MIN_KEY_LENGTH = 8;
 /** Everflow's rate-limiting page: the limit resets every 30 seconds. */
 const RATE_LIMIT_WINDOW_MS = 30_000;
 
-/** The settings the deployment config takes (infra/config.ts), with their reference descriptions. */
-const Settings = v.strictObject({
-  baseUrl: v.optional(
-    v.pipe(
-      v.picklist(BASE_URLS),
-      v.description(`Everflow's API base URL; ${EVERFLOW_EU_BASE_URL} for EU-hosted accounts.`),
+/** What the deployment config (infra/config.ts) takes for an Everflow credential, with its reference descriptions. */
+const CONFIG: ProviderConfig = {
+  description: "An Everflow API key, replaced by a person in Everflow's UI.",
+  settings: v.strictObject({
+    baseUrl: v.optional(
+      v.pipe(
+        v.picklist(BASE_URLS),
+        v.description(`Everflow's API base URL; ${EVERFLOW_EU_BASE_URL} for EU-hosted accounts.`),
+      ),
     ),
-  ),
-});
+  }),
+};
 
 /** Everflow's error bodies are `{"error": "<message>"}` (its developer pages). */
 function summarizeProblem(problem: unknown): string {
@@ -191,26 +195,15 @@ export const everflow: Provider<EverflowCredential> = {
   vendor: VENDOR,
   mode: "manual",
   revocation: "hard-only",
-  config: {
-    description: "An Everflow API key, replaced by a person in Everflow's UI.",
-    settings: Settings,
-  },
+  config: CONFIG,
   redaction: { sensitiveKeys: [KEY_HEADER] },
   summarizeProblem,
 
   parse(value, credential) {
-    const parsed = parseSecretValue(EverflowValue, value, {
+    const parsed = parseCredentialValue(EverflowValue, value, {
       credential,
       vendor: VENDOR,
-      publicFields: [
-        "provider",
-        "baseUrl",
-        "keyId",
-        "issuedAt",
-        "expiresAt",
-        "previous.keyId",
-        "previous.revokeAfter",
-      ],
+      publicFields: ["baseUrl"],
     });
     const labels = [parsed.keyId, parsed.previous?.keyId].filter((label) => label !== undefined);
     if (labels.some((label) => label.includes(parsed.apiKey))) {

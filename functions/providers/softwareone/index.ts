@@ -65,15 +65,9 @@ import {
   VendorError,
 } from "#engine/errors.ts";
 import { ResponseError } from "#http/errors.ts";
+import { parseCredentialValue } from "../credential-value.ts";
 import { markerIn } from "../marker.ts";
-import {
-  httpsUrlSetting,
-  isoDateTime,
-  parseSecretValue,
-  parseVendorAnswer,
-  secretFields,
-  textSetting,
-} from "../schema.ts";
+import { httpsUrlSetting, isoDateTime, parseVendorAnswer, secretFields, textSetting } from "../schema.ts";
 import type { AutomaticProvider, IssuedKey, ProviderContext } from "../types.ts";
 import { vendorFailure } from "../vendor-errors.ts";
 
@@ -508,20 +502,10 @@ export const softwareone: AutomaticProvider<SoftwareOneCredential> = {
   summarizeProblem,
 
   parse(value, credential) {
-    const parsed = parseSecretValue(SoftwareOneValue, value, {
+    const parsed = parseCredentialValue(SoftwareOneValue, value, {
       credential,
       vendor: VENDOR,
-      publicFields: [
-        "provider",
-        "baseUrl",
-        "keyId",
-        "accountId",
-        "name",
-        "issuedAt",
-        "expiresAt",
-        "previous.keyId",
-        "previous.revokeAfter",
-      ],
+      publicFields: ["baseUrl", "accountId", "name"],
     });
     // An older token's bare value names no id: its keyId is the one the secret states.
     const owner = LEGACY_TOKEN_VALUE.test(parsed.token) ? parsed.keyId : TOKEN_VALUE.exec(parsed.token)?.[1];
