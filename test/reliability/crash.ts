@@ -78,6 +78,8 @@ function instrument(aws: IsolatedAws, state: Instrument): void {
   const options = { step: "initialize", name: "crashPoint" } as const;
   aws.secretsManager.middlewareStack.add(crashPoint(state), options);
   aws.eventBridge.middlewareStack.add(crashPoint(state), options);
+  // keyturn's records (the keys it stored, the previous keys' state): crashed like the rest.
+  aws.dynamodb.middlewareStack.add(crashPoint(state), options);
 }
 
 function hubFate(state: Instrument) {
