@@ -104,6 +104,12 @@ export interface KeyRecord {
   previous: PreviousKey[];
   /** Whether the record keeps previous keys (written since the ledger); false: adopt from the tags once. */
   ledger: boolean;
+  /**
+   * The pinned settings under which keyturn wrote the credential's values (each config's settings
+   * once, parsed JSON, unchecked): a value that carries one of them is keyturn's own write under an
+   * earlier config, not someone else's (functions/engine/credentials.ts).
+   */
+  written: Record<string, unknown>[];
 }
 
 /** The records table's index of next-due times (sparse: only credentials' records carry its keys). */
@@ -175,6 +181,16 @@ function recordOf(item: Record<string, AttributeValue>): KeyRecord | undefined {
     nextDueAt: item.nextDueAt?.N === undefined ? undefined : Number(item.nextDueAt.N),
     previous,
     ledger: item.ledger?.BOOL === true,
+    written: (item.written?.SS ?? []).flatMap((text) => {
+      try {
+        const settings = JSON.parse(text) as unknown;
+        return typeof settings === "object" && settings !== null && !Array.isArray(settings)
+          ? [settings as Record<string, unknown>]
+          : [];
+      } catch {
+        return [];
+      }
+    }),
   };
 }
 
@@ -207,7 +223,8 @@ export class KeyRecords {
   /**
    * Adds key ids to the credential's record, creating it when it has none (idempotent). With
    * `pinned` (the pinned entry the key was stored under, no secret in it), the record also keeps
-   * it, and a credential keyturn stores a key for is no longer departed or retired. A new key
+   * it, and its settings among those keyturn wrote values under (`written`), and a credential
+   * keyturn stores a key for is no longer departed or retired. A new key
    * changes what is due (a previous key to revoke, a new expiry): the credential is due at once,
    * and the next due sweep writes its real next-due time.
    */
@@ -220,7 +237,7 @@ export class KeyRecords {
         UpdateExpression:
           pinned === undefined
             ? "ADD #keys :keys SET #shard = :shard, #due = :due"
-            : "ADD #keys :keys SET #pinned = :pinned, #shard = :shard, #due = :due REMOVE #departed, #retired, #retirement, #because",
+            : "ADD #keys :keys, #written :written SET #pinned = :pinned, #shard = :shard, #due = :due REMOVE #departed, #retired, #retirement, #because",
         ExpressionAttributeNames: {
           "#keys": "keys",
           "#shard": "dueShard",
@@ -229,6 +246,7 @@ export class KeyRecords {
             ? {}
             : {
                 "#pinned": "pinned",
+                "#written": "written",
                 "#departed": "departedAt",
                 "#retired": "retiredAt",
                 "#retirement": "retirement",
@@ -239,7 +257,12 @@ export class KeyRecords {
           ":keys": { SS: [...new Set(keyIds)] },
           ":shard": { S: dueShardOf(credential) },
           ":due": { N: "0" },
-          ...(pinned === undefined ? {} : { ":pinned": { S: JSON.stringify(pinned) } }),
+          ...(pinned === undefined
+            ? {}
+            : {
+                ":pinned": { S: JSON.stringify(pinned) },
+                ":written": { SS: [JSON.stringify((pinned as { settings?: unknown }).settings ?? {})] },
+              }),
         },
       }),
     );

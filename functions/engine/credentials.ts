@@ -5,7 +5,7 @@
 // manual handover and the emergency revoke.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
-import type { KeyRecords } from "#aws/record-store.ts";
+import type { KeyRecord, KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, type SecretDescription, type SecretStore } from "#aws/secret-store.ts";
 import { rememberSecret } from "#http/redact.ts";
 import { providerFor } from "#providers/registry.ts";
@@ -35,6 +35,54 @@ export interface ManagedCredential extends SecretDescription {
   pinned: PinnedCredential;
   /** The pinned identity of the issuer, when another credential mints this one's successors. */
   issuerPinned: PinnedCredential | undefined;
+  /**
+   * By secret name (the credential's and its issuer's): the settings keyturn's records say it
+   * wrote values under (KeyRecord.written), once read (withWrittenSettings). A value carrying one
+   * of them is keyturn's own write under an earlier config, not tampering.
+   */
+  written?: Readonly<Record<string, readonly Record<string, unknown>[]>>;
+  /** Reads `written` for a secret when a value's settings differ from the pinned ones (see withWrittenSettings). */
+  writtenOf?: (secretName: string) => Promise<readonly Record<string, unknown>[]>;
+}
+
+/**
+ * The credential, able to tell a value keyturn wrote under an earlier config (case 10 of issue
+ * 13): after a config change, such a value is still keyturn's own, and is acted on with the pinned
+ * settings until the next rotation or handover writes them. The settings keyturn wrote under are in
+ * its records (KeyRecord.written); they are read only when a value's settings differ from the
+ * pinned ones, from `known` (records the caller has read: by secret name) or one GetItem.
+ */
+export function withWrittenSettings(
+  records: KeyRecords,
+  credential: ManagedCredential,
+  known?: ReadonlyMap<string, KeyRecord | undefined>,
+): ManagedCredential {
+  return {
+    ...credential,
+    writtenOf: async (secretName) =>
+      (known?.has(secretName) ? known.get(secretName) : await records.get(secretName))?.written ?? [],
+  };
+}
+
+/**
+ * parsePinned, and when the value's settings differ from the pinned ones, again knowing the
+ * settings keyturn wrote the secret's values under (credential.writtenOf): a config change, not
+ * tampering, when they are one of those.
+ */
+async function parseKnowingWritten(
+  credential: ManagedCredential,
+  pinned: PinnedCredential,
+  secretString: string,
+): Promise<CredentialValue> {
+  try {
+    return parsePinned(credential, pinned, secretString);
+  } catch (error) {
+    const { writtenOf } = credential;
+    if (!(error instanceof CredentialTamperedError) || !writtenOf || credential.written?.[pinned.secretName])
+      throw error;
+    const written = { ...credential.written, [pinned.secretName]: await writtenOf(pinned.secretName) };
+    return parsePinned({ ...credential, written }, pinned, secretString);
+  }
 }
 
 /**
@@ -66,17 +114,7 @@ export function managedCredential(
  * from, and what is stored. A value never carries a scope of its own into a mint.
  */
 export function withPinnedSettings<V extends object>(credential: ManagedCredential, value: V): V {
-  const { pinned, provider } = credential;
-  const expected: Record<string, unknown> = {
-    ...provider.settingDefaults?.(pinned.settings),
-    ...pinned.settings,
-  };
-  const result = { ...value } as Record<string, unknown>;
-  for (const field of pinned.settingsFields) {
-    if (expected[field] === undefined) delete result[field];
-    else result[field] = expected[field];
-  }
-  return result as V;
+  return pinnedSettingsOf(credential.pinned, credential.provider, value);
 }
 
 /**
@@ -131,10 +169,55 @@ function parsePinned(
     json !== null && typeof json === "object" && !Array.isArray(json)
       ? valueTampering(pinned, json as Record<string, unknown>, provider.settingDefaults?.(pinned.settings))
       : [];
-  if (fields.length > 0) throw new CredentialTamperedError(pinned, { tags: [], valueFields: fields });
+  const earlier = fields.length > 0 ? writtenUnder(credential, pinned, provider, json) : undefined;
+  if (fields.length > 0 && !earlier)
+    throw new CredentialTamperedError(pinned, { tags: [], valueFields: fields });
   const value = parseValue(provider, json, name);
   assertPlainKeyId(name, value.keyId);
-  return value;
+  if (!earlier) return value;
+  // keyturn's own write under an earlier config: acted on with the pinned settings only.
+  logger.info("the value holds settings of an earlier config; keyturn acts with the pinned ones", {
+    credential: name,
+    fields,
+  });
+  return pinnedSettingsOf(pinned, provider, value);
+}
+
+/**
+ * Whether `json`'s settings are ones keyturn's records say it wrote the value under (an earlier
+ * config's), so that its differences from the pinned settings are a config change, not someone
+ * else's write. A value of another provider is never one.
+ */
+function writtenUnder(
+  credential: ManagedCredential,
+  pinned: PinnedCredential,
+  provider: Provider<CredentialValue>,
+  json: unknown,
+): boolean {
+  const written = credential.written?.[pinned.secretName] ?? [];
+  const value = json as Record<string, unknown>;
+  return written.some(
+    (settings) =>
+      valueTampering({ ...pinned, settings }, value, provider.settingDefaults?.(settings)).length === 0,
+  );
+}
+
+/** `value` with `pinned`'s settings (and those its provider derives) in place of its own. */
+function pinnedSettingsOf<V extends object>(
+  pinned: PinnedCredential,
+  provider: Provider<CredentialValue>,
+  value: V,
+): V {
+  const expected: Record<string, unknown> = {
+    ...provider.settingDefaults?.(pinned.settings),
+    ...pinned.settings,
+  };
+  const result = { ...value } as Record<string, unknown>;
+  for (const field of pinned.settingsFields) {
+    if (expected[field] === undefined) delete result[field];
+    else result[field] = expected[field];
+  }
+  return result as unknown as V;
 }
 
 /** A version of `secretId` (the credential's own secret unless another is named), parsed by its provider. */
@@ -154,7 +237,7 @@ export async function readValue(
       { credential: credential.settings.credential },
     );
   }
-  return parsePinned(credential, pinned, version.secretString);
+  return await parseKnowingWritten(credential, pinned, version.secretString);
 }
 
 /** The stack creates a secret with the credential's settings only; its first key comes with `keyturn put`. */
@@ -203,7 +286,7 @@ export async function readCurrent(
       { credential: credential.settings.credential },
     );
   }
-  return parsePinned(credential, credential.pinned, raw.secretString);
+  return await parseKnowingWritten(credential, credential.pinned, raw.secretString);
 }
 
 /**

@@ -29,6 +29,7 @@ import {
   readAuthority,
   readCurrent,
   reportTampering,
+  withWrittenSettings,
 } from "./credentials.ts";
 import { asKeyturnError, InvalidSettingsError, RotationStateError } from "./errors.ts";
 import {
@@ -98,7 +99,11 @@ export async function emergencyRevoke(
     throw asKeyturnError(error, request.credential, "Emergency revoke (reading the secret)");
   });
   try {
-    return await revokePinned(deps, request, managedCredential(description, deps.pinned));
+    return await revokePinned(
+      deps,
+      request,
+      withWrittenSettings(deps.records, managedCredential(description, deps.pinned)),
+    );
   } catch (error) {
     await reportTampering(deps.publisher, error, description.arn, "emergency-revoke");
     throw error;
@@ -194,7 +199,10 @@ async function revokePinned(
   } catch (error) {
     rotationError = error;
   }
-  const after = managedCredential(await deps.store.describe(credential.arn), deps.pinned);
+  const after = withWrittenSettings(
+    deps.records,
+    managedCredential(await deps.store.describe(credential.arn), deps.pinned),
+  );
   const rotated =
     rotationError === undefined &&
     after.tags[Tag.keyId] !== undefined &&

@@ -27,6 +27,7 @@ import {
   readAuthority,
   readValue,
   reportTampering,
+  withWrittenSettings,
 } from "./credentials.ts";
 import { CredentialRejectedError, InvalidSettingsError, KeyturnError } from "./errors.ts";
 import { credentialRevoked, credentialRotated, manualRotationRequired } from "./events.ts";
@@ -83,7 +84,11 @@ export async function acceptKey(
 ): Promise<AcceptedKey> {
   const description = await deps.store.describe(secretId);
   try {
-    return await acceptPinnedKey(deps, managedCredential(description, deps.pinned), input);
+    return await acceptPinnedKey(
+      deps,
+      withWrittenSettings(deps.records, managedCredential(description, deps.pinned)),
+      input,
+    );
   } catch (error) {
     await reportTampering(deps.publisher, error, description.arn, "handover");
     throw error;

@@ -44,7 +44,12 @@ import type { SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
 import { Budget, BudgetExceededError, withinBudget } from "./budget.ts";
-import { type ManagedCredential, managedCredential, reportTampering } from "./credentials.ts";
+import {
+  type ManagedCredential,
+  managedCredential,
+  reportTampering,
+  withWrittenSettings,
+} from "./credentials.ts";
 import { nextDueAt } from "./due.ts";
 import { asKeyturnError } from "./errors.ts";
 import { type CredentialRef, credentialActionFailed, type SweepAction } from "./events.ts";
@@ -464,7 +469,12 @@ export class Monitor {
   ): Promise<ManagedCredential | undefined> {
     const { report, references } = state;
     const name = description.name;
-    const credential = managedCredential(description, this.#deps.pinned);
+    // A value keyturn wrote under an earlier config is its own (./credentials.ts, withWrittenSettings).
+    const credential = withWrittenSettings(
+      this.#deps.records,
+      managedCredential(description, this.#deps.pinned),
+      state.records,
+    );
     // Owned elsewhere first: keyturn revokes nothing for such a secret, deleted or not.
     if (await this.#lifecycle.ownedElsewhere(credential, report)) {
       if (!description.deletedDate) state.live.push(credential);

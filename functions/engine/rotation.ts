@@ -40,6 +40,7 @@ import {
   readValue,
   reportTampering,
   withPinnedSettings,
+  withWrittenSettings,
 } from "./credentials.ts";
 import { asKeyturnError, InvalidSettingsError, RotationStateError } from "./errors.ts";
 import {
@@ -134,7 +135,10 @@ export class RotationEngine {
     ref.secretArn = description.arn;
     ref.credential = description.name;
     ref.provider = this.#deps.pinned.bySecretName(description.name)?.provider ?? "unknown";
-    const credential = managedCredential(description, this.#deps.pinned);
+    const credential = withWrittenSettings(
+      this.#deps.records,
+      managedCredential(description, this.#deps.pinned),
+    );
     const { settings, provider } = credential;
     ref.provider = settings.provider;
     if (!isAutomatic(provider)) {

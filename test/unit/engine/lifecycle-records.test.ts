@@ -40,6 +40,7 @@ function record(pinned: unknown, keys: string[] = ["TKN-1111-0001"]): KeyRecord 
     retirement: undefined,
     previous: [],
     ledger: true,
+    written: [],
     retiredBecause: undefined,
   };
 }
