@@ -110,7 +110,16 @@ export interface KeyRecord {
    * earlier config, not someone else's (functions/engine/credentials.ts).
    */
   written: Record<string, unknown>[];
+  /**
+   * The sweep's marks (functions/engine/marks.ts): the last expiry notice, the last manual
+   * reminder, the AWSPENDING version first seen, the last reconciliation. Absent: never written.
+   */
+  marks: Partial<Record<MarkName, string>>;
 }
+
+/** The sweep's bookkeeping marks kept in the records (functions/engine/marks.ts). */
+export const MARK_NAMES = ["expiryNotice", "manualReminder", "pendingSeen", "reconciledAt"] as const;
+export type MarkName = (typeof MARK_NAMES)[number];
 
 /** The records table's index of next-due times (sparse: only credentials' records carry its keys). */
 export const DUE_INDEX = "due";
@@ -181,6 +190,12 @@ function recordOf(item: Record<string, AttributeValue>): KeyRecord | undefined {
     nextDueAt: item.nextDueAt?.N === undefined ? undefined : Number(item.nextDueAt.N),
     previous,
     ledger: item.ledger?.BOOL === true,
+    marks: Object.fromEntries(
+      MARK_NAMES.flatMap((name) => {
+        const value = item[`mark:${name}`]?.S;
+        return value === undefined ? [] : [[name, value]];
+      }),
+    ),
     written: (item.written?.SS ?? []).flatMap((text) => {
       try {
         const settings = JSON.parse(text) as unknown;
@@ -547,6 +562,26 @@ export class KeyRecords {
           : { "#postponements": "postponements" }),
       },
       ExpressionAttributeValues: values,
+    });
+  }
+
+  /**
+   * Writes the sweep's marks (functions/engine/marks.ts) on the credential's existing record only:
+   * false when it has none (keyturn never stored a key for it; the tags then hold them alone).
+   */
+  async setMarks(credential: string, marks: Partial<Record<MarkName, string>>): Promise<boolean> {
+    const entries = Object.entries(marks);
+    if (entries.length === 0) return true;
+    return this.#conditional({
+      TableName: this.#table,
+      Key: { credential: { S: credential } },
+      UpdateExpression: `SET ${entries.map((_, i) => `#m${i} = :m${i}`).join(", ")}`,
+      ConditionExpression: "attribute_exists(#credential)",
+      ExpressionAttributeNames: {
+        "#credential": "credential",
+        ...Object.fromEntries(entries.map(([name], i) => [`#m${i}`, `mark:${name}`])),
+      },
+      ExpressionAttributeValues: Object.fromEntries(entries.map(([, value], i) => [`:m${i}`, { S: value }])),
     });
   }
 

@@ -216,6 +216,8 @@ async function acceptPinnedKey(
       revokeAfter,
     }),
   ]);
+  // The last reminder was about the key this handover replaced (keyturn's records, then the mirror).
+  await deps.records.setMarks(name, { manualReminder: "" });
   await deps.store.tag(credential.arn, {
     [Tag.keyId]: candidate.keyId,
     [Tag.expiresAt]: expiresAt ?? "none",

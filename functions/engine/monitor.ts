@@ -57,6 +57,7 @@ import { type ExpiryReport, ExpiryWatch } from "./expiry.ts";
 import { Lifecycle, type LifecycleReport } from "./lifecycle.ts";
 import { logger } from "./logger.ts";
 import { type ManualReport, ManualWatch } from "./manual.ts";
+import { markingStore, withRecordedMarks } from "./marks.ts";
 import { CredentialTamperedError, type PinnedCredential, type PinnedCredentials } from "./pinned.ts";
 import { type PreviousKey, previousKeysOf } from "./previous-keys.ts";
 import { Revocation, type RevocationReport } from "./revocation.ts";
@@ -208,6 +209,8 @@ export class Monitor {
   readonly #reconcileBudgetMs: number;
   /** The budget of the work running now: the vendor clients it asks for end with it. */
   #budget: Budget | undefined;
+  /** The records of the credentials this sweep checked, by secret id (ARN and name): where marks go (./marks.ts). */
+  readonly #known = new Map<string, { name: string; record: KeyRecord | undefined }>();
 
   constructor(deps: MonitorDeps) {
     this.#deps = deps;
@@ -215,6 +218,8 @@ export class Monitor {
     this.#reconcileBudgetMs = deps.reconcileBudgetMs ?? DEFAULT_RECONCILE_BUDGET_MS;
     const budgeted = {
       ...deps,
+      // The checks' marks (notices, reminders, pending and reconciliation) go to the records first.
+      store: markingStore(deps.store, deps.records, (secretId) => this.#known.get(secretId)),
       http: (vendor: string) => {
         const budget = this.#budget;
         return budget ? deps.http(vendor, () => budget.remainingMs()) : deps.http(vendor);
@@ -470,7 +475,7 @@ export class Monitor {
     const { report, references } = state;
     const name = description.name;
     // A value keyturn wrote under an earlier config is its own (./credentials.ts, withWrittenSettings).
-    const credential = withWrittenSettings(
+    let credential = withWrittenSettings(
       this.#deps.records,
       managedCredential(description, this.#deps.pinned),
       state.records,
@@ -481,6 +486,10 @@ export class Monitor {
       return undefined;
     }
     const record = state.records ? state.records.get(name) : await this.#deps.records.get(name);
+    this.#known.set(description.arn, { name, record });
+    this.#known.set(name, { name, record });
+    // The marks are the record's, not the tags' (./marks.ts).
+    credential = withRecordedMarks(credential, record);
     if (description.deletedDate) {
       step.action = "retirement";
       await this.#lifecycle.deleted(credential, record, report, references);
@@ -523,8 +532,10 @@ export class Monitor {
     if (due <= now.getTime() && fresh) {
       try {
         const again = await this.#deps.store.describe(credential.arn);
+        // The tags as they are now, with the marks as the records hold them (./marks.ts).
+        const now = { ...credential, tags: again.tags, versions: again.versions };
         due = nextDueAt(
-          { ...credential, tags: again.tags, versions: again.versions },
+          withRecordedMarks(now, this.#known.get(credential.name)?.record),
           previous ?? [],
           options,
         );

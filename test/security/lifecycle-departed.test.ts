@@ -153,9 +153,16 @@ describe("the cost of watching for departures", () => {
     const writes: string[] = [];
     fx.aws.dynamodb.middlewareStack.add(
       (next, context) => async (args) => {
-        // The records' own writes, not the sweep's claim of the departures scan (its "#sweep" item).
-        const key = (args.input as { Key?: { credential?: { S?: string } } }).Key?.credential?.S ?? "";
-        if (context.commandName === "UpdateItemCommand" && !key.startsWith("#")) writes.push(key);
+        // The writes of a record's pinned entry (not the sweep's marks, nor its claim of the
+        // departures scan, its "#sweep" item).
+        const input = args.input as { Key?: { credential?: { S?: string } }; UpdateExpression?: string };
+        const key = input.Key?.credential?.S ?? "";
+        if (
+          context.commandName === "UpdateItemCommand" &&
+          !key.startsWith("#") &&
+          input.UpdateExpression?.includes("#pinned")
+        )
+          writes.push(key);
         return next(args);
       },
       { step: "initialize", name: "countRecordWrites" },

@@ -41,6 +41,7 @@ function record(pinned: unknown, keys: string[] = ["TKN-1111-0001"]): KeyRecord 
     previous: [],
     ledger: true,
     written: [],
+    marks: {},
     retiredBecause: undefined,
   };
 }
