@@ -104,6 +104,50 @@ export const TABLE_CHANGES = [
   "dynamodb:DeleteResourcePolicy",
 ];
 
+/** What the sweep queue's users do with its messages (receiving one hides it: a check not made). */
+export const SWEEP_QUEUE_MESSAGES = [
+  "sqs:SendMessage",
+  "sqs:ReceiveMessage",
+  "sqs:DeleteMessage",
+  "sqs:ChangeMessageVisibility",
+  "sqs:PurgeQueue",
+];
+
+/** Changing the sweep queue (its policy, its redrive, its encryption), tagging or deleting it. */
+export const SWEEP_QUEUE_CHANGES = [
+  "sqs:SetQueueAttributes",
+  "sqs:AddPermission",
+  "sqs:RemovePermission",
+  "sqs:TagQueue",
+  "sqs:UntagQueue",
+  "sqs:DeleteQueue",
+];
+
+/**
+ * The sweep queue's fence (infra/functions/monitor.ts): its messages to the monitor's role, which
+ * sends them and whose event source mapping receives them, and the deployment; changes to the
+ * deployment alone. A message can only ask the monitor to check credentials it pins, but one
+ * received by anyone else is a check that does not run until the message comes back.
+ */
+export function sweepQueueFence(
+  queueArn: string,
+  monitorRoleArn: string,
+  deploymentRoleArn: string,
+): PolicyStatement[] {
+  return [
+    denyAllBut(
+      "OnlyTheMonitorUsesTheSweepQueue",
+      SWEEP_QUEUE_MESSAGES,
+      [monitorRoleArn, deploymentRoleArn],
+      {},
+      [queueArn],
+    ),
+    denyAllBut("OnlyTheDeploymentChangesTheSweepQueue", SWEEP_QUEUE_CHANGES, [deploymentRoleArn], {}, [
+      queueArn,
+    ]),
+  ];
+}
+
 /**
  * Denies `actions` to every principal but those named (and to every principal when none is): a
  * Deny wins over any Allow of the account's IAM policies (IAM User Guide, "Policy evaluation

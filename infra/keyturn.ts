@@ -392,6 +392,7 @@ export class Keyturn extends Construct {
     this.#fenceBus(Object.values(roleOf), operators, props.revokeRequesters?.principals ?? [], deployment);
     this.#fenceRecords([roleOf.rotate, roleOf.monitor, roleOf.revoke], operators, deployment);
     this.usage.fence(deployment);
+    monitor.fenceSweepQueue(deployment);
     // The secrets' KMS keys, used through Secrets Manager for keyturn's secrets only, by every
     // function that reads a value (the relay reads none).
     if (this.credentials.keyArns.length > 0) {

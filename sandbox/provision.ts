@@ -258,10 +258,12 @@ export async function startLocalAwsWithBlueprint(
 /**
  * What the sandbox does not stand up, so that a function's environment goes without it, as each
  * handler allows: the rotate function (moto runs no Lambda, and keeps no secret's rotation
- * function, so the monitor has no other function to tell it from) and the token parameters' KMS
- * key (the parameters are written under the default key).
+ * function, so the monitor has no other function to tell it from), the token parameters' KMS
+ * key (the parameters are written under the default key) and the monitor's sweep queue (no event
+ * source mapping would drain it: the sandbox's due sweep takes every due credential itself;
+ * test/integration/fan-out.test.ts plays the mapping against moto's SQS).
  */
-const NOT_IN_THE_SANDBOX = ["KEYTURN_ROTATE_FUNCTION_ARN", "KEYTURN_TOKEN_KEY_ID"];
+const NOT_IN_THE_SANDBOX = ["KEYTURN_ROTATE_FUNCTION_ARN", "KEYTURN_TOKEN_KEY_ID", "KEYTURN_SWEEP_QUEUE_URL"];
 
 /** A function's environment with each `{Ref}` replaced by the name given for it; anything else unresolved is refused. */
 function literal(variables: Record<string, unknown>, names: Record<string, string>): Record<string, string> {

@@ -36,10 +36,16 @@
 // checks (`reconcileBudgetMs`). When the invocation's time runs short the sweep stops starting
 // credentials (report.deferred); the audit's order rotates (a cursor in the records) so that the
 // next one starts where it stopped, and the due sweep takes the longest-due first.
+//
+// Fan-out (issue 16): when the due index names more pinned credentials than the due sweep takes on
+// itself (`fanOut.above`), it sends the rest to the sweep queue (functions/aws/sweep-queue.ts),
+// which invokes this function again with a few names per message: `runBatch` checks those that
+// are still due, as the due sweep would, and reconciles them. A message only names credentials;
+// what is done with them comes from keyturn's records and the secrets, never from the message.
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { FailureStreaks } from "#aws/failure-streaks.ts";
-import type { KeyRecord, KeyRecords } from "#aws/record-store.ts";
+import type { DueEntry, KeyRecord, KeyRecords } from "#aws/record-store.ts";
 import type { SecretDescription, SecretStore } from "#aws/secret-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
@@ -94,7 +100,29 @@ export interface MonitorDeps {
   reconcileBudgetMs?: number | undefined;
   /** Time left in the invocation (Lambda's getRemainingTimeInMillis); none: unbounded. */
   remainingTimeMs?: (() => number) | undefined;
+  /** The sweep queue (see the header); none: the due sweep takes every due credential on itself. */
+  fanOut?: SweepFanOut | undefined;
 }
+
+/** Where the due sweep sends the due credentials beyond its own share (functions/aws/sweep-queue.ts). */
+export interface SweepFanOut {
+  /** The due sweep handles this many pinned due credentials itself, and queues the rest. */
+  above: number;
+  /** Queues `credentials` for batch invocations; answers those that were queued. */
+  enqueue: (credentials: string[]) => Promise<string[]>;
+}
+
+/**
+ * How many due credentials the due sweep takes on itself before it fans out. A due credential
+ * costs about 7 AWS calls (a vendor call only for a revocation or a reconciliation): about 1,300 a
+ * minute on moto (docs/operations.md, "The capacity model"), so 200 take well under a minute and
+ * leave the 5-minute invocation room for slow vendors, the reconciliation (60 s) and the closing
+ * reserve. Dividing the time left by the per-credential budget (10 s) would fan out at about 20:
+ * that budget bounds the worst case, not the usual one. The rest goes out in messages of 20, at
+ * most 2 batches at once (infra/functions/monitor.ts); a sweep that runs short of time anyway
+ * defers the rest, as before (#outOfTime).
+ */
+export const DEFAULT_FAN_OUT_ABOVE = 200;
 
 export const DEFAULT_CREDENTIAL_BUDGET_MS = 10_000;
 export const DEFAULT_RECONCILE_BUDGET_MS = 60_000;
@@ -107,26 +135,33 @@ const NEVER = 8_640_000_000_000_000;
 export type SweepMode = "audit" | "due";
 
 export interface MonitorReport extends RevocationReport, ExpiryReport, ManualReport, LifecycleReport {
-  mode: SweepMode;
+  /** "batch": credentials a sweep queue message named (runBatch). */
+  mode: SweepMode | "batch";
   credentials: number;
   listCalls: number;
   /** Due sweep: how many credentials the due index named. */
   due: number;
   /** Credentials not reached: the invocation's time ran out; they come first in the next sweep. */
   deferred: string[];
+  /** Due sweep: due credentials sent to the sweep queue, for batch invocations. */
+  queued: string[];
+  /** Batch: pinned credentials the message named that were not due (nothing done). */
+  notDue: string[];
   /** Secrets tagged as keyturn's that the deployment does not pin: not acted on. */
   notPinned: string[];
   /** Pinned credentials whose tags or value disagree with the pinned config: not acted on. */
   tampered: string[];
 }
 
-function emptyReport(mode: SweepMode): MonitorReport {
+function emptyReport(mode: MonitorReport["mode"]): MonitorReport {
   return {
     mode,
     credentials: 0,
     listCalls: 0,
     due: 0,
     deferred: [],
+    queued: [],
+    notDue: [],
     revoked: [],
     postponed: [],
     failures: [],
@@ -370,6 +405,59 @@ export class Monitor {
     const now = this.#deps.now();
     const entries = await this.#deps.records.due(now);
     report.due = entries.length;
+    return this.#sweepDue(await this.#fanOut(entries, report), report, now);
+  }
+
+  /**
+   * A batch of the sweep queue (see the header): of the credentials a message named, those the
+   * deployment pins and keyturn's records say are due by now, checked as the due sweep checks
+   * them, then reconciled. Others are counted (notPinned, notDue), never acted on: a message
+   * redelivered after its batch ran finds its credentials no longer due.
+   */
+  async runBatch(credentials: readonly string[]): Promise<MonitorReport> {
+    const report = emptyReport("batch");
+    const now = this.#deps.now();
+    const entries: DueEntry[] = [];
+    for (const name of new Set(credentials)) {
+      if (!this.#deps.pinned.bySecretName(name)) {
+        report.notPinned.push(name);
+        continue;
+      }
+      const nextDueAt = (await this.#deps.records.get(name))?.nextDueAt;
+      if (nextDueAt === undefined || nextDueAt > now.getTime()) report.notDue.push(name);
+      else entries.push({ credential: name, nextDueAt });
+    }
+    report.due = entries.length;
+    return this.#sweepDue(entries, report, now);
+  }
+
+  /**
+   * The due sweep's share of `entries`: the pinned ones beyond `fanOut.above` are sent to the sweep
+   * queue. Those that could not be sent stay the sweep's own (deferred if its time runs out).
+   */
+  async #fanOut(entries: DueEntry[], report: MonitorReport): Promise<DueEntry[]> {
+    const fanOut = this.#deps.fanOut;
+    const pinned = entries.filter((entry) => this.#deps.pinned.bySecretName(entry.credential));
+    if (!fanOut || pinned.length <= fanOut.above) return entries;
+    const rest = pinned.slice(fanOut.above).map((entry) => entry.credential);
+    let failure: unknown;
+    try {
+      report.queued.push(...(await fanOut.enqueue(rest)));
+    } catch (error) {
+      failure = error;
+    }
+    const kept = rest.length - report.queued.length;
+    if (kept > 0)
+      logger.error("monitor: due credentials could not be queued; the due sweep keeps them", {
+        credentials: kept,
+        error: failure,
+      });
+    const queued = new Set(report.queued);
+    return entries.filter((entry) => !queued.has(entry.credential));
+  }
+
+  /** The due sweep's loop over `entries` (runDue, runBatch), then their reconciliation. */
+  async #sweepDue(entries: DueEntry[], report: MonitorReport, now: Date): Promise<MonitorReport> {
     const state: SweepState = {
       report,
       references: new ReferencesOnDemand(this.#deps.store, this.#deps.pinned, (work) =>

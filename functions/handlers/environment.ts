@@ -50,6 +50,8 @@ export const MonitorEnvironment = v.object({
   KEYTURN_FAILURE_ESCALATION: duration(DEFAULT_FAILURE_ESCALATION),
   /** keyturn's rotate function: the rotation function every managed secret must name. */
   KEYTURN_ROTATE_FUNCTION_ARN: v.optional(name),
+  /** The sweep queue the due sweep fans out to (functions/aws/sweep-queue.ts); unset, it fans out to none. */
+  KEYTURN_SWEEP_QUEUE_URL: v.optional(name),
 });
 export type MonitorEnvironment = v.InferInput<typeof MonitorEnvironment>;
 

@@ -2,7 +2,11 @@
 // expiry notices and early rotations, stuck rotations, revocation of old keys, orphans. Two
 // schedules invoke it, each with its mode as the event's input: {"mode":"due"} (hourly: only the
 // credentials keyturn's due index names) and {"mode":"audit"} (daily by default: the full sweep
-// over ListSecrets); any other event is an audit, the sweep that misses nothing. Each sweep that
+// over ListSecrets); any other event is an audit, the sweep that misses nothing. The sweep queue
+// (functions/aws/sweep-queue.ts) invokes it too, with an SQS event: the due credentials a due
+// sweep fanned out, a few names per message; a message that is not one the monitor sends is
+// refused (InvalidSweepBatchError) and reported in batchItemFailures, so that it reaches the
+// dead-letter queue after a few receives rather than being retried for ever. Each sweep that
 // finishes writes its metrics (./metrics.ts): what it did and what failed; the audit also the
 // fleet by state, from the listing it read (watched here, not read again). The log context and
 // keys, and the errors' types, are ./middleware.ts's.
@@ -10,16 +14,25 @@
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { EventBridgeClient } from "@aws-sdk/client-eventbridge";
 import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
+import { SQSClient } from "@aws-sdk/client-sqs";
 import * as v from "valibot";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { KeyRecords } from "#aws/record-store.ts";
 import { type SecretDescription, SecretStore } from "#aws/secret-store.ts";
+import { InvalidSweepBatchError, parseSweepBatch, SweepQueue } from "#aws/sweep-queue.ts";
 import { UsageReports } from "#aws/usage-store.ts";
 import { DEFAULT_FAILURE_ESCALATION } from "#engine/defaults.ts";
 import { parseDuration } from "#engine/duration.ts";
+import type { InvalidEventError } from "#engine/errors.ts";
 import { logger } from "#engine/logger.ts";
-import { Monitor, type MonitorDeps, type MonitorReport, type SweepMode } from "#engine/monitor.ts";
+import {
+  DEFAULT_FAN_OUT_ABOVE,
+  Monitor,
+  type MonitorDeps,
+  type MonitorReport,
+  type SweepMode,
+} from "#engine/monitor.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
 import type { RevocationDeps } from "#engine/revocation.ts";
 import type { HttpClientOptions } from "#http/client.ts";
@@ -54,6 +67,25 @@ export interface MonitorHandlerDeps {
   reconcileBudgetMs?: number | undefined;
   /** The consumers' usage reports (KEYTURN_USAGE_TABLE): a previous key a consumer still holds waits. */
   usage?: UsageReports | undefined;
+  /** The sweep queue (KEYTURN_SWEEP_QUEUE_URL); none: the due sweep takes every due credential on itself. */
+  sweepQueue?: Pick<SweepQueue, "enqueue"> | undefined;
+  /** The due sweep queues the due credentials beyond this many (default: the monitor's, 200). */
+  fanOutAbove?: number | undefined;
+}
+
+/** A message of the sweep queue: the credentials it names, or why it was refused. */
+export interface SweepQueueMessage {
+  messageId: string;
+  credentials: string[] | undefined;
+  refused: InvalidEventError | undefined;
+}
+
+/** The event, parsed: a scheduled sweep, or the sweep queue's messages. */
+export type MonitorEvent = { mode: SweepMode } | { mode: "batch"; messages: SweepQueueMessage[] };
+
+/** The sweep's report; for the sweep queue's event, the messages that go back to the queue too. */
+export interface MonitorResult extends MonitorReport {
+  batchItemFailures?: { itemIdentifier: string }[];
 }
 
 /** A failing action's escalation when the deps name none (functions/engine/defaults.ts says why). */
@@ -63,6 +95,18 @@ const HTTP_SAFETY_MARGIN_MS = 2_000;
 
 /** The events the schedules send (infra/functions/monitor.ts); {} is the audit too. */
 const MonitorEvent = v.object({ mode: v.optional(v.picklist(["due", "audit"]), "audit") });
+
+/**
+ * The sweep queue's event, as Lambda's event source mapping sends it (the fields read): at most
+ * 10 messages (the mapping's batch size is 1; 10 is SQS's own limit).
+ */
+const SqsEvent = v.object({
+  Records: v.pipe(
+    v.array(v.object({ messageId: v.pipe(v.string(), v.minLength(1)), body: v.string() })),
+    v.minLength(1),
+    v.maxLength(10),
+  ),
+});
 
 /** The sweep an event asks for: {"mode":"due"} is the due sweep; anything else the audit. */
 export function sweepModeOf(event: unknown): SweepMode {
@@ -75,7 +119,8 @@ export function sweepModeOf(event: unknown): SweepMode {
  * the sweep that misses nothing (a monitor that refused would silence the safety net), and says
  * so in a warning naming the fields that were not what the schedules send.
  */
-export function parseMonitorEvent(event: unknown): { mode: SweepMode } {
+export function parseMonitorEvent(event: unknown): MonitorEvent {
+  if (typeof event === "object" && event !== null && "Records" in event) return parseSweepQueueEvent(event);
   const parsed = v.safeParse(MonitorEvent, event);
   if (parsed.success) return parsed.output;
   logger.warn('monitor: not {"mode":"due"} or {"mode":"audit"}, running the audit', {
@@ -84,21 +129,76 @@ export function parseMonitorEvent(event: unknown): { mode: SweepMode } {
   return { mode: "audit" };
 }
 
-/** The fleet's gauges come from the audit's listing: a due sweep reads none, and writes none. */
+/**
+ * The sweep queue's event: each message's credentials, or its refusal. An event with Records
+ * that is not an SQS event is refused whole (InvalidSweepBatchError): no schedule sends one.
+ */
+export function parseSweepQueueEvent(event: unknown): { mode: "batch"; messages: SweepQueueMessage[] } {
+  const parsed = v.safeParse(SqsEvent, event);
+  if (!parsed.success) {
+    throw new InvalidSweepBatchError(
+      "An event with Records that is not the sweep queue's SQS event was refused (1 to 10 records, " +
+        "each with a messageId and a body). Only the sweep queue's event source mapping sends one.",
+    );
+  }
+  const messages = parsed.output.Records.map(({ messageId, body }): SweepQueueMessage => {
+    try {
+      return { messageId, credentials: parseSweepBatch(body), refused: undefined };
+    } catch (error) {
+      if (!(error instanceof InvalidSweepBatchError)) throw error;
+      return { messageId, credentials: undefined, refused: error };
+    }
+  });
+  return { mode: "batch", messages };
+}
+
+/**
+ * The sweep queue's messages, as one batch sweep (runBatch) over the credentials the valid ones
+ * name. Failed, and so back to the queue (then its dead-letter queue): a refused message, and
+ * one naming a credential the batch deferred for lack of time. A batch that throws fails them all.
+ */
+async function sweepQueueMessages(
+  monitor: Monitor,
+  messages: SweepQueueMessage[],
+): Promise<Required<Pick<MonitorResult, "batchItemFailures">> & { report: MonitorReport }> {
+  const failed = new Set<string>();
+  for (const message of messages) {
+    if (!message.refused) continue;
+    logger.error("monitor: a sweep queue message was refused", {
+      messageId: message.messageId,
+      error: message.refused,
+    });
+    failed.add(message.messageId);
+  }
+  const report = await monitor.runBatch(messages.flatMap((message) => message.credentials ?? []));
+  const deferred = new Set(report.deferred);
+  for (const message of messages)
+    if (message.credentials?.some((credential) => deferred.has(credential))) failed.add(message.messageId);
+  if (report.notPinned.length > 0)
+    logger.warn("monitor: a sweep queue message named credentials the deployment does not pin; ignored", {
+      notPinned: report.notPinned.length,
+    });
+  return { report, batchItemFailures: [...failed].map((itemIdentifier) => ({ itemIdentifier })) };
+}
+
+/** The fleet's gauges come from the audit's listing: a due sweep or a batch reads none, and writes none. */
 const FLEET_GAUGES: readonly string[] = [
   MetricName.credentials,
   MetricName.expiriesNext30Days,
   MetricName.fewestDaysToExpiry,
 ];
 
-export function createMonitorHandler(deps: MonitorHandlerDeps): InvocationHandler<MonitorReport> {
-  return invocation(
+export function createMonitorHandler(deps: MonitorHandlerDeps): InvocationHandler<MonitorResult> {
+  return invocation<MonitorEvent, MonitorResult>(
     {
       parse: parseMonitorEvent,
       keys: ({ mode }) => ({ sweep: mode }),
-      doing: ({ mode }) => `The monitor's ${mode} sweep`,
+      doing: ({ mode }) =>
+        mode === "batch" ? "The monitor's batch of the sweep queue" : `The monitor's ${mode} sweep`,
     },
-    async ({ mode }, context) => {
+    async (event, context) => {
+      const { mode } = event;
+      const { sweepQueue } = deps;
       const now = deps.now ?? (() => new Date());
       const started = performance.now();
       const listed = new Map<string, SecretDescription>();
@@ -132,8 +232,14 @@ export function createMonitorHandler(deps: MonitorHandlerDeps): InvocationHandle
         failureStreaks: deps.failureStreaks,
         failureEscalationMs: deps.failureEscalationMs ?? DEFAULT_FAILURE_ESCALATION_MS,
         usage: deps.usage,
+        fanOut: sweepQueue && {
+          above: deps.fanOutAbove ?? DEFAULT_FAN_OUT_ABOVE,
+          enqueue: (credentials) => sweepQueue.enqueue(credentials),
+        },
       };
-      const report = await new Monitor(monitorDeps).sweep(mode);
+      const monitor = new Monitor(monitorDeps);
+      const batch = event.mode === "batch" ? await sweepQueueMessages(monitor, event.messages) : undefined;
+      const report = batch ? batch.report : await monitor.sweep(event.mode as SweepMode);
       // Only a sweep that finished: its SweepDuration is the heartbeat. One that threw is the
       // function's Errors alarm, and its logs say why.
       const metrics = sweepMetrics(report, {
@@ -144,9 +250,9 @@ export function createMonitorHandler(deps: MonitorHandlerDeps): InvocationHandle
         rotateFunctionArn: deps.rotateFunctionArn,
       });
       publishMetrics(
-        mode === "due" ? metrics.filter((point) => !FLEET_GAUGES.includes(point.name)) : metrics,
+        mode === "audit" ? metrics : metrics.filter((point) => !FLEET_GAUGES.includes(point.name)),
       );
-      return report;
+      return batch ? { ...report, batchItemFailures: batch.batchItemFailures } : report;
     },
   );
 }
@@ -192,5 +298,8 @@ export const handler = createMonitorHandler({
   // Read here rather than in MonitorEnvironment: optional, and set by every stack that has the table.
   usage: process.env.KEYTURN_USAGE_TABLE
     ? new UsageReports(dynamodb, process.env.KEYTURN_USAGE_TABLE)
+    : undefined,
+  sweepQueue: environment.KEYTURN_SWEEP_QUEUE_URL
+    ? new SweepQueue(new SQSClient({}), environment.KEYTURN_SWEEP_QUEUE_URL)
     : undefined,
 });

@@ -1,14 +1,16 @@
 // The monitor: the hourly due sweep and the daily audit over every managed credential
 // (functions/handlers/monitor.ts: due revocations, orphaned vendor keys, expiry, stuck
 // rotations), with its dead-letter queue, the two EventBridge Scheduler schedules that run it,
-// the usage table it reads before revoking a previous key, and its permissions.
+// the sweep queue it fans out to (issue 16), the usage table it reads before revoking a previous
+// key, and its permissions.
 
-import { Duration } from "aws-cdk-lib";
+import { Duration, Validations } from "aws-cdk-lib";
 import { PolicyStatement } from "aws-cdk-lib/aws-iam";
 import { Schedule, type ScheduleExpression, ScheduleTargetInput } from "aws-cdk-lib/aws-scheduler";
-import type { Queue } from "aws-cdk-lib/aws-sqs";
+import { Queue, QueueEncryption } from "aws-cdk-lib/aws-sqs";
 import type { Construct } from "constructs";
 import { DUE_INDEX } from "#aws/record-store.ts";
+import { sweepQueueFence } from "../keyturn-fences.ts";
 import { KeyturnUsage, type KeyturnUsageProps } from "../keyturn-usage.ts";
 import {
   acknowledgeListSecrets,
@@ -42,15 +44,45 @@ export interface MonitorFunctionProps {
   readonly usage: Omit<KeyturnUsageProps, "monitor">;
 }
 
+/** The monitor's timeout: one sweep, or one batch of the sweep queue. */
+const MONITOR_TIMEOUT = Duration.minutes(5);
+/**
+ * How many batches of the sweep queue run at once: Lambda's least (an SQS event source mapping's
+ * maximum concurrency is 2 at least). The function's reserved concurrency is this and one more, for
+ * the scheduled sweeps, so that the mapping is never throttled: a throttled batch goes back to the
+ * queue and counts as a receive, and would reach the dead-letter queue undone.
+ */
+const SWEEP_QUEUE_CONCURRENCY = 2;
+/** A batch that failed this many times (refused, or cut short each time) goes to the dead-letter queue. */
+const SWEEP_QUEUE_RECEIVES = 3;
+
 export class MonitorFunction extends CredentialFunction<"monitor"> {
   /** Sweeps that failed for good (the schedule could not invoke the monitor, or the sweep threw). */
   readonly deadLetters: Queue;
+  /**
+   * The due credentials a due sweep hands on, a few names per message (functions/aws/sweep-queue.ts),
+   * which invoke this function again; its failed messages go to `deadLetters`, whose alarm is the
+   * monitor's.
+   */
+  readonly sweepQueue: Queue;
   /** The consumers' usage reports and grantConsumer (infra/keyturn-usage.ts). */
   readonly usage: KeyturnUsage;
 
   constructor(scope: Construct, id: string, props: MonitorFunctionProps) {
     // Beside the function, in the Keyturn scope (infra/functions/shared.ts says why).
     const deadLetters = deadLetterQueue(scope, "MonitorDeadLetters");
+    // Encrypted and TLS-only as the dead-letter queues; its fence (fenceSweepQueue) keeps it to the
+    // monitor. Lambda's guidance for an SQS event source: a visibility timeout of six times the
+    // function's timeout, so that a batch still running (or retried on a throttle) is never handed out
+    // twice. A message older than a day is dropped: its credentials are still due, and the next due
+    // sweep queues them again.
+    const sweepQueue = new Queue(scope, "MonitorSweepQueue", {
+      encryption: QueueEncryption.SQS_MANAGED,
+      enforceSSL: true,
+      visibilityTimeout: Duration.minutes(6 * MONITOR_TIMEOUT.toMinutes()),
+      retentionPeriod: Duration.days(1),
+      deadLetterQueue: { queue: deadLetters, maxReceiveCount: SWEEP_QUEUE_RECEIVES },
+    });
     super(scope, id, props.context, {
       handler: "monitor",
       description: "keyturn: sweep over every managed credential (due revocations, orphaned vendor keys)",
@@ -58,16 +90,20 @@ export class MonitorFunction extends CredentialFunction<"monitor"> {
       // revocation or a reconciliation listing per issuer. Five minutes is ample for a few
       // hundred credentials; the HTTP client's deadline is the time left, so a sweep cut short
       // fails a credential cleanly and the next sweep takes it up again.
-      timeout: Duration.minutes(5),
+      timeout: MONITOR_TIMEOUT,
       environment: {
         ...busAndRecordsEnvironment(props.context),
         KEYTURN_ORPHAN_SAFETY_MARGIN: props.orphanSafetyMargin,
         KEYTURN_RECONCILE_INTERVAL: props.reconcileInterval,
         KEYTURN_STUCK_ROTATION_AFTER: props.stuckRotationAfter,
         KEYTURN_ROTATE_FUNCTION_ARN: props.rotateFunctionArn,
+        KEYTURN_SWEEP_QUEUE_URL: sweepQueue.queueUrl,
       },
-      // Two sweeps at once would revoke the same keys twice and race each other's tag writes.
-      reservedConcurrentExecutions: 1,
+      // The scheduled sweeps and the sweep queue's batches (SWEEP_QUEUE_CONCURRENCY says why). A
+      // batch names only credentials its due sweep handed on, never the due sweep's own; a
+      // scheduled audit may still overlap a batch or the due sweep: every decision about a key is
+      // a conditional write on keyturn's records, so the later one loses (docs/operations.md).
+      reservedConcurrentExecutions: 1 + SWEEP_QUEUE_CONCURRENCY,
       asyncInvocation: {
         // No retry: the next scheduled sweep is the retry, and every sweep redoes whatever the
         // last one left undone (functions/engine/revocation.ts). An immediate retry after a
@@ -79,6 +115,23 @@ export class MonitorFunction extends CredentialFunction<"monitor"> {
       },
     });
     this.deadLetters = deadLetters;
+    this.sweepQueue = sweepQueue;
+    // One message (SWEEP_BATCH_CREDENTIALS names) per invocation; a message the handler reports
+    // failed goes back to the queue, the others are deleted.
+    const batches = this.function.addEventSourceMapping("SweepQueueBatches", {
+      eventSourceArn: sweepQueue.queueArn,
+      batchSize: 1,
+      maxConcurrency: SWEEP_QUEUE_CONCURRENCY,
+      reportBatchItemFailures: true,
+    });
+    Validations.of(batches).acknowledge({
+      id: "Serverless-LambdaEventSourceMappingDestination",
+      reason:
+        "An SQS event source mapping takes no on-failure destination: a message that keeps failing goes to the " +
+        "queue's own dead-letter queue (its redrive policy: the monitor's dead-letter queue, with its alarm).",
+    });
+    sweepQueue.grantConsumeMessages(this.function);
+    sweepQueue.grantSendMessages(this.function);
     this.usage = new KeyturnUsage(scope, "Usage", { ...props.usage, monitor: this.function });
     // Scan lists every credential's record (the lifecycle edges of the sweep: records of
     // credentials no longer pinned, due dates); UpdateItem records what the sweep did, with
@@ -143,5 +196,14 @@ export class MonitorFunction extends CredentialFunction<"monitor"> {
       }),
     });
     acknowledgeListSecrets(this.role);
+  }
+
+  /**
+   * The sweep queue's fence: only the monitor's role (and the deployment) may send to it, receive
+   * or delete its messages; only the deployment may change it.
+   */
+  fenceSweepQueue(deploymentRoleArn: string): void {
+    for (const statement of sweepQueueFence(this.sweepQueue.queueArn, this.role.roleArn, deploymentRoleArn))
+      this.sweepQueue.addToResourcePolicy(statement);
   }
 }

@@ -5,7 +5,7 @@ import { execFile } from "node:child_process";
 import { readFileSync } from "node:fs";
 import { join, relative, resolve, sep } from "node:path";
 import { promisify } from "node:util";
-import { Duration } from "aws-cdk-lib";
+import { type CfnElement, Duration } from "aws-cdk-lib";
 import type { Template } from "aws-cdk-lib/assertions";
 import { AccountRootPrincipal, type CfnRole, Role } from "aws-cdk-lib/aws-iam";
 import { ScheduleExpression } from "aws-cdk-lib/aws-scheduler";
@@ -275,8 +275,8 @@ describe("the Keyturn stack", () => {
     synthesized.template.resourceCountIs("AWS::Scheduler::Schedule", 3);
   });
 
-  test("lets only one monitor sweep run at a time", () => {
-    expect(functions.monitor.ReservedConcurrentExecutions).toBe(1);
+  test("lets one scheduled monitor sweep run beside the sweep queue's two batches (test/infra/fan-out.test.ts)", () => {
+    expect(functions.monitor.ReservedConcurrentExecutions).toBe(3);
   });
 
   test("leaves the monitor's orphan safety margin, reconcile interval and stuck-rotation age to the handler's defaults", () => {
@@ -337,6 +337,10 @@ describe("the Keyturn stack", () => {
 
   test("encrypts every dead-letter queue and refuses requests to it without TLS", () => {
     const queues = Object.keys(synthesized.template.findResources("AWS::SQS::Queue"));
+    // The sweep queue (test/infra/fan-out.test.ts) is encrypted and TLS-only alike.
+    const sweepQueue = synthesized.stack.getLogicalId(
+      synthesized.stack.keyturn.functions.monitor.sweepQueue.node.defaultChild as CfnElement,
+    );
     const policies = Object.values(synthesized.template.findResources("AWS::SQS::QueuePolicy"));
 
     expect(queues.sort()).toEqual(
@@ -346,6 +350,7 @@ describe("the Keyturn stack", () => {
         synthesized.revokeQueueId,
         synthesized.relayQueueId,
         synthesized.alertQueueId,
+        sweepQueue,
       ].sort(),
     );
     for (const queue of queues) {
