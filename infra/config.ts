@@ -356,7 +356,8 @@ export const KeyturnConfigSchema = v.pipe(
         v.regex(/^(rate|cron)\(.+\)$/, "an EventBridge Scheduler rate() or cron() expression"),
         v.description(
           "When the monitor audits every credential (ListSecrets: new, deleted and hidden secrets, stuck " +
-            `rotations, tampering, departures), and writes each one's next due time. Default ${DEFAULT_AUDIT_SCHEDULE}.`,
+            `rotations, tampering, departures), and writes each one's next due time. Default ${DEFAULT_AUDIT_SCHEDULE}; at ` +
+            "most every 6 days (the due index holds a week ahead, and the audit puts later ones back in it).",
         ),
       ),
     ),
@@ -599,6 +600,12 @@ export function parseConfig(json: unknown, source = "the keyturn config"): Keytu
     problems.push(
       `field "monitorSchedule" is "${config.monitorSchedule}": sweep at least every 6 days, the longest interval ` +
         "the monitor's heartbeat alarm can watch (CloudWatch evaluates at most 7 days).",
+    );
+  }
+  if ((rateMinutes(config.auditSchedule ?? "") ?? 0) > MAX_MONITOR_INTERVAL_MINUTES) {
+    problems.push(
+      `field "auditSchedule" is "${config.auditSchedule}": audit at least every 6 days. The due index holds each ` +
+        "credential's next due time a week ahead; a later one is parked until an audit finds it within the week.",
     );
   }
   if (problems.length > 0) throw new InvalidConfigError(source, problems);

@@ -100,6 +100,8 @@ export interface KeyRecord {
   retiredBecause: "secret-deleted" | "left-config" | undefined;
   /** When the monitor must next look at it (epoch ms); undefined when never written. */
   nextDueAt?: number | undefined;
+  /** Whether the due index holds it (false: parked, due beyond the horizon; see setDue). */
+  indexed?: boolean | undefined;
   /** Every previous key the record keeps, earliest revoke-after first. */
   previous: PreviousKey[];
   /** Whether the record keeps previous keys (written since the ledger); false: adopt from the tags once. */
@@ -188,6 +190,7 @@ function recordOf(item: Record<string, AttributeValue>): KeyRecord | undefined {
     retirement: retirement === "revoked" || retirement === "announced" ? retirement : undefined,
     retiredBecause: because === "secret-deleted" || because === "left-config" ? because : undefined,
     nextDueAt: item.nextDueAt?.N === undefined ? undefined : Number(item.nextDueAt.N),
+    indexed: item.dueShard?.S !== undefined,
     previous,
     ledger: item.ledger?.BOOL === true,
     marks: Object.fromEntries(
@@ -588,18 +591,26 @@ export class KeyRecords {
   /**
    * Writes when the monitor must next look at the credential (`at`), on its existing record only:
    * a record means keyturn stored a key for it, and no other write may create one. False when it
-   * has no record.
+   * has no record. A time after `parkAfter` (epoch ms) parks it: the record keeps the time, but
+   * without its shard the due index does not hold it, so that a due Query reads only what comes
+   * due soon (the audit, which looks at every credential, puts it back once within the horizon).
    */
-  async setDue(credential: string, at: Date | number): Promise<boolean> {
+  async setDue(
+    credential: string,
+    at: Date | number,
+    parkAfter = Number.POSITIVE_INFINITY,
+  ): Promise<boolean> {
+    const due = typeof at === "number" ? at : at.getTime();
+    const parked = due > parkAfter;
     return this.#conditional({
       TableName: this.#table,
       Key: { credential: { S: credential } },
-      UpdateExpression: "SET #shard = :shard, #due = :due",
+      UpdateExpression: parked ? "SET #due = :due REMOVE #shard" : "SET #shard = :shard, #due = :due",
       ConditionExpression: "attribute_exists(#credential)",
       ExpressionAttributeNames: { "#credential": "credential", "#shard": "dueShard", "#due": "nextDueAt" },
       ExpressionAttributeValues: {
-        ":shard": { S: dueShardOf(credential) },
-        ":due": { N: String(typeof at === "number" ? at : at.getTime()) },
+        ...(parked ? {} : { ":shard": { S: dueShardOf(credential) } }),
+        ":due": { N: String(due) },
       },
     });
   }

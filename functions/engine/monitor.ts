@@ -100,6 +100,12 @@ export interface MonitorDeps {
   reconcileBudgetMs?: number | undefined;
   /** Time left in the invocation (Lambda's getRemainingTimeInMillis); none: unbounded. */
   remainingTimeMs?: (() => number) | undefined;
+  /**
+   * How far ahead the due index holds a credential's next due time (default 7 days): one due later
+   * is parked out of it (a Query then never reads it) until an audit finds it within this horizon.
+   * It must exceed the audit's interval: the config refuses an audit rarer than every 6 days.
+   */
+  dueHorizonMs?: number | undefined;
   /** The sweep queue (see the header); none: the due sweep takes every due credential on itself. */
   fanOut?: SweepFanOut | undefined;
 }
@@ -125,6 +131,8 @@ export interface SweepFanOut {
 export const DEFAULT_FAN_OUT_ABOVE = 200;
 
 export const DEFAULT_CREDENTIAL_BUDGET_MS = 10_000;
+/** MonitorDeps.dueHorizonMs's default: a week, seven audits at the default daily schedule. */
+export const DEFAULT_DUE_HORIZON_MS = 7 * 86_400_000;
 export const DEFAULT_RECONCILE_BUDGET_MS = 60_000;
 /** Kept back at the end of an invocation to announce failures and write the cursor. */
 const CLOSING_RESERVE_MS = 10_000;
@@ -500,10 +508,16 @@ export class Monitor {
         // Tampered, owned elsewhere, or failed: looked at again by the next due sweep, after the
         // credentials due before it.
         const failed = report.failures.length > failuresBefore;
-        await this.#deps.records.setDue(name, failed ? now : NEVER).catch(() => {});
+        await this.#deps.records.setDue(name, failed ? now : NEVER, this.#parkAfter(now)).catch(() => {});
         continue;
       }
-      await this.#writeDue(credential, { nextDueAt: entry.nextDueAt }, state.previous.get(name), true);
+      // From the due index (or a batch of it): indexed.
+      await this.#writeDue(
+        credential,
+        { nextDueAt: entry.nextDueAt, indexed: true },
+        state.previous.get(name),
+        true,
+      );
     }
     report.deferred.push(...entries.slice(reached).map((entry) => entry.credential));
     await this.#reconcile(state);
@@ -606,7 +620,7 @@ export class Monitor {
    */
   async #writeDue(
     credential: ManagedCredential,
-    record: Pick<KeyRecord, "nextDueAt"> | undefined,
+    record: Pick<KeyRecord, "nextDueAt" | "indexed"> | undefined,
     previous: readonly PreviousKey[] | undefined,
     fresh = false,
   ): Promise<void> {
@@ -621,9 +635,9 @@ export class Monitor {
       try {
         const again = await this.#deps.store.describe(credential.arn);
         // The tags as they are now, with the marks as the records hold them (./marks.ts).
-        const now = { ...credential, tags: again.tags, versions: again.versions };
+        const described = { ...credential, tags: again.tags, versions: again.versions };
         due = nextDueAt(
-          withRecordedMarks(now, this.#known.get(credential.name)?.record),
+          withRecordedMarks(described, this.#known.get(credential.name)?.record),
           previous ?? [],
           options,
         );
@@ -635,12 +649,14 @@ export class Monitor {
       }
     }
     const at = Math.min(NEVER, Math.max(due, now.getTime()));
+    // Beyond the horizon it is parked out of the due index until an audit finds it within (see the header).
+    const parked = at > this.#parkAfter(now);
     const stored = record?.nextDueAt;
-    if (record === undefined || stored === at) return;
+    if (record === undefined || (stored === at && (record.indexed ?? true) === !parked)) return;
     // The audit leaves a credential already due as it is: the due sweep looks at it, earliest first.
     if (!fresh && stored !== undefined && stored <= now.getTime() && due <= now.getTime()) return;
     try {
-      await this.#deps.records.setDue(credential.name, at);
+      await this.#deps.records.setDue(credential.name, at, this.#parkAfter(now));
     } catch (error) {
       // Not written: the credential keeps its old due time (at worst due now), and the audit writes it.
       logger.warn("monitor: a credential's next due time could not be written", {
@@ -648,6 +664,11 @@ export class Monitor {
         error,
       });
     }
+  }
+
+  /** Due times after this are parked out of the due index (`dueHorizonMs` from `now`). */
+  #parkAfter(now: Date): number {
+    return now.getTime() + (this.#deps.dueHorizonMs ?? DEFAULT_DUE_HORIZON_MS);
   }
 
   /**

@@ -176,4 +176,14 @@ describe("a monitor that sweeps less often than daily", () => {
     json.monitorSchedule = "rate(144 hours)";
     expect(() => parseConfig(json, "keyturn.json")).not.toThrow();
   });
+
+  test("the config refuses an audit rarer than the due index's horizon (a week), naming the limit", () => {
+    const json = exampleConfigJson();
+    json.auditSchedule = "rate(7 days)";
+    expect(() => parseConfig(json, "keyturn.json")).toThrow(
+      /"auditSchedule" is "rate\(7 days\)": audit at least every 6 days/,
+    );
+    json.auditSchedule = "rate(6 days)";
+    expect(() => parseConfig(json, "keyturn.json")).not.toThrow();
+  });
 });

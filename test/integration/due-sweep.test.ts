@@ -1,6 +1,7 @@
 // Issue 16, "O(due)": the hourly due sweep reads keyturn's due index (one Query per shard) and
 // looks only at the credentials due by now; the audit (the full sweep) writes every credential's
-// next due time, and storing a key (a rotation, a handover) makes the credential due at once.
+// next due time, and storing a key (a rotation, a handover) makes the credential due at once. The
+// index holds a week ahead: a later due time is parked out of it until an audit finds it within.
 // The real monitor handler against moto (the records table created with its due index, as the
 // stack creates it) and the SoftwareOne and Incorta simulators.
 
@@ -161,8 +162,16 @@ test("with nothing due, the due sweep makes one Query per shard and no other cal
   expect((await due()).due).toBe(0);
   expect(Object.fromEntries(calls)).toEqual({ QueryCommand: DUE_SHARDS });
 
-  // 71 days later pat-0 (100 days) crosses its 30-day threshold: the due sweep looks at it alone.
-  world.clock.advance(71 * DAY);
+  // Due beyond the horizon (a week): parked out of the due index, which a Query then never reads.
+  const records = new KeyRecords(world.aws.dynamodb, RECORDS_TABLE);
+  for (const name of names) expect((await records.get(name))?.indexed).toBe(false);
+  // 64 days later pat-0's 30-day threshold (day 70) is within the week: the daily audit puts it back.
+  world.clock.advance(64 * DAY);
+  await audit();
+  expect((await records.get("keyturn/pat-0"))?.indexed).toBe(true);
+  expect((await records.get("keyturn/pat-1"))?.indexed).toBe(false);
+  // 71 days in, pat-0 crosses its 30-day threshold: the due sweep looks at it alone.
+  world.clock.advance(7 * DAY);
   calls.clear();
   const noticeDay = await due();
   expect(noticeDay.due).toBe(1);
@@ -171,9 +180,12 @@ test("with nothing due, the due sweep makes one Query per shard and no other cal
   ]);
   expect(calls.get("DescribeSecretCommand")).toBeGreaterThanOrEqual(1);
   expect(calls.get("ListSecretsCommand") ?? 0).toBe(0);
-  // Sent once: the next due sweep has nothing to do until the 7-day threshold.
+  // Sent once: the next due sweep has nothing to do until the 7-day threshold (day 93), which an
+  // audit puts back in the index a week before.
   expect((await due()).due).toBe(0);
-  world.clock.advance(23 * DAY);
+  world.clock.advance(16 * DAY);
+  await audit();
+  world.clock.advance(7 * DAY);
   expect((await due()).expiring.map((entry) => entry.threshold)).toEqual(["7d"]);
 
   const events = await world.subscriber.drain();
