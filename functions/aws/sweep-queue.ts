@@ -27,9 +27,15 @@ const MAX_ENTRIES_PER_CALL = 10;
 /** A message's body at most: 20 secret names of up to 512 characters, and the JSON around them. */
 export const MAX_SWEEP_MESSAGE_CHARS = 12_000;
 
-/** A message of the sweep queue, as the monitor sends it: {"mode":"batch","credentials":[...]}. */
+/**
+ * What a batch does with its credentials: "batch", the due sweep's checks of those still due;
+ * "audit", the audit's checks of each (an audit over more credentials than it takes on itself).
+ */
+export type SweepBatchMode = "batch" | "audit";
+
+/** A message of the sweep queue, as the monitor sends it: {"mode":"batch"|"audit","credentials":[...]}. */
 export const SweepBatchMessage = v.strictObject({
-  mode: v.literal("batch"),
+  mode: v.picklist(["batch", "audit"]),
   credentials: v.pipe(
     v.array(v.pipe(v.string(), v.minLength(1), v.maxLength(512))),
     v.minLength(1),
@@ -43,8 +49,8 @@ export class InvalidSweepBatchError extends InvalidEventError {
   override readonly name = "InvalidSweepBatchError";
 }
 
-/** The credentials a message's body names; an InvalidSweepBatchError for any other body. */
-export function parseSweepBatch(body: string): string[] {
+/** The credentials a message's body names, and its mode; an InvalidSweepBatchError for any other body. */
+export function parseSweepBatch(body: string): { mode: SweepBatchMode; credentials: string[] } {
   if (body.length > MAX_SWEEP_MESSAGE_CHARS) {
     throw new InvalidSweepBatchError(
       `A sweep queue message of ${body.length} characters was refused (at most ${MAX_SWEEP_MESSAGE_CHARS}): ` +
@@ -61,11 +67,11 @@ export function parseSweepBatch(body: string): string[] {
     );
   }
   const parsed = v.safeParse(SweepBatchMessage, json);
-  if (parsed.success) return parsed.output.credentials;
+  if (parsed.success) return parsed.output;
   const fields = [...new Set(parsed.issues.map((issue) => v.getDotPath(issue) ?? "body"))].join(", ");
   throw new InvalidSweepBatchError(
     `A sweep queue message was refused: ${fields} not as the monitor sends it ` +
-      `({"mode":"batch","credentials":[up to ${SWEEP_BATCH_CREDENTIALS} names]}).`,
+      `({"mode":"batch" or "audit","credentials":[up to ${SWEEP_BATCH_CREDENTIALS} names]}).`,
   );
 }
 
@@ -82,7 +88,7 @@ export class SweepQueue {
    * Sends `credentials` in messages of up to SWEEP_BATCH_CREDENTIALS names; answers the names
    * that were sent. A call that throws (the queue unreachable) throws: nothing after it was sent.
    */
-  async enqueue(credentials: readonly string[]): Promise<string[]> {
+  async enqueue(credentials: readonly string[], mode: SweepBatchMode = "batch"): Promise<string[]> {
     const messages = new Map<string, string[]>();
     for (let start = 0; start < credentials.length; start += SWEEP_BATCH_CREDENTIALS)
       messages.set(String(messages.size), credentials.slice(start, start + SWEEP_BATCH_CREDENTIALS));
@@ -95,7 +101,7 @@ export class SweepQueue {
           .slice(start, start + MAX_ENTRIES_PER_CALL)
           .map((id) => ({
             Id: id,
-            MessageBody: JSON.stringify({ mode: "batch", credentials: messages.get(id) ?? [] }),
+            MessageBody: JSON.stringify({ mode, credentials: messages.get(id) ?? [] }),
           }));
         const answer = await this.#client.send(
           new SendMessageBatchCommand({ QueueUrl: this.#queueUrl, Entries: entries }),

@@ -114,8 +114,10 @@ export interface MonitorDeps {
 export interface SweepFanOut {
   /** The due sweep handles this many pinned due credentials itself, and queues the rest. */
   above: number;
-  /** Queues `credentials` for batch invocations; answers those that were queued. */
-  enqueue: (credentials: string[]) => Promise<string[]>;
+  /** The audit checks this many credentials itself, and queues the rest for the audit's checks. */
+  auditAbove: number;
+  /** Queues `credentials` for batch invocations (`audit`: the audit's checks); answers those that were queued. */
+  enqueue: (credentials: string[], audit?: boolean) => Promise<string[]>;
 }
 
 /**
@@ -129,6 +131,12 @@ export interface SweepFanOut {
  * defers the rest, as before (#outOfTime).
  */
 export const DEFAULT_FAN_OUT_ABOVE = 200;
+/**
+ * How many credentials the audit checks itself before it fans out: an audit with nothing due costs
+ * no call per credential (its decisions come from the listing), about 14 s per 10,000 on moto
+ * (docs/benchmarks.md), so 10,000 leave the 5 minutes ample room; the rest go out 20 a message.
+ */
+export const DEFAULT_AUDIT_FAN_OUT_ABOVE = 10_000;
 
 export const DEFAULT_CREDENTIAL_BUDGET_MS = 10_000;
 /** MonitorDeps.dueHorizonMs's default: a week, seven audits at the default daily schedule. */
@@ -341,7 +349,8 @@ export class Monitor {
     // The order rotates (a cursor in keyturn's records, read with the claim above): an audit cut
     // short by the invocation's time has the next one start where it stopped.
     const { cursor } = claim;
-    const order = rotated(listed, cursor);
+    // Beyond its share (fanOut.auditAbove), the audit's checks go to the sweep queue's batches.
+    const order = await this.#fanOutAudit(rotated(listed, cursor), report);
     let reached = 0;
     for (const description of order) {
       if (this.#outOfTime()) break;
@@ -422,13 +431,20 @@ export class Monitor {
    * them, then reconciled. Others are counted (notPinned, notDue), never acted on: a message
    * redelivered after its batch ran finds its credentials no longer due.
    */
-  async runBatch(credentials: readonly string[]): Promise<MonitorReport> {
+  async runBatch(credentials: readonly string[], audited: readonly string[] = []): Promise<MonitorReport> {
     const report = emptyReport("batch");
     const now = this.#deps.now();
     const entries: DueEntry[] = [];
-    for (const name of new Set(credentials)) {
+    const auditing = new Set(audited);
+    for (const name of new Set([...credentials, ...audited])) {
       if (!this.#deps.pinned.bySecretName(name)) {
         report.notPinned.push(name);
+        continue;
+      }
+      // An audit's share: checked whether due or not, as the audit checks every credential (the
+      // checks act only on what keyturn's records and the secret say is due).
+      if (auditing.has(name)) {
+        entries.push({ credential: name, nextDueAt: now.getTime() });
         continue;
       }
       const nextDueAt = (await this.#deps.records.get(name))?.nextDueAt;
@@ -462,6 +478,24 @@ export class Monitor {
       });
     const queued = new Set(report.queued);
     return entries.filter((entry) => !queued.has(entry.credential));
+  }
+
+  /**
+   * The audit's share of `order`: the credentials beyond `fanOut.auditAbove` are sent to the sweep
+   * queue for the audit's checks (runBatch); those that could not be sent stay the audit's own
+   * (deferred to the next audit, by its cursor, if its time runs out).
+   */
+  async #fanOutAudit(order: SecretDescription[], report: MonitorReport): Promise<SecretDescription[]> {
+    const fanOut = this.#deps.fanOut;
+    if (!fanOut || order.length <= fanOut.auditAbove) return order;
+    const rest = order.slice(fanOut.auditAbove).map((description) => description.name);
+    try {
+      report.queued.push(...(await fanOut.enqueue(rest, true)));
+    } catch (error) {
+      logger.error("monitor: the audit's share could not be queued; the audit keeps it", { error });
+    }
+    const queued = new Set(report.queued);
+    return order.filter((description) => !queued.has(description.name));
   }
 
   /** The due sweep's loop over `entries` (runDue, runBatch), then their reconciliation. */

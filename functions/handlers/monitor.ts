@@ -27,6 +27,7 @@ import { parseDuration } from "#engine/duration.ts";
 import type { InvalidEventError } from "#engine/errors.ts";
 import { logger } from "#engine/logger.ts";
 import {
+  DEFAULT_AUDIT_FAN_OUT_ABOVE,
   DEFAULT_FAN_OUT_ABOVE,
   Monitor,
   type MonitorDeps,
@@ -71,12 +72,16 @@ export interface MonitorHandlerDeps {
   sweepQueue?: Pick<SweepQueue, "enqueue"> | undefined;
   /** The due sweep queues the due credentials beyond this many (default: the monitor's, 200). */
   fanOutAbove?: number | undefined;
+  /** The audit queues the credentials beyond this many (default: the monitor's, 10,000). */
+  auditFanOutAbove?: number | undefined;
 }
 
 /** A message of the sweep queue: the credentials it names, or why it was refused. */
 export interface SweepQueueMessage {
   messageId: string;
   credentials: string[] | undefined;
+  /** What the batch does with them (SweepBatchMode): the due sweep's checks, or the audit's. */
+  audit?: boolean | undefined;
   refused: InvalidEventError | undefined;
 }
 
@@ -143,7 +148,8 @@ export function parseSweepQueueEvent(event: unknown): { mode: "batch"; messages:
   }
   const messages = parsed.output.Records.map(({ messageId, body }): SweepQueueMessage => {
     try {
-      return { messageId, credentials: parseSweepBatch(body), refused: undefined };
+      const { mode, credentials } = parseSweepBatch(body);
+      return { messageId, credentials, audit: mode === "audit", refused: undefined };
     } catch (error) {
       if (!(error instanceof InvalidSweepBatchError)) throw error;
       return { messageId, credentials: undefined, refused: error };
@@ -170,7 +176,10 @@ async function sweepQueueMessages(
     });
     failed.add(message.messageId);
   }
-  const report = await monitor.runBatch(messages.flatMap((message) => message.credentials ?? []));
+  const report = await monitor.runBatch(
+    messages.flatMap((message) => (message.audit ? [] : (message.credentials ?? []))),
+    messages.flatMap((message) => (message.audit ? (message.credentials ?? []) : [])),
+  );
   const deferred = new Set(report.deferred);
   for (const message of messages)
     if (message.credentials?.some((credential) => deferred.has(credential))) failed.add(message.messageId);
@@ -234,7 +243,8 @@ export function createMonitorHandler(deps: MonitorHandlerDeps): InvocationHandle
         usage: deps.usage,
         fanOut: sweepQueue && {
           above: deps.fanOutAbove ?? DEFAULT_FAN_OUT_ABOVE,
-          enqueue: (credentials) => sweepQueue.enqueue(credentials),
+          auditAbove: deps.auditFanOutAbove ?? DEFAULT_AUDIT_FAN_OUT_ABOVE,
+          enqueue: (credentials, audit) => sweepQueue.enqueue(credentials, audit ? "audit" : "batch"),
         },
       };
       const monitor = new Monitor(monitorDeps);

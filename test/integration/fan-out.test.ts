@@ -88,7 +88,10 @@ async function dueWorld(count = PATS): Promise<{ world: World; incorta: IncortaS
 }
 
 /** The world's monitor handler, fanning out to `sweepQueue` above `fanOutAbove` when given one. */
-function monitorOf(world: World, fanOut?: { sweepQueue: SweepQueue; fanOutAbove: number }) {
+function monitorOf(
+  world: World,
+  fanOut?: { sweepQueue: SweepQueue; fanOutAbove: number; auditFanOutAbove?: number },
+) {
   return createMonitorHandler({
     store: world.store,
     records: new KeyRecords(world.aws.dynamodb, RECORDS_TABLE),
@@ -254,4 +257,28 @@ test("when the sweep queue cannot be sent to, the due sweep keeps every due cred
   expect(sweep.deferred).toEqual([]);
   expect(await expiringNotices(world, incorta.issuedValues)).toEqual(names.map((name) => [name, "30d"]));
   expect(output.text()).toContain("due credentials could not be queued");
+});
+
+test("an audit over more credentials than its share queues the rest for the audit's checks; each is checked once", async () => {
+  const { world, incorta, names } = await dueWorld(12);
+  output = captureOutput();
+  const queue = await createTargetQueue(world.aws.sqs, "keyturn-sweep");
+  const handler = monitorOf(world, {
+    sweepQueue: new SweepQueue(world.aws.sqs, queue.url),
+    fanOutAbove: SHARE,
+    auditFanOutAbove: 5,
+  });
+
+  const audit = await handler({ mode: "audit" }, context);
+  const { results, bodies } = await drainSweepQueue(world, queue, handler);
+
+  expect(audit.credentials).toBe(5);
+  expect(audit.queued).toHaveLength(7);
+  expect(audit.deferred).toEqual([]);
+  expect(bodies.map((body) => (JSON.parse(body) as { mode: string }).mode)).toEqual(["audit"]);
+  expect(results.every((result) => result.batchItemFailures?.length === 0)).toBe(true);
+  // Every credential checked once, by the audit or by its batch, due or not.
+  const checked = [audit, ...results].flatMap((report) => report.expiring.map((entry) => entry.credential));
+  expect(checked.sort()).toEqual(names);
+  expect(await expiringNotices(world, incorta.issuedValues)).toEqual(names.map((name) => [name, "30d"]));
 });

@@ -151,6 +151,34 @@ test("a forged message naming a secret keyturn does not pin and a credential wit
   expect(worlds.printed()).toContain("InvalidSweepBatchError");
 });
 
+test("a forged audit message makes keyturn look at a pinned credential, and do nothing the records do not say is due", async () => {
+  const fx = await worlds.softwareone({ reconcileIntervalMs: 6 * HOUR });
+  await withDueIndex(fx.aws.dynamodb);
+  await fx.createAdmin();
+  const { secretId, keyId: previous } = await fx.createConsumer("softwareone/catalog-sync", {
+    tags: { [Tag.gracePeriod]: "24h" },
+  });
+  await fx.rotate(secretId);
+  const rotations: string[] = [];
+  const monitor = monitorOf(fx, rotations);
+  await monitor({ mode: "due" }, context);
+  await monitor({ mode: "due" }, context);
+  await worlds.published(fx, fx.sim.issuedValues);
+  const statusBefore = fx.status(previous);
+  // The tags made to look as if the previous key's grace period had ended long ago.
+  await tag(fx, secretId, { [Tag.revokeAfter]: TEST_START.toISOString(), [Tag.previousKeyId]: previous });
+
+  const result = await monitor(sqsEvent(JSON.stringify({ mode: "audit", credentials: [secretId] })), context);
+
+  expect(result.credentials).toBe(1);
+  expect(result.revoked).toEqual([]);
+  expect(result.batchItemFailures).toEqual([]);
+  expect(rotations).toEqual([]);
+  expect(fx.status(previous)).toBe(statusBefore);
+  const events = await worlds.published(fx, fx.sim.issuedValues);
+  expect(events.map((e) => e["detail-type"])).toEqual([]);
+});
+
 test("garbled, oversized and overlong messages are refused with InvalidSweepBatchError and go back to the queue, at no AWS call", async () => {
   const world = worlds.adopt(await startWorld({ clock: new ManualClock(TEST_START), vendors: {} }));
   const calls = countCalls(world);
