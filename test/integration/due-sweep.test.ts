@@ -5,22 +5,20 @@
 // The real monitor handler against moto (the records table created with its due index, as the
 // stack creates it) and the SoftwareOne and Incorta simulators.
 
-import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { TagResourceCommand } from "@aws-sdk/client-secrets-manager";
 import { afterEach, expect, test } from "vitest";
-import { EventPublisher } from "#aws/event-publisher.ts";
-import { FailureStreaks } from "#aws/failure-streaks.ts";
-import { DUE_INDEX_DEFINITION, DUE_SHARDS, KeyRecords } from "#aws/record-store.ts";
+import { DUE_SHARDS, KeyRecords } from "#aws/record-store.ts";
 import type { MonitorReport } from "#engine/monitor.ts";
 import { Tag } from "#engine/settings.ts";
-import { createMonitorHandler, sweepModeOf } from "#handlers/monitor.ts";
+import { sweepModeOf } from "#handlers/monitor.ts";
 import { RECORDS_TABLE } from "#sandbox/local-keyturn.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import { type IncortaSimulator, startIncortaSimulator } from "#sandbox/simulators/incorta.ts";
 import { eventProblems } from "../support/event-schemas.ts";
 import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
+import { withDueIndex, worldMonitor } from "../support/monitor-world.ts";
 import { DAY, HOUR, type SoftwareOneFixture, softwareoneFixture } from "../support/softwareone-fixture.ts";
-import { BUS_NAME, startWorld, TEST_START, type World } from "../support/world.ts";
+import { startWorld, TEST_START, type World } from "../support/world.ts";
 
 const CLUSTER = "acme.cloud.incorta.com";
 const cleanups: (() => Promise<void>)[] = [];
@@ -31,25 +29,6 @@ afterEach(async () => {
   output = undefined;
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** The world's records table again, with the due index the stack gives it (it is still empty). */
-async function withDueIndex(dynamodb: DynamoDBClient): Promise<void> {
-  await dynamodb.send(new DeleteTableCommand({ TableName: RECORDS_TABLE }));
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: RECORDS_TABLE,
-      AttributeDefinitions: [
-        { AttributeName: "credential", AttributeType: "S" },
-        ...DUE_INDEX_DEFINITION.attributes,
-      ],
-      KeySchema: [{ AttributeName: "credential", KeyType: "HASH" }],
-      GlobalSecondaryIndexes: [
-        { ...DUE_INDEX_DEFINITION.index, KeySchema: [...DUE_INDEX_DEFINITION.index.KeySchema] },
-      ],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-}
 
 /** AWS calls by command, from the moment it is called. */
 function countCalls(world: World): Map<string, number> {
@@ -69,27 +48,7 @@ function countCalls(world: World): Map<string, number> {
 
 /** The world's monitor as the stack's two schedules invoke it. */
 function sweeps(world: World, reconcileIntervalMs: number) {
-  const monitor = createMonitorHandler({
-    store: world.store,
-    records: new KeyRecords(world.aws.dynamodb, RECORDS_TABLE),
-    failureStreaks: new FailureStreaks(world.aws.dynamodb, RECORDS_TABLE),
-    pinned: world.pinned,
-    publisher: new EventPublisher(world.aws.eventBridge, BUS_NAME),
-    now: () => new Date(world.clock.now()),
-    rotate: async () => {
-      throw new Error("no early rotation in this test");
-    },
-    orphanSafetyMarginMs: HOUR,
-    reconcileIntervalMs,
-    stuckAfterMs: 6 * HOUR,
-    http: {
-      endpointOverride: world.hub.url,
-      timeoutMs: 1_000,
-      retryBaseMs: 1,
-      retryMaxMs: 10,
-      sleep: async () => {},
-    },
-  });
+  const monitor = worldMonitor(world, { reconcileIntervalMs });
   const context = { getRemainingTimeInMillis: () => 300_000, awsRequestId: "due-sweep" };
   /** An invocation with time for `credentials` credentials' budgets, then almost none. */
   const shortOf = (credentials: number) => {

@@ -6,22 +6,18 @@
 // records table with its due index) and the Incorta simulator; the event source mapping itself is
 // played by the test (moto runs no Lambda).
 
-import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterEach, expect, test } from "vitest";
-import { EventPublisher } from "#aws/event-publisher.ts";
-import { FailureStreaks } from "#aws/failure-streaks.ts";
-import { DUE_INDEX_DEFINITION, KeyRecords } from "#aws/record-store.ts";
 import { SWEEP_BATCH_CREDENTIALS, SweepQueue } from "#aws/sweep-queue.ts";
 import { Tag } from "#engine/settings.ts";
-import { createMonitorHandler, type MonitorResult } from "#handlers/monitor.ts";
+import type { MonitorResult } from "#handlers/monitor.ts";
 import { createTargetQueue } from "#sandbox/event-subscriber.ts";
-import { RECORDS_TABLE } from "#sandbox/local-keyturn.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import { type IncortaSimulator, startIncortaSimulator } from "#sandbox/simulators/incorta.ts";
 import { eventProblems } from "../support/event-schemas.ts";
 import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
-import { BUS_NAME, DAY, HOUR, startWorld, TEST_START, type World } from "../support/world.ts";
+import { withDueIndex, worldMonitor } from "../support/monitor-world.ts";
+import { DAY, startWorld, TEST_START, type World } from "../support/world.ts";
 
 const CLUSTER = "acme.cloud.incorta.com";
 /** More than the due sweep's share and one full message: two messages, one of them full. */
@@ -35,25 +31,6 @@ afterEach(async () => {
   output = undefined;
   for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
 });
-
-/** The world's records table again, with the due index the stack gives it (it is still empty). */
-async function withDueIndex(dynamodb: DynamoDBClient): Promise<void> {
-  await dynamodb.send(new DeleteTableCommand({ TableName: RECORDS_TABLE }));
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: RECORDS_TABLE,
-      AttributeDefinitions: [
-        { AttributeName: "credential", AttributeType: "S" },
-        ...DUE_INDEX_DEFINITION.attributes,
-      ],
-      KeySchema: [{ AttributeName: "credential", KeyType: "HASH" }],
-      GlobalSecondaryIndexes: [
-        { ...DUE_INDEX_DEFINITION.index, KeySchema: [...DUE_INDEX_DEFINITION.index.KeySchema] },
-      ],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-}
 
 /** A world with `count` Incorta v2 PATs whose 30-day notice is due (no vendor call): each due at once. */
 async function dueWorld(count = PATS): Promise<{ world: World; incorta: IncortaSimulator; names: string[] }> {
@@ -92,28 +69,7 @@ function monitorOf(
   world: World,
   fanOut?: { sweepQueue: SweepQueue; fanOutAbove: number; auditFanOutAbove?: number },
 ) {
-  return createMonitorHandler({
-    store: world.store,
-    records: new KeyRecords(world.aws.dynamodb, RECORDS_TABLE),
-    failureStreaks: new FailureStreaks(world.aws.dynamodb, RECORDS_TABLE),
-    pinned: world.pinned,
-    publisher: new EventPublisher(world.aws.eventBridge, BUS_NAME),
-    now: () => new Date(world.clock.now()),
-    rotate: async () => {
-      throw new Error("no early rotation in this test");
-    },
-    orphanSafetyMarginMs: HOUR,
-    reconcileIntervalMs: 6 * HOUR,
-    stuckAfterMs: 6 * HOUR,
-    http: {
-      endpointOverride: world.hub.url,
-      timeoutMs: 1_000,
-      retryBaseMs: 1,
-      retryMaxMs: 10,
-      sleep: async () => {},
-    },
-    ...fanOut,
-  });
+  return worldMonitor(world, { ...fanOut });
 }
 
 const context = { getRemainingTimeInMillis: () => 300_000, awsRequestId: "fan-out" };

@@ -6,12 +6,7 @@
 // simulators; the budget is made small for the test (the deployment's default is 10 s).
 
 import { afterEach, beforeEach, expect, test } from "vitest";
-import { EventPublisher } from "#aws/event-publisher.ts";
-import { FailureStreaks } from "#aws/failure-streaks.ts";
-import { KeyRecords } from "#aws/record-store.ts";
 import { Tag } from "#engine/settings.ts";
-import { createMonitorHandler } from "#handlers/monitor.ts";
-import { RECORDS_TABLE } from "#sandbox/local-keyturn.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import {
   EVERFLOW_HOSTS,
@@ -21,7 +16,8 @@ import {
 import { type IncortaSimulator, startIncortaSimulator } from "#sandbox/simulators/incorta.ts";
 import { eventProblems } from "../support/event-schemas.ts";
 import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
-import { BUS_NAME, DAY, HOUR, startWorld, TEST_START, type World } from "../support/world.ts";
+import { worldMonitor } from "../support/monitor-world.ts";
+import { DAY, HOUR, startWorld, TEST_START, type World } from "../support/world.ts";
 
 const CLUSTER = "acme.cloud.incorta.com";
 const PARTNER = "keyturn/everflow-partner";
@@ -55,27 +51,12 @@ afterEach(async () => {
 
 /** The monitor handler of the world, with a small budget and an HTTP client that would wait a minute per attempt. */
 function budgetedMonitor(credentialBudgetMs: number) {
-  return createMonitorHandler({
-    store: world.store,
-    records: new KeyRecords(world.aws.dynamodb, RECORDS_TABLE),
-    failureStreaks: new FailureStreaks(world.aws.dynamodb, RECORDS_TABLE),
-    pinned: world.pinned,
-    publisher: new EventPublisher(world.aws.eventBridge, BUS_NAME),
-    now: () => new Date(world.clock.now()),
+  return worldMonitor(world, {
     rotate: async () => {
       throw new Error("no rotation in this test");
     },
-    orphanSafetyMarginMs: HOUR,
-    reconcileIntervalMs: 6 * HOUR,
-    stuckAfterMs: 6 * HOUR,
     credentialBudgetMs,
-    http: {
-      endpointOverride: world.hub.url,
-      timeoutMs: 60_000,
-      retryBaseMs: 1,
-      retryMaxMs: 10,
-      sleep: async () => {},
-    },
+    http: { timeoutMs: 60_000 },
   });
 }
 

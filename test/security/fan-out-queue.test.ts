@@ -8,65 +8,28 @@
 // handler against moto and the SoftwareOne simulator; the event source mapping's SQS event is built
 // by the test (moto runs no Lambda).
 
-import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { CreateSecretCommand } from "@aws-sdk/client-secrets-manager";
 import { expect, test } from "vitest";
-import { EventPublisher } from "#aws/event-publisher.ts";
-import { FailureStreaks } from "#aws/failure-streaks.ts";
-import { DUE_INDEX_DEFINITION, KeyRecords } from "#aws/record-store.ts";
+import { KeyRecords } from "#aws/record-store.ts";
 import { InvalidSweepBatchError, MAX_SWEEP_MESSAGE_CHARS } from "#aws/sweep-queue.ts";
 import { InvalidEventError } from "#engine/errors.ts";
 import { Tag } from "#engine/settings.ts";
-import { createMonitorHandler } from "#handlers/monitor.ts";
 import { RECORDS_TABLE } from "#sandbox/local-keyturn.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
-import { BUS_NAME, HOUR, startWorld, TEST_START, type World } from "../support/world.ts";
+import { withDueIndex, worldMonitor } from "../support/monitor-world.ts";
+import { HOUR, startWorld, TEST_START, type World } from "../support/world.ts";
 import { neighbourWorlds, tag } from "./neighbour.ts";
 
 const worlds = neighbourWorlds();
 const context = { getRemainingTimeInMillis: () => 300_000, awsRequestId: "fan-out-queue" };
 
-/** The world's records table again, with the due index the stack gives it (it is still empty). */
-async function withDueIndex(dynamodb: DynamoDBClient): Promise<void> {
-  await dynamodb.send(new DeleteTableCommand({ TableName: RECORDS_TABLE }));
-  await dynamodb.send(
-    new CreateTableCommand({
-      TableName: RECORDS_TABLE,
-      AttributeDefinitions: [
-        { AttributeName: "credential", AttributeType: "S" },
-        ...DUE_INDEX_DEFINITION.attributes,
-      ],
-      KeySchema: [{ AttributeName: "credential", KeyType: "HASH" }],
-      GlobalSecondaryIndexes: [
-        { ...DUE_INDEX_DEFINITION.index, KeySchema: [...DUE_INDEX_DEFINITION.index.KeySchema] },
-      ],
-      BillingMode: "PAY_PER_REQUEST",
-    }),
-  );
-}
-
 /** The world's monitor handler; `rotations` counts the early rotations it starts. */
 function monitorOf(world: World, rotations: string[] = []) {
-  return createMonitorHandler({
-    store: world.store,
-    records: new KeyRecords(world.aws.dynamodb, RECORDS_TABLE),
-    failureStreaks: new FailureStreaks(world.aws.dynamodb, RECORDS_TABLE),
-    pinned: world.pinned,
-    publisher: new EventPublisher(world.aws.eventBridge, BUS_NAME),
-    now: () => new Date(world.clock.now()),
+  return worldMonitor(world, {
     rotate: async (secretId) => {
       rotations.push(secretId);
     },
     orphanSafetyMarginMs: 0,
-    reconcileIntervalMs: 6 * HOUR,
-    stuckAfterMs: 6 * HOUR,
-    http: {
-      endpointOverride: world.hub.url,
-      timeoutMs: 1_000,
-      retryBaseMs: 1,
-      retryMaxMs: 10,
-      sleep: async () => {},
-    },
   });
 }
 
