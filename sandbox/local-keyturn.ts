@@ -182,6 +182,7 @@ export async function startLocalKeyturn(options: LocalKeyturnOptions): Promise<L
     pinned,
     tokens,
     leases: new LeaseTable(clients.dynamodb, leaseTable),
+    records,
     publisher,
     now,
     http,

@@ -27,13 +27,20 @@
 
 import type { EventPublisher } from "#aws/event-publisher.ts";
 import type { LeaseTable } from "#aws/lease.ts";
+import type { KeyRecords } from "#aws/record-store.ts";
 import { CURRENT, type SecretStore, versionWithStage } from "#aws/secret-store.ts";
 import { type StoredTokens, type TokenStore, tokenParameterName } from "#aws/token-store.ts";
 import type { HttpClient } from "#http/client.ts";
 import { redactText } from "#http/redact.ts";
 import { PROVIDER_IDS, providerFor } from "#providers/registry.ts";
 import type { CredentialValue, ProviderContext, TokenMinter, TokenPair } from "#providers/types.ts";
-import { type ManagedCredential, managedCredential, readCurrent, reportTampering } from "./credentials.ts";
+import {
+  type ManagedCredential,
+  managedCredential,
+  readCurrent,
+  reportTampering,
+  withWrittenSettings,
+} from "./credentials.ts";
 import { asKeyturnError, CredentialRejectedError } from "./errors.ts";
 import { tokenRefreshFailed } from "./events.ts";
 import { logger } from "./logger.ts";
@@ -63,6 +70,12 @@ export interface RefreshDeps {
   minRemainingMs: number;
   /** What a warm function kept from its earlier runs; absent, every value is read. */
   memory?: RefreshMemory | undefined;
+  /**
+   * keyturn's records, read (GetItem) only when a value's settings differ from the pinned ones: a
+   * value keyturn wrote under an earlier config is still its own (./credentials.ts). Absent, such a
+   * value is tampering until a handover.
+   */
+  records?: KeyRecords | undefined;
 }
 
 export type RefreshOutcome = "fresh" | "refreshed" | "minted" | "busy" | "failed";
@@ -102,6 +115,7 @@ export class TokenRefresher {
         let credential: ManagedCredential;
         try {
           credential = managedCredential(description, this.#deps.pinned);
+          if (this.#deps.records) credential = withWrittenSettings(this.#deps.records, credential);
         } catch {
           continue; // the monitor reports credentials with broken settings
         }

@@ -67,6 +67,8 @@ export const RefreshEnvironment = v.object({
   KEYTURN_MIN_TOKEN_REMAINING: duration(DEFAULT_MIN_TOKEN_REMAINING),
   /** The KMS key token parameters are encrypted with; unset, Parameter Store's default aws/ssm. */
   KEYTURN_TOKEN_KEY_ID: v.optional(name),
+  /** keyturn's records (read only: the settings keyturn wrote values under); unset, none are read. */
+  KEYTURN_RECORDS_TABLE: v.optional(name),
   /**
    * How long a warm function keeps a key or token pair it read for its later runs (re-read sooner
    * on a new version or a refusal); "0s" keeps nothing. See functions/engine/refresh-memory.ts.

@@ -16,6 +16,7 @@ import { SecretsManagerClient } from "@aws-sdk/client-secrets-manager";
 import { SSMClient } from "@aws-sdk/client-ssm";
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { LeaseTable } from "#aws/lease.ts";
+import { KeyRecords } from "#aws/record-store.ts";
 import { SecretStore } from "#aws/secret-store.ts";
 import { type StoredTokens, TokenStore } from "#aws/token-store.ts";
 import type { PinnedCredentials } from "#engine/pinned.ts";
@@ -40,6 +41,8 @@ export interface RefreshHandlerDeps {
   minRemainingMs: number;
   /** How long a key or token pair read by one run may serve later runs. Default 1 hour; 0 keeps nothing. */
   memoryMs?: number;
+  /** keyturn's records (KEYTURN_RECORDS_TABLE): the settings keyturn wrote values under. */
+  records?: KeyRecords | undefined;
   now?: () => Date;
   http?: Partial<HttpClientOptions>;
 }
@@ -114,4 +117,8 @@ export const handler = createRefreshHandler({
   intervalMs: environment.KEYTURN_REFRESH_INTERVAL,
   minRemainingMs: environment.KEYTURN_MIN_TOKEN_REMAINING,
   memoryMs: environment.KEYTURN_REFRESH_MEMORY,
+  records:
+    environment.KEYTURN_RECORDS_TABLE === undefined
+      ? undefined
+      : new KeyRecords(new DynamoDBClient({}), environment.KEYTURN_RECORDS_TABLE),
 });

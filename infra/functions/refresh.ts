@@ -21,6 +21,7 @@ import {
   allow,
   CredentialFunction,
   deadLetterQueue,
+  grantRecords,
   InvokeFunction,
   type KeyturnContext,
   listSecrets,
@@ -111,6 +112,8 @@ export class RefreshFunction extends CredentialFunction<"refresh"> {
         KEYTURN_REFRESH_INTERVAL: props.refreshInterval,
         KEYTURN_MIN_TOKEN_REMAINING: props.minTokenRemaining,
         KEYTURN_TOKEN_KEY_ID: tokenKey.keyArn,
+        // Read only: the settings keyturn wrote values under (a config change is not tampering).
+        KEYTURN_RECORDS_TABLE: context.recordsTable.tableName,
       },
       // A refresh invalidates the previous token pair, so two runs at once would leave one of
       // them writing a dead pair: never more than one. A schedule that fires during a run is
@@ -130,6 +133,9 @@ export class RefreshFunction extends CredentialFunction<"refresh"> {
     this.leaseTable = leaseTable;
     this.tokenKey = tokenKey;
     this.tokenParameterPrefix = props.tokenParameterPrefix;
+    // GetItem only: the refresh reads a credential's record when its value's settings differ from
+    // the pinned ones (functions/engine/credentials.ts); it writes none (the table's policy refuses).
+    grantRecords(context, this.function, "dynamodb:GetItem");
     allow(
       context,
       this.function,

@@ -506,9 +506,10 @@ describe("the Keyturn stack", () => {
       );
     });
 
-    test("is told its lease table, where to store tokens and how long a token must have left", () => {
+    test("is told its lease table, keyturn's records, where to store tokens and how long a token must have left", () => {
       expect(refreshVariables()).toMatchObject({
         KEYTURN_LEASE_TABLE: { Ref: synthesized.leaseTableId },
+        KEYTURN_RECORDS_TABLE: { Ref: synthesized.recordsTableId },
         KEYTURN_TOKEN_PARAMETER_PREFIX: "/keyturn/tokens",
         KEYTURN_MIN_TOKEN_REMAINING: "2m",
       });
@@ -551,7 +552,7 @@ describe("the Keyturn stack", () => {
       expect(refreshStatements()).toContainEqual(statements[0]);
     });
 
-    test("keyturn's records table: rotate and revoke read and add keys, the monitor also scans and keeps failure streaks, no function deletes", () => {
+    test("keyturn's records table: rotate and revoke read and add keys, the monitor also scans and keeps failure streaks, the refresh only reads, no function deletes", () => {
       const records = JSON.stringify({ "Fn::GetAtt": [synthesized.recordsTableId, "Arn"] });
       const byFunction = Object.fromEntries(
         HANDLERS.map((handler) => [
@@ -569,7 +570,8 @@ describe("the Keyturn stack", () => {
         rotate: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
         // PutItem: a failing action's streak is an item of its own (functions/aws/failure-streaks.ts).
         monitor: ["dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Scan", "dynamodb:UpdateItem"],
-        refresh: [],
+        // The settings keyturn wrote values under (a config change is not tampering).
+        refresh: ["dynamodb:GetItem"],
         revoke: ["dynamodb:GetItem", "dynamodb:UpdateItem"],
         relay: [],
       });

@@ -7,6 +7,8 @@
 import { PutSecretValueCommand } from "@aws-sdk/client-secrets-manager";
 import { describe, expect, test } from "vitest";
 import { markerIn } from "#providers/marker.ts";
+import { INCORTA_CLUSTER, INCORTA_CREDENTIAL, startRefreshWorld } from "../reliability/refresh-day.ts";
+import { isolatedAws } from "../support/aws.ts";
 import { neighbourWorlds } from "./neighbour.ts";
 
 const worlds = neighbourWorlds();
@@ -84,5 +86,29 @@ describe("a SoftwareOne credential whose token name changes in the config", () =
     expect(fx.sim.tokens().find((t) => t.id === successor.keyId)).toMatchObject({ name: "catalog sync v2" });
     expect(markerIn(fx.sim.tokens().find((t) => t.id === successor.keyId)?.description)).toBeDefined();
     expect(fx.status(consumer.keyId)).toBe("Active");
+  });
+});
+
+describe("an Incorta v1 credential whose cluster URL is written another way in the config", () => {
+  test("the token refresh goes on with the key keyturn recorded: a config change is not tampering", async () => {
+    const { world, sim } = worlds.adopt(await startRefreshWorld(isolatedAws()));
+    await world.refresh();
+    // A key handed over with keyturn put: its value is keyturn's write, under the settings of then.
+    await world.put(INCORTA_CREDENTIAL, { apiKey: sim.renewApiKey(INCORTA_CLUSTER, "analytics", "etl.bot") });
+    const pinned = world.pinned.bySecretName(INCORTA_CREDENTIAL);
+    if (!pinned) throw new Error("the refresh world pins its credential");
+    // The deploy of the new config: the same cluster, its URL with a trailing slash.
+    world.pinned.pin({
+      ...pinned,
+      settings: { ...pinned.settings, clusterUrl: `https://${INCORTA_CLUSTER}/incorta/` },
+    });
+    world.clock.advance(6 * 60_000);
+
+    const refresh = await world.refresh();
+
+    expect(refresh.failures).toEqual([]);
+    expect(refresh.outcomes.map((outcome) => outcome.outcome)).toEqual(["minted"]);
+    const events = await worlds.published(world, sim.issuedValues);
+    expect(events.filter((e) => e["detail-type"] === "Credential Tampered")).toEqual([]);
   });
 });
