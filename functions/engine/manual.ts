@@ -24,7 +24,6 @@ import {
   type ManagedCredential,
   managedCredential,
   parseValue,
-  readAuthority,
   readValue,
   reportTampering,
   withWrittenSettings,
@@ -33,9 +32,8 @@ import { CredentialRejectedError, InvalidSettingsError, KeyturnError } from "./e
 import { credentialRevoked, credentialRotated, manualRotationRequired } from "./events.ts";
 import { logger } from "./logger.ts";
 import { CredentialTamperedError, type PinnedCredentials, valueTampering } from "./pinned.ts";
-import { isOpen, movePrevious, type PreviousKey, previousKeysOf } from "./previous-keys.ts";
+import { isOpen, movePrevious, type PreviousKey, previousKeysOf, revokeSuperseded } from "./previous-keys.ts";
 import { refOf } from "./revocation.ts";
-import { refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 const DAY = 86_400_000;
@@ -266,24 +264,7 @@ async function retireOne(deps: ManualDeps, credential: ManagedCredential, entry:
   const name = credential.settings.credential;
   const { provider } = credential;
   if (isAutomatic(provider)) {
-    const authority = await readAuthority(deps.store, credential);
-    // Refused: the handover itself is sound, so it is accepted; the key is left to a person.
-    const refused = await refuseRevocation(deps, credential, superseded, authority, { during: "handover" });
-    if (refused) {
-      await movePrevious(deps.records, name, entry, { state: "refused" });
-      return;
-    }
-    const outcome = await provider.revoke(superseded, authority, "hard", context(deps, credential));
-    await deps.publisher.publish([
-      credentialRevoked(refOf(credential), {
-        keyId: superseded,
-        reason: "superseded",
-        strength: "hard",
-        outcome,
-        alreadyDisabled: entry.state === "disabled",
-      }),
-    ]);
-    await movePrevious(deps.records, name, entry, { state: "revoked" });
+    await revokeSuperseded(deps, { ...credential, provider }, entry, "handover", context(deps, credential));
     return;
   }
   const current = await readValue(deps.store, credential, { stage: CURRENT });

@@ -19,8 +19,11 @@ import type {
   PreviousKeyChange,
   PreviousState,
 } from "#aws/record-store.ts";
-import type { ManagedCredential } from "./credentials.ts";
+import type { AutomaticProvider, CredentialValue, ProviderContext } from "#providers/types.ts";
+import { type ManagedCredential, readAuthority } from "./credentials.ts";
+import { credentialRevoked } from "./events.ts";
 import { logger } from "./logger.ts";
+import { type GuardDeps, refuseRevocation } from "./revocation-guard.ts";
 import { Tag } from "./settings.ts";
 
 export type { PreviousKey, PreviousState } from "#aws/record-store.ts";
@@ -112,4 +115,36 @@ export async function movePrevious(
 /** The open previous key named `keyId`, if the credential has one. */
 export function openPrevious(previous: readonly PreviousKey[], keyId: string): PreviousKey | undefined {
   return previous.find((entry) => entry.keyId === keyId && isOpen(entry));
+}
+
+/**
+ * Revokes `entry`, an older previous key still open when a rotation or a handover (`during`) makes
+ * another key previous: at most two keys live, so it goes before its grace period ends, through the
+ * revocation guard, announced as "superseded" and recorded revoked (or `refused`, left to a person,
+ * when the guard refuses it: the rotation or handover itself is sound and goes on). The outcome
+ * at the vendor, or "refused".
+ */
+export async function revokeSuperseded(
+  deps: GuardDeps,
+  credential: ManagedCredential & { provider: AutomaticProvider<CredentialValue> },
+  entry: PreviousKey,
+  during: "rotation" | "handover",
+  ctx: ProviderContext,
+): Promise<"revoked" | "already-gone" | "refused"> {
+  const { keyId } = entry;
+  const authority = await readAuthority(deps.store, credential);
+  if (await refuseRevocation(deps, credential, keyId, authority, { during })) {
+    await movePrevious(deps.records, credential.name, entry, { state: "refused" });
+    return "refused";
+  }
+  const outcome = await credential.provider.revoke(keyId, authority, "hard", ctx);
+  const { settings } = credential;
+  await deps.publisher.publish([
+    credentialRevoked(
+      { credential: settings.credential, provider: settings.provider, secretArn: credential.arn },
+      { keyId, reason: "superseded", strength: "hard", outcome, alreadyDisabled: entry.state === "disabled" },
+    ),
+  ]);
+  await movePrevious(deps.records, credential.name, entry, { state: "revoked" });
+  return outcome;
 }

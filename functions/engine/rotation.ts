@@ -52,8 +52,7 @@ import {
 } from "./events.ts";
 import { logger } from "./logger.ts";
 import type { PinnedCredentials } from "./pinned.ts";
-import { isOpen, movePrevious, type PreviousKey, previousKeysOf } from "./previous-keys.ts";
-import { refuseRevocation } from "./revocation-guard.ts";
+import { isOpen, type PreviousKey, previousKeysOf, revokeSuperseded } from "./previous-keys.ts";
 import { type CredentialSettings, Tag } from "./settings.ts";
 
 export interface RotationDeps {
@@ -276,37 +275,12 @@ export class RotationEngine {
   }
 
   async #retireOne(target: RotationTarget, entry: PreviousKey): Promise<void> {
-    const superseded = entry.keyId;
-    const name = target.settings.credential;
-    const authority = await readAuthority(this.#deps.store, target.credential);
-    // Refused: the rotation itself is sound, so it finishes; the key is left to a person.
-    const refused = await refuseRevocation(this.#deps, target.credential, superseded, authority, {
-      during: "rotation",
-    });
-    if (refused) {
-      await movePrevious(this.#deps.records, name, entry, { state: "refused" });
-      return;
-    }
-    const outcome = await target.provider.revoke(superseded, authority, "hard", target.ctx);
-    await this.#deps.publisher.publish([
-      credentialRevoked(
-        { credential: name, provider: target.settings.provider, secretArn: target.arn },
-        {
-          keyId: superseded,
-          reason: "superseded",
-          strength: "hard",
-          outcome,
-          alreadyDisabled: entry.state === "disabled",
-        },
-      ),
-    ]);
-    await movePrevious(this.#deps.records, name, entry, { state: "revoked" });
+    const credential = { ...target.credential, provider: target.provider };
+    const outcome = await revokeSuperseded(this.#deps, credential, entry, "rotation", target.ctx);
+    if (outcome === "refused") return;
     logger.warn(
       "finishSecret: revoked the previous key of an earlier rotation, superseded before its grace period ended",
-      {
-        keyId: superseded,
-        outcome,
-      },
+      { keyId: entry.keyId, outcome },
     );
   }
 
