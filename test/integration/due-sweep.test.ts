@@ -16,7 +16,7 @@ import { ManualClock } from "#sandbox/simulators/clock.ts";
 import { type IncortaSimulator, startIncortaSimulator } from "#sandbox/simulators/incorta.ts";
 import { eventProblems } from "../support/event-schemas.ts";
 import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
-import { withDueIndex, worldMonitor } from "../support/monitor-world.ts";
+import { storeIncortaPat, withDueIndex, worldMonitor } from "../support/monitor-world.ts";
 import { DAY, HOUR, type SoftwareOneFixture, softwareoneFixture } from "../support/softwareone-fixture.ts";
 import { startWorld, TEST_START, type World } from "../support/world.ts";
 
@@ -80,22 +80,8 @@ async function incortaWorld(): Promise<{ world: World; incorta: IncortaSimulator
 
 /** An Incorta v2 PAT expiring `days` from now (manual: no vendor call until a person acts). */
 async function storePat(world: World, incorta: IncortaSimulator, i: number, days: number): Promise<string> {
-  const name = `keyturn/pat-${i}`;
   const expiresAt = new Date(world.clock.now() + days * DAY);
-  const pat = incorta.createPat(CLUSTER, "analytics", `etl.bot${i}`, { name: `etl-${i}`, expiresAt });
-  await world.createSecret(
-    name,
-    {
-      provider: "incorta-v2",
-      clusterUrl: `https://${CLUSTER}/incorta`,
-      tenantName: "analytics",
-      token: pat.token,
-      keyId: `etl-${i}`,
-      expiresAt: expiresAt.toISOString(),
-    },
-    { [Tag.provider]: "incorta-v2", [Tag.credential]: name },
-  );
-  return name;
+  return storeIncortaPat(world, incorta, { cluster: CLUSTER, name: `keyturn/pat-${i}`, i, expiresAt });
 }
 
 test("with nothing due, the due sweep makes one Query per shard and no other call; a notice comes due on its day", async () => {

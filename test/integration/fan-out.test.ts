@@ -9,14 +9,13 @@
 import { DeleteMessageCommand, type Message, ReceiveMessageCommand } from "@aws-sdk/client-sqs";
 import { afterEach, expect, test } from "vitest";
 import { SWEEP_BATCH_CREDENTIALS, SweepQueue } from "#aws/sweep-queue.ts";
-import { Tag } from "#engine/settings.ts";
 import type { MonitorResult } from "#handlers/monitor.ts";
 import { createTargetQueue } from "#sandbox/event-subscriber.ts";
 import { ManualClock } from "#sandbox/simulators/clock.ts";
 import { type IncortaSimulator, startIncortaSimulator } from "#sandbox/simulators/incorta.ts";
 import { eventProblems } from "../support/event-schemas.ts";
 import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
-import { withDueIndex, worldMonitor } from "../support/monitor-world.ts";
+import { storeIncortaPat, withDueIndex, worldMonitor } from "../support/monitor-world.ts";
 import { DAY, startWorld, TEST_START, type World } from "../support/world.ts";
 
 const CLUSTER = "acme.cloud.incorta.com";
@@ -46,20 +45,7 @@ async function dueWorld(count = PATS): Promise<{ world: World; incorta: IncortaS
   const names: string[] = [];
   for (let i = 0; i < count; i++) {
     const name = `keyturn/pat-${String(i).padStart(2, "0")}`;
-    const pat = incorta.createPat(CLUSTER, "analytics", `etl.bot${i}`, { name: `etl-${i}`, expiresAt });
-    await world.createSecret(
-      name,
-      {
-        provider: "incorta-v2",
-        clusterUrl: `https://${CLUSTER}/incorta`,
-        tenantName: "analytics",
-        token: pat.token,
-        keyId: `etl-${i}`,
-        expiresAt: expiresAt.toISOString(),
-      },
-      { [Tag.provider]: "incorta-v2", [Tag.credential]: name },
-    );
-    names.push(name);
+    names.push(await storeIncortaPat(world, incorta, { cluster: CLUSTER, name, i, expiresAt }));
   }
   return { world, incorta, names };
 }

@@ -16,7 +16,7 @@ import {
 import { type IncortaSimulator, startIncortaSimulator } from "#sandbox/simulators/incorta.ts";
 import { eventProblems } from "../support/event-schemas.ts";
 import { type CapturedOutput, captureOutput, findLeaks } from "../support/leak-guard.ts";
-import { worldMonitor } from "../support/monitor-world.ts";
+import { storeIncortaPat, worldMonitor } from "../support/monitor-world.ts";
 import { DAY, HOUR, startWorld, TEST_START, type World } from "../support/world.ts";
 
 const CLUSTER = "acme.cloud.incorta.com";
@@ -75,19 +75,7 @@ test("a vendor that never answers costs one budget: the 50 other due credentials
   const expiresAt = new Date(world.clock.now() + 21 * DAY);
   for (let i = 0; i < PATS; i++) {
     const name = `keyturn/incorta-pat-${String(i).padStart(2, "0")}`;
-    const pat = incorta.createPat(CLUSTER, "analytics", `etl.bot${i}`, { name: `etl-${i}`, expiresAt });
-    await world.createSecret(
-      name,
-      {
-        provider: "incorta-v2",
-        clusterUrl: `https://${CLUSTER}/incorta`,
-        tenantName: "analytics",
-        token: pat.token,
-        keyId: `etl-${i}`,
-        expiresAt: expiresAt.toISOString(),
-      },
-      { [Tag.provider]: "incorta-v2", [Tag.credential]: name },
-    );
+    await storeIncortaPat(world, incorta, { cluster: CLUSTER, name, i, expiresAt });
   }
   await world.subscriber.drain();
   world.clock.advance(DAY + HOUR);

@@ -6,8 +6,10 @@ import { CreateTableCommand, DeleteTableCommand, type DynamoDBClient } from "@aw
 import { EventPublisher } from "#aws/event-publisher.ts";
 import { FailureStreaks } from "#aws/failure-streaks.ts";
 import { DUE_INDEX_DEFINITION, KeyRecords } from "#aws/record-store.ts";
+import { Tag } from "#engine/settings.ts";
 import { createMonitorHandler, type MonitorHandlerDeps } from "#handlers/monitor.ts";
 import { RECORDS_TABLE } from "#sandbox/local-keyturn.ts";
+import type { IncortaSimulator } from "#sandbox/simulators/incorta.ts";
 import { BUS_NAME, HOUR, type World } from "./world.ts";
 
 /** The world's records table again, with the due index the stack gives it (it is still empty). */
@@ -58,4 +60,31 @@ export function worldMonitor(world: World, overrides: Partial<MonitorHandlerDeps
       ...overrides.http,
     },
   });
+}
+
+/**
+ * An Incorta v2 PAT of the user etl.bot<i> in the analytics tenant of `cluster`, expiring at
+ * `expiresAt`, stored as keyturn put stores one (its key recorded): a manual credential whose
+ * checks call no vendor until a person acts, due only for its expiry notices.
+ */
+export async function storeIncortaPat(
+  world: World,
+  incorta: IncortaSimulator,
+  pat: { cluster: string; name: string; i: number; expiresAt: Date },
+): Promise<string> {
+  const { cluster, name, i, expiresAt } = pat;
+  const issued = incorta.createPat(cluster, "analytics", `etl.bot${i}`, { name: `etl-${i}`, expiresAt });
+  await world.createSecret(
+    name,
+    {
+      provider: "incorta-v2",
+      clusterUrl: `https://${cluster}/incorta`,
+      tenantName: "analytics",
+      token: issued.token,
+      keyId: `etl-${i}`,
+      expiresAt: expiresAt.toISOString(),
+    },
+    { [Tag.provider]: "incorta-v2", [Tag.credential]: name },
+  );
+  return name;
 }
